@@ -1,0 +1,490 @@
+"""Scenarios: the typed, validated description of a loan book and its world.
+
+A scenario file (YAML) names the book (size, horizon, segment mix, loan terms per purpose), the
+borrowers' behaviour parameters, the macro path, the channel table and the staff capacity.
+Everything except ``name``, ``accounts``, ``days`` and ``segments`` has a default taken from the
+design's industry ranges, so scenario files stay short and say only what differs.
+
+Validation happens once, here, at the boundary; the engine trusts a :class:`Scenario`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from sim.channels import CHANNEL_NAMES, DEFAULT_CHANNELS, ChannelSpec
+
+PURPOSES = ("consumer", "business", "housing")
+CREDIT_STANDINGS = ("good", "fair", "poor")
+CAPACITIES = ("strong", "medium", "weak")
+METHODS = ("annuity", "equal_principal", "interest_only")
+
+#: Memory the engine needs per account (state arrays, contact log, KPI scratch), measured
+#: with the 1M-account benchmark and rounded up.
+BYTES_PER_ACCOUNT = 700
+
+Probability = Field(ge=0.0, le=1.0)
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PurposeSpec(_Spec):
+    """Loan terms of one purpose (consumer, business, housing)."""
+
+    principal_median: float = Field(gt=0)
+    principal_sigma: float = Field(default=0.6, ge=0, le=3)
+    annual_rate: float = Field(ge=0, le=1)
+    terms: list[int] = Field(min_length=1)
+    method_mix: dict[str, float]
+
+    @field_validator("terms")
+    @classmethod
+    def _terms_positive(cls, v: list[int]) -> list[int]:
+        if any(t < 1 or t > 480 for t in v):
+            raise ValueError("every term must be between 1 and 480 months")
+        return v
+
+    @field_validator("method_mix")
+    @classmethod
+    def _mix(cls, v: dict[str, float]) -> dict[str, float]:
+        unknown = set(v) - set(METHODS)
+        if unknown:
+            raise ValueError(f"unknown method {sorted(unknown)}; allowed: {', '.join(METHODS)}")
+        if any(s < 0 or s > 1 for s in v.values()):
+            raise ValueError("method shares must be probabilities in [0, 1]")
+        if abs(sum(v.values()) - 1.0) > 1e-6:
+            raise ValueError(f"method shares must sum to 1 (they sum to {sum(v.values()):.6g})")
+        return v
+
+
+class CreditSpec(_Spec):
+    """What a credit standing (good, fair, poor) does to price and to willingness."""
+
+    rate_spread: float = Field(ge=-0.5, le=1)
+    willingness: float = Field(description="mean of the willingness logit")
+    lifetime_value: float = Field(ge=0, description="median customer lifetime value (USD)")
+
+
+class CapacitySpec(_Spec):
+    """What repayment capacity (strong, medium, weak) does to debt-to-income and hardship."""
+
+    dti_median: float = Field(gt=0, le=5)
+    hardship_hazard: float = Field(ge=0, le=1, description="monthly chance of a hardship onset")
+    resilience: float = Field(description="mean of the resilience logit")
+
+
+class Segment(_Spec):
+    """One cell of the segment mix."""
+
+    purpose: Literal["consumer", "business", "housing"]
+    credit: Literal["good", "fair", "poor"]
+    capacity: Literal["strong", "medium", "weak"]
+    share: float = Field(ge=0, le=1)
+
+
+class Traits(_Spec):
+    """Joint distribution of the latent traits (a shared latent factor, i.e. a Gaussian copula).
+
+    Every trait is ``loading * z + sqrt(1 - loading**2) * e`` on the latent scale, with ``z``
+    one factor per borrower (think "financial conscientiousness") and ``e`` its own noise.
+    """
+
+    factor_loading_willingness: float = Field(default=0.6, ge=0, le=0.99)
+    factor_loading_resilience: float = Field(default=0.5, ge=0, le=0.99)
+    factor_loading_dti: float = Field(default=0.4, ge=0, le=0.99)
+    willingness_sigma: float = Field(default=1.0, ge=0, le=5)
+    resilience_sigma: float = Field(default=0.8, ge=0, le=5)
+    dti_sigma: float = Field(default=0.35, ge=0, le=3)
+    reach_sigma: float = Field(default=0.4, ge=0, le=3)
+    sensitivity_sigma: float = Field(default=0.5, ge=0, le=3)
+    tolerance_median: float = Field(default=4.0, gt=0)
+    tolerance_sigma: float = Field(default=0.5, ge=0, le=3)
+    lifetime_value_sigma: float = Field(default=0.8, ge=0, le=3)
+
+
+class Macro(_Spec):
+    """The unemployment path. Hardship onsets scale with ``exp(elasticity * (u - reference))``.
+
+    ``path`` gives the unemployment rate per month (the last value holds); ``shock`` is a short
+    way to write a recession: the rate rises linearly to ``reference + size`` over ``ramp_months``
+    from ``start_month``, holds for ``hold_months``, then recovers over ``recover_months``.
+    """
+
+    reference: float = Field(default=0.04, ge=0, le=1)
+    path: list[float] | None = None
+    shock: dict[str, float] | None = None
+    elasticity: float = Field(default=20.0, ge=0, le=200)
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, v: list[float] | None) -> list[float] | None:
+        if v is not None:
+            if not v:
+                raise ValueError("path must name at least one monthly rate")
+            if any(x < 0 or x > 1 for x in v):
+                raise ValueError("unemployment rates must be probabilities in [0, 1]")
+        return v
+
+    @field_validator("shock")
+    @classmethod
+    def _shock(cls, v: dict[str, float] | None) -> dict[str, float] | None:
+        if v is None:
+            return v
+        allowed = {"start_month", "size", "ramp_months", "hold_months", "recover_months"}
+        unknown = set(v) - allowed
+        if unknown:
+            raise ValueError(f"unknown shock key {sorted(unknown)}; allowed: {sorted(allowed)}")
+        if "size" not in v:
+            raise ValueError("a shock needs a size (rise of the unemployment rate, e.g. 0.04)")
+        if any(x < 0 for x in v.values()):
+            raise ValueError("shock values must not be negative")
+        return v
+
+    @model_validator(mode="after")
+    def _one_of(self) -> Macro:
+        if self.path is not None and self.shock is not None:
+            raise ValueError("give either a path or a shock, not both")
+        return self
+
+
+class Behaviour(_Spec):
+    """Parameters of the daily borrower model (see docs/behaviour.md for the equations)."""
+
+    mode: Literal["model", "markov"] = "model"
+    roll_matrix: list[list[float]] | None = Field(
+        default=None,
+        description="markov test mode: monthly transition matrix over current, 1-30, 31-60, "
+        "61-90, 91-120, charged_off, paid_off (7 x 7, rows sum to 1)",
+    )
+    # due-date payment (logit of missing an instalment)
+    miss_intercept: float = -4.9
+    miss_willingness: float = Field(default=1.1, ge=0)
+    miss_hardship: float = Field(default=3.9, ge=0)
+    miss_dti: float = Field(default=2.0, ge=0)
+    miss_restructured: float = Field(default=0.8, ge=0)
+    # hardship spells
+    hardship_spell_days: float = Field(default=120.0, gt=0)
+    # delinquent repayment intensity (per day)
+    base_intensity: float = Field(default=0.040, ge=0)
+    intensity_willingness: float = Field(default=0.9, ge=0)
+    intensity_dpd_scale: float = Field(default=30.0, gt=0, description="e-folding DPD of intensity")
+    intensity_hardship: float = Field(default=0.2, ge=0, le=1, description="multiplier in hardship")
+    excitation_decay_days: float = Field(default=6.0, gt=0)
+    payment_excitation: float = Field(default=0.03, ge=0)
+    full_payment_share: float = Field(default=0.7, ge=0, le=1)
+    full_payment_share_hardship: float = Field(default=0.3, ge=0, le=1)
+    partial_fraction_low: float = Field(default=0.2, ge=0, le=1)
+    partial_fraction_high: float = Field(default=0.6, ge=0, le=1)
+    # promises
+    promise_keep: float = Field(default=0.62, ge=0, le=1)
+    promise_keep_hardship: float = Field(default=0.3, ge=0, le=1)
+    promise_days_max: int = Field(default=7, ge=1, le=60)
+    # irritation, complaints, churn
+    irritation_half_life_days: float = Field(default=10.0, gt=0)
+    complaint_rate: float = Field(default=0.02, ge=0, le=1)
+    churn_rate: float = Field(default=0.03, ge=0, le=1)
+    # fees
+    late_fee: float = Field(default=15.0, ge=0)
+
+    @model_validator(mode="after")
+    def _markov(self) -> Behaviour:
+        if self.mode == "markov":
+            m = self.roll_matrix
+            if m is None or len(m) != 7 or any(len(r) != 7 for r in m):
+                raise ValueError("markov mode needs a 7 x 7 roll_matrix")
+            for i, row in enumerate(m):
+                if any(p < 0 or p > 1 for p in row):
+                    raise ValueError(f"roll_matrix row {i}: probabilities must be in [0, 1]")
+                if abs(sum(row) - 1) > 1e-9:
+                    raise ValueError(f"roll_matrix row {i} must sum to 1")
+        if self.partial_fraction_low > self.partial_fraction_high:
+            raise ValueError("partial_fraction_low must not exceed partial_fraction_high")
+        return self
+
+
+class RecoveryPath(_Spec):
+    """One post-charge-off path: agency, legal action, debt sale, internal late stage."""
+
+    success: float = Field(ge=0, le=1, description="chance of a substantial recovery")
+    success_rate_mean: float = Field(ge=0, le=1, description="mean recovery rate on success")
+    failure_rate_mean: float = Field(ge=0, le=1, description="mean recovery rate on failure")
+    lag_days_mean: float = Field(ge=0)
+    fixed_cost: float = Field(default=0.0, ge=0)
+    commission: float = Field(default=0.0, ge=0, le=1)
+    price: float = Field(default=0.0, ge=0, le=1, description="debt sale price per unit balance")
+
+
+def _default_recovery() -> dict[str, RecoveryPath]:
+    return {
+        "internal": RecoveryPath(
+            success=0.22, success_rate_mean=0.75, failure_rate_mean=0.02, lag_days_mean=60,
+            fixed_cost=20.0,
+        ),
+        "agency": RecoveryPath(
+            success=0.35, success_rate_mean=0.80, failure_rate_mean=0.03, lag_days_mean=120,
+            commission=0.25,
+        ),
+        # assumption: 300-1,500 USD per case plus court fees
+        "legal": RecoveryPath(
+            success=0.50, success_rate_mean=0.85, failure_rate_mean=0.02, lag_days_mean=300,
+            fixed_cost=900.0,
+        ),
+        "sale": RecoveryPath(
+            success=1.0, success_rate_mean=0.08, failure_rate_mean=0.08, lag_days_mean=0,
+            price=0.08,
+        ),
+    }
+
+
+class Restructuring(_Spec):
+    """Hardship plans: arrears principal capitalised, interest and fees waived, term extended."""
+
+    take_up: float = Field(default=0.45, ge=0, le=1)
+    take_up_no_hardship: float = Field(default=0.08, ge=0, le=1)
+    extension_months: int = Field(default=12, ge=0, le=120)
+
+
+class StaffCapacity(_Spec):
+    """Daily capacity of the staff-limited channels (before issue 4's operations model)."""
+
+    call_attempts_per_day: float = Field(default=3500.0, ge=0)
+    visits_per_day: float = Field(default=60.0, ge=0)
+    scale_with_accounts: bool = Field(
+        default=True,
+        description="when the account count is overridden, scale capacity in proportion",
+    )
+
+
+class InitialDelinquency(_Spec):
+    """Share of accounts in each delinquency bucket at the start (steady-state book)."""
+
+    dpd_1_30: float = Field(default=0.022, ge=0, le=1)
+    dpd_31_60: float = Field(default=0.007, ge=0, le=1)
+    dpd_61_90: float = Field(default=0.004, ge=0, le=1)
+    dpd_91_120: float = Field(default=0.003, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _total(self) -> InitialDelinquency:
+        if self.dpd_1_30 + self.dpd_31_60 + self.dpd_61_90 + self.dpd_91_120 > 0.5:
+            raise ValueError("initial delinquency shares must not exceed 0.5 in total")
+        return self
+
+
+def _default_purposes() -> dict[str, PurposeSpec]:
+    return {
+        "consumer": PurposeSpec(
+            principal_median=6000, principal_sigma=0.6, annual_rate=0.16, terms=[12, 24, 36],
+            method_mix={"annuity": 0.85, "equal_principal": 0.10, "interest_only": 0.05},
+        ),
+        "business": PurposeSpec(
+            principal_median=20000, principal_sigma=0.7, annual_rate=0.12, terms=[12, 24, 36],
+            method_mix={"annuity": 0.40, "equal_principal": 0.20, "interest_only": 0.40},
+        ),
+        "housing": PurposeSpec(
+            principal_median=30000, principal_sigma=0.5, annual_rate=0.09, terms=[36, 60, 84],
+            method_mix={"annuity": 0.60, "equal_principal": 0.40, "interest_only": 0.0},
+        ),
+    }
+
+
+def _default_credit() -> dict[str, CreditSpec]:
+    return {
+        "good": CreditSpec(rate_spread=0.0, willingness=2.2, lifetime_value=1800),
+        "fair": CreditSpec(rate_spread=0.04, willingness=1.3, lifetime_value=1100),
+        "poor": CreditSpec(rate_spread=0.09, willingness=0.4, lifetime_value=600),
+    }
+
+
+def _default_capacity() -> dict[str, CapacitySpec]:
+    return {
+        "strong": CapacitySpec(dti_median=0.20, hardship_hazard=0.004, resilience=1.0),
+        "medium": CapacitySpec(dti_median=0.35, hardship_hazard=0.008, resilience=0.0),
+        "weak": CapacitySpec(dti_median=0.55, hardship_hazard=0.016, resilience=-1.0),
+    }
+
+
+def max_accounts() -> int:
+    """The largest book this machine can hold (half of physical memory)."""
+    try:
+        mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
+        mem = 8 * 2**30
+    return int(0.5 * mem / BYTES_PER_ACCOUNT)
+
+
+class Scenario(_Spec):
+    """A whole scenario. Build with :func:`load_scenario` or ``Scenario.model_validate``."""
+
+    name: str = Field(min_length=1, max_length=100)
+    description: str = ""
+    accounts: int = Field(ge=1)
+    days: int = Field(ge=1, le=3650)
+    seed: int = Field(default=0, ge=0, lt=2**63)
+    charge_off_dpd: int = Field(default=120, ge=31, le=720)
+    pre_charge_off_recovery_path: Literal["internal", "agency", "legal", "sale"] = "agency"
+    segments: list[Segment] = Field(min_length=1)
+    purposes: dict[str, PurposeSpec] = Field(default_factory=_default_purposes)
+    credit_standings: dict[str, CreditSpec] = Field(default_factory=_default_credit)
+    capacities: dict[str, CapacitySpec] = Field(default_factory=_default_capacity)
+    traits: Traits = Field(default_factory=Traits)
+    behaviour: Behaviour = Field(default_factory=Behaviour)
+    macro: Macro = Field(default_factory=Macro)
+    channels: dict[str, ChannelSpec] = Field(default_factory=lambda: dict(DEFAULT_CHANNELS))
+    staff: StaffCapacity = Field(default_factory=StaffCapacity)
+    recovery: dict[str, RecoveryPath] = Field(default_factory=_default_recovery)
+    restructuring: Restructuring = Field(default_factory=Restructuring)
+    initial_delinquency: InitialDelinquency = Field(default_factory=InitialDelinquency)
+    seasoning_max_share: float = Field(
+        default=0.8, ge=0, le=1, description="loans are between 0 and this share into their term"
+    )
+
+    @field_validator("accounts")
+    @classmethod
+    def _fits(cls, v: int) -> int:
+        cap = max_accounts()
+        if v > cap:
+            raise ValueError(
+                f"{v:,} accounts need about {v * BYTES_PER_ACCOUNT / 2**30:.1f} GiB; "
+                f"this machine holds at most {cap:,}"
+            )
+        return v
+
+    @field_validator("segments")
+    @classmethod
+    def _shares(cls, v: list[Segment]) -> list[Segment]:
+        total = sum(s.share for s in v)
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(f"segment shares must sum to 1 (they sum to {total:.6g})")
+        keys = [(s.purpose, s.credit, s.capacity) for s in v]
+        if len(set(keys)) != len(keys):
+            raise ValueError("each (purpose, credit, capacity) cell may appear only once")
+        return v
+
+    @field_validator("purposes")
+    @classmethod
+    def _purposes(cls, v: dict[str, PurposeSpec]) -> dict[str, PurposeSpec]:
+        return _complete(v, PURPOSES, _default_purposes(), "purpose")
+
+    @field_validator("credit_standings")
+    @classmethod
+    def _credit(cls, v: dict[str, CreditSpec]) -> dict[str, CreditSpec]:
+        return _complete(v, CREDIT_STANDINGS, _default_credit(), "credit standing")
+
+    @field_validator("capacities")
+    @classmethod
+    def _capacities(cls, v: dict[str, CapacitySpec]) -> dict[str, CapacitySpec]:
+        return _complete(v, CAPACITIES, _default_capacity(), "capacity")
+
+    @field_validator("channels")
+    @classmethod
+    def _channels(cls, v: dict[str, ChannelSpec]) -> dict[str, ChannelSpec]:
+        return _complete(v, CHANNEL_NAMES, DEFAULT_CHANNELS, "channel")
+
+    @field_validator("recovery")
+    @classmethod
+    def _recovery(cls, v: dict[str, RecoveryPath]) -> dict[str, RecoveryPath]:
+        return _complete(v, ("internal", "agency", "legal", "sale"), _default_recovery(), "path")
+
+    def with_overrides(self, **changes) -> Scenario:
+        """A validated copy with top-level fields replaced (``accounts``, ``days``, ``seed``...).
+
+        Staff capacity follows the account count when ``staff.scale_with_accounts`` is set.
+        """
+        data = self.model_dump()
+        if "accounts" in changes and self.staff.scale_with_accounts:
+            factor = changes["accounts"] / self.accounts
+            data["staff"]["call_attempts_per_day"] *= factor
+            data["staff"]["visits_per_day"] *= factor
+        data.update(changes)
+        return Scenario.model_validate(data)
+
+    def content_hash(self) -> str:
+        """SHA-256 of the canonical JSON form: two scenarios with the same hash run the same."""
+        blob = json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()
+
+    def to_yaml(self) -> str:
+        """The scenario as run, every default written out."""
+        return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
+
+
+def _complete(given: dict, allowed: tuple[str, ...], defaults: dict, what: str) -> dict:
+    unknown = set(given) - set(allowed)
+    if unknown:
+        raise ValueError(f"unknown {what} {sorted(unknown)}; allowed: {', '.join(allowed)}")
+    return {k: given.get(k, defaults[k]) for k in allowed}
+
+
+class ScenarioError(ValueError):
+    """A scenario file that cannot be used; the message names the file and the field."""
+
+
+def _format_loc(loc: tuple) -> str:
+    return ".".join(str(p) for p in loc) or "(top level)"
+
+
+def describe_validation_error(source: str, err: ValidationError) -> str:
+    """One readable message per problem, naming the file and the field."""
+    lines = []
+    for e in err.errors():
+        loc = _format_loc(e["loc"])
+        msg = e["msg"].removeprefix("Value error, ")
+        if e["type"] == "extra_forbidden":
+            msg = "unknown key (not part of the scenario format)"
+        lines.append(f"{source}: field '{loc}': {msg}")
+    return "\n".join(lines)
+
+
+def load_scenario(path: str | Path, **overrides) -> Scenario:
+    """Read and validate a scenario file.
+
+    Parameters
+    ----------
+    path : str or Path
+        YAML file (loaded with ``yaml.safe_load``: no tags, nothing executed).
+    **overrides
+        Top-level fields to replace after loading (``accounts``, ``days``, ``seed``).
+
+    Raises
+    ------
+    ScenarioError
+        With one line per problem, each naming the file and the field.
+    """
+    path = Path(path)
+    source = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ScenarioError(f"{source}: no such scenario file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScenarioError(f"{source}: cannot read: {exc}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ScenarioError(f"{source}: not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise ScenarioError(f"{source}: a scenario must be a mapping of fields, got {type(data).__name__}")
+    try:
+        scenario = Scenario.model_validate(data)
+        overrides = {k: v for k, v in overrides.items() if v is not None}
+        if overrides:
+            scenario = scenario.with_overrides(**overrides)
+    except ValidationError as exc:
+        raise ScenarioError(describe_validation_error(source, exc)) from None
+    return scenario
