@@ -84,7 +84,11 @@ DEFAULT_CHANNELS: dict[str, ChannelSpec] = {
         cost_per_attempt=0.002, reach=0.45, effect=0.004, irritation=0.05, reachability="digital"
     ),
     "ivr": ChannelSpec(
-        cost_per_attempt=0.10, reach=0.35, effect=0.012, irritation=0.3, reachability="phone",
+        cost_per_attempt=0.10,
+        reach=0.35,
+        effect=0.012,
+        irritation=0.3,
+        reachability="phone",
         call_attempt=True,
     ),
     "letter": ChannelSpec(
@@ -93,14 +97,26 @@ DEFAULT_CHANNELS: dict[str, ChannelSpec] = {
     # Agent call: ~1 min of dialling and no-answers per attempt, ~5 min talk + 45 s wrap-up
     # on a right-party contact, at 0.25 USD per agent minute.
     "call": ChannelSpec(
-        cost_per_attempt=0.30, cost_per_contact=1.45, reach=0.25, effect=0.060,
-        promise_rate=0.45, irritation=0.45, reachability="phone", staff_limited=True,
+        cost_per_attempt=0.30,
+        cost_per_contact=1.45,
+        reach=0.25,
+        effect=0.060,
+        promise_rate=0.45,
+        irritation=0.45,
+        reachability="phone",
+        staff_limited=True,
         call_attempt=True,
     ),
     # Field visit: assumption, 20-60 USD per visit in the design's ranges.
     "visit": ChannelSpec(
-        cost_per_attempt=35.0, cost_per_contact=5.0, reach=0.55, effect=0.110,
-        promise_rate=0.55, irritation=1.2, reachability="field", staff_limited=True,
+        cost_per_attempt=35.0,
+        cost_per_contact=5.0,
+        reach=0.55,
+        effect=0.110,
+        promise_rate=0.55,
+        irritation=1.2,
+        reachability="field",
+        staff_limited=True,
     ),
     "legal_notice": ChannelSpec(
         cost_per_attempt=12.0, reach=0.80, effect=0.050, irritation=1.5, reachability="field"

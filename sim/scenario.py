@@ -173,26 +173,29 @@ class Behaviour(_Spec):
         "61-90, 91-120, charged_off, paid_off (7 x 7, rows sum to 1)",
     )
     # due-date payment (logit of missing an instalment)
-    miss_intercept: float = -4.9
+    miss_intercept: float = -4.1
     miss_willingness: float = Field(default=1.1, ge=0)
-    miss_hardship: float = Field(default=3.9, ge=0)
+    miss_hardship: float = Field(default=2.6, ge=0)
     miss_dti: float = Field(default=2.0, ge=0)
     miss_restructured: float = Field(default=0.8, ge=0)
     # hardship spells
     hardship_spell_days: float = Field(default=120.0, gt=0)
     # delinquent repayment intensity (per day)
-    base_intensity: float = Field(default=0.040, ge=0)
-    intensity_willingness: float = Field(default=0.9, ge=0)
-    intensity_dpd_scale: float = Field(default=30.0, gt=0, description="e-folding DPD of intensity")
-    intensity_hardship: float = Field(default=0.2, ge=0, le=1, description="multiplier in hardship")
+    base_intensity: float = Field(default=0.25, ge=0)
+    intensity_willingness: float = Field(default=0.5, ge=0)
+    intensity_dpd_scale: float = Field(default=12.0, gt=0, description="e-folding DPD of intensity")
+    intensity_hardship: float = Field(default=0.3, ge=0, le=1, description="multiplier in hardship")
+    contact_effect_dpd_scale: float = Field(
+        default=12.0, gt=0, description="e-folding DPD of the effect of a contact"
+    )
     excitation_decay_days: float = Field(default=6.0, gt=0)
     payment_excitation: float = Field(default=0.03, ge=0)
-    full_payment_share: float = Field(default=0.7, ge=0, le=1)
+    full_payment_share: float = Field(default=0.75, ge=0, le=1)
     full_payment_share_hardship: float = Field(default=0.3, ge=0, le=1)
     partial_fraction_low: float = Field(default=0.2, ge=0, le=1)
     partial_fraction_high: float = Field(default=0.6, ge=0, le=1)
     # promises
-    promise_keep: float = Field(default=0.62, ge=0, le=1)
+    promise_keep: float = Field(default=0.8, ge=0, le=1)
     promise_keep_hardship: float = Field(default=0.3, ge=0, le=1)
     promise_days_max: int = Field(default=7, ge=1, le=60)
     # irritation, complaints, churn
@@ -233,20 +236,32 @@ class RecoveryPath(_Spec):
 def _default_recovery() -> dict[str, RecoveryPath]:
     return {
         "internal": RecoveryPath(
-            success=0.22, success_rate_mean=0.75, failure_rate_mean=0.02, lag_days_mean=60,
+            success=0.22,
+            success_rate_mean=0.75,
+            failure_rate_mean=0.02,
+            lag_days_mean=60,
             fixed_cost=20.0,
         ),
         "agency": RecoveryPath(
-            success=0.35, success_rate_mean=0.80, failure_rate_mean=0.03, lag_days_mean=120,
+            success=0.35,
+            success_rate_mean=0.80,
+            failure_rate_mean=0.03,
+            lag_days_mean=120,
             commission=0.25,
         ),
         # assumption: 300-1,500 USD per case plus court fees
         "legal": RecoveryPath(
-            success=0.50, success_rate_mean=0.85, failure_rate_mean=0.02, lag_days_mean=300,
+            success=0.50,
+            success_rate_mean=0.85,
+            failure_rate_mean=0.02,
+            lag_days_mean=300,
             fixed_cost=900.0,
         ),
         "sale": RecoveryPath(
-            success=1.0, success_rate_mean=0.08, failure_rate_mean=0.08, lag_days_mean=0,
+            success=1.0,
+            success_rate_mean=0.08,
+            failure_rate_mean=0.08,
+            lag_days_mean=0,
             price=0.08,
         ),
     }
@@ -289,15 +304,24 @@ class InitialDelinquency(_Spec):
 def _default_purposes() -> dict[str, PurposeSpec]:
     return {
         "consumer": PurposeSpec(
-            principal_median=6000, principal_sigma=0.6, annual_rate=0.16, terms=[12, 24, 36],
+            principal_median=6000,
+            principal_sigma=0.6,
+            annual_rate=0.16,
+            terms=[12, 24, 36],
             method_mix={"annuity": 0.85, "equal_principal": 0.10, "interest_only": 0.05},
         ),
         "business": PurposeSpec(
-            principal_median=20000, principal_sigma=0.7, annual_rate=0.12, terms=[12, 24, 36],
+            principal_median=20000,
+            principal_sigma=0.7,
+            annual_rate=0.12,
+            terms=[12, 24, 36],
             method_mix={"annuity": 0.40, "equal_principal": 0.20, "interest_only": 0.40},
         ),
         "housing": PurposeSpec(
-            principal_median=30000, principal_sigma=0.5, annual_rate=0.09, terms=[36, 60, 84],
+            principal_median=30000,
+            principal_sigma=0.5,
+            annual_rate=0.09,
+            terms=[36, 60, 84],
             method_mix={"annuity": 0.60, "equal_principal": 0.40, "interest_only": 0.0},
         ),
     }
@@ -479,7 +503,9 @@ def load_scenario(path: str | Path, **overrides) -> Scenario:
     except yaml.YAMLError as exc:
         raise ScenarioError(f"{source}: not valid YAML: {exc}") from None
     if not isinstance(data, dict):
-        raise ScenarioError(f"{source}: a scenario must be a mapping of fields, got {type(data).__name__}")
+        raise ScenarioError(
+            f"{source}: a scenario must be a mapping of fields, got {type(data).__name__}"
+        )
     try:
         scenario = Scenario.model_validate(data)
         overrides = {k: v for k, v in overrides.items() if v is not None}

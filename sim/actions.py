@@ -1,0 +1,230 @@
+"""What strategies see and what they may ask for: the contract between ``sim`` and ``strategies``.
+
+``sim`` defines the protocol; ``strategies`` implements it. A strategy receives an
+:class:`AccountView` over today's workable accounts (every delinquent account, plus current
+accounts a few days before their due date when the strategy asks for pre-due work) and returns
+:class:`ActionRequests`: parallel arrays of account id, channel code and priority. The engine then
+enforces compliance, serves staff-limited channels by priority up to capacity, and plays out
+the outcomes. Strategies never touch the portfolio.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from sim.portfolio import NEVER, Portfolio, bucket_of
+
+#: Early-warning flag bits, visible to strategies.
+EW_PARTIAL_PAYMENT = 1  # a partial payment in the last 90 days
+EW_DTI_RISING = 2  # debt-to-income up 15 % or more since the start
+EW_MISSED_REMINDER = 4  # the last pre-due reminder did not reach the borrower
+EW_HARDSHIP_SEEN = 8  # a hardship indicator, observed with noise
+EW_BROKEN_PROMISE = 16  # a broken promise to pay on record
+
+
+class AccountView:
+    """Read-only, lazily gathered view of the accounts a strategy may act on today.
+
+    Attributes are gathered from the portfolio on first access, so a strategy pays only for
+    what it reads. Arrays are aligned with :attr:`account`.
+
+    Attributes
+    ----------
+    day : int
+    account : ndarray of int64
+        Account ids.
+    dpd : ndarray of int32
+        Days past due; negative for current accounts ``-k`` days before their due date.
+    """
+
+    _GATHERED = (
+        "purpose",
+        "credit",
+        "capacity",
+        "dti",
+        "restructured",
+        "churned",
+        "promises_broken",
+        "hardship_seen",
+        "arm",
+    )
+
+    def __init__(self, portfolio: Portfolio, day: int, account: np.ndarray, dpd: np.ndarray):
+        self._p = portfolio
+        self.day = day
+        self.account = account
+        self.dpd = dpd
+        self._cache: dict[str, np.ndarray] = {}
+
+    def __len__(self) -> int:
+        return int(self.account.size)
+
+    def __getattr__(self, name: str) -> np.ndarray:
+        if name.startswith("_") or name not in self._GATHERED:
+            raise AttributeError(name)
+        if name not in self._cache:
+            self._cache[name] = getattr(self._p, name)[self.account]
+        return self._cache[name]
+
+    def _cached(self, name: str, fn) -> np.ndarray:
+        if name not in self._cache:
+            self._cache[name] = fn()
+        return self._cache[name]
+
+    @property
+    def bucket(self) -> np.ndarray:
+        """Bucket code (0 current ... 4 for 91+), from DPD."""
+        return self._cached(
+            "bucket", lambda: bucket_of(np.maximum(self.dpd, 0), self._p.status[self.account])
+        )
+
+    @property
+    def balance(self) -> np.ndarray:
+        """Outstanding principal."""
+        return self._cached("balance", lambda: self._p.outstanding(self.account))
+
+    @property
+    def arrears(self) -> np.ndarray:
+        """Amount overdue: principal and interest in arrears plus fees."""
+        a = self.account
+        p = self._p
+        return self._cached(
+            "arrears", lambda: p.arrears_principal[a] + p.arrears_interest[a] + p.fees_due[a]
+        )
+
+    @property
+    def pre_due(self) -> np.ndarray:
+        """True for current accounts seen before their due date."""
+        return self.dpd < 0
+
+    @property
+    def promise_pending(self) -> np.ndarray:
+        """A promise to pay falls due today or later."""
+        return self._cached(
+            "promise_pending", lambda: self._p.promise_day[self.account] >= self.day
+        )
+
+    @property
+    def early_warning(self) -> np.ndarray:
+        """Early-warning flag bits (``EW_*`` constants)."""
+
+        def flags() -> np.ndarray:
+            a, p, day = self.account, self._p, self.day
+            f = np.zeros(a.size, np.int8)
+            f |= np.where(day - p.last_partial_day[a] <= 90, EW_PARTIAL_PAYMENT, 0).astype(np.int8)
+            f |= np.where(p.dti[a] >= 1.15 * p.dti_opening[a], EW_DTI_RISING, 0).astype(np.int8)
+            f |= np.where(p.missed_reminder[a], EW_MISSED_REMINDER, 0).astype(np.int8)
+            f |= np.where(p.hardship_seen[a], EW_HARDSHIP_SEEN, 0).astype(np.int8)
+            f |= np.where(p.promises_broken[a] > 0, EW_BROKEN_PROMISE, 0).astype(np.int8)
+            return f
+
+        return self._cached("early_warning", flags)
+
+    def days_since_contact(self, channel: int) -> np.ndarray:
+        """Days since the last attempt on ``channel`` (a large number if never)."""
+        return self._cached(
+            f"since_{channel}", lambda: self.day - self._p.last_contact[channel, self.account]
+        )
+
+    def days_since_conversation(self) -> np.ndarray:
+        """Days since the last right-party contact on any channel."""
+        return self.day - self._p.last_conversation[self.account]
+
+    @property
+    def expected_value(self) -> np.ndarray:
+        """A lender's rough expected recovery from working the account: arrears weighted by an
+        observable propensity (fewer broken promises, lower DPD pay more). Used to rank
+        requests inside a priority level when capacity runs out."""
+
+        def ev() -> np.ndarray:
+            d = np.maximum(self.dpd, 0)
+            propensity = np.exp(-d / 45.0) / (1.0 + self.promises_broken)
+            return self.arrears * propensity
+
+        return self._cached("expected_value", ev)
+
+
+@dataclass(frozen=True)
+class ActionRequests:
+    """Requested actions: parallel arrays, one entry per (account, channel) request."""
+
+    account: np.ndarray  # int64 account ids
+    channel: np.ndarray  # int8 channel codes
+    priority: np.ndarray  # float64, higher first
+    value: np.ndarray | None = None  # optional expected value, ranks inside a priority
+
+    @staticmethod
+    def empty() -> ActionRequests:
+        return ActionRequests(np.empty(0, np.int64), np.empty(0, np.int8), np.empty(0, np.float64))
+
+    def __len__(self) -> int:
+        return int(self.account.size)
+
+    def take(self, keep: np.ndarray) -> ActionRequests:
+        """The requests selected by a boolean mask or index array."""
+        return ActionRequests(
+            self.account[keep],
+            self.channel[keep],
+            self.priority[keep],
+            None if self.value is None else self.value[keep],
+        )
+
+    @staticmethod
+    def concat(parts: list[ActionRequests]) -> ActionRequests:
+        parts = [p for p in parts if len(p)]
+        if not parts:
+            return ActionRequests.empty()
+        values = None
+        if all(p.value is not None for p in parts):
+            values = np.concatenate([p.value for p in parts])
+        return ActionRequests(
+            np.concatenate([p.account for p in parts]),
+            np.concatenate([p.channel for p in parts]).astype(np.int8),
+            np.concatenate([p.priority for p in parts]).astype(np.float64),
+            values,
+        )
+
+
+#: Post-charge-off recovery paths, by code.
+RECOVERY_PATHS: tuple[str, ...] = ("internal", "agency", "legal", "sale")
+
+
+@dataclass(frozen=True)
+class ChargeOffView:
+    """Accounts charged off today, for the strategy to choose their recovery path."""
+
+    account: np.ndarray
+    claim: np.ndarray  # principal + interest in arrears + fees at charge-off
+    purpose: np.ndarray
+    credit: np.ndarray
+    capacity: np.ndarray
+
+
+@runtime_checkable
+class StrategyProtocol(Protocol):
+    """What the engine needs from a strategy."""
+
+    name: str
+    #: how many days before the due date current accounts appear in the view (0: never)
+    pre_due_days: int
+
+    def decide(self, view: AccountView) -> ActionRequests:
+        """Requested actions for today's workable accounts."""
+        ...
+
+    def recovery_path(self, view: ChargeOffView) -> np.ndarray:
+        """Recovery path code (index into ``RECOVERY_PATHS``) of each charged-off account."""
+        ...
+
+
+__all__ = [
+    "NEVER",
+    "RECOVERY_PATHS",
+    "AccountView",
+    "ActionRequests",
+    "ChargeOffView",
+    "StrategyProtocol",
+]

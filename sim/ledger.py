@@ -1,0 +1,188 @@
+"""Money movements on accounts: instalments falling due, payments, restructuring, charge-off.
+
+Every function works on a subset of accounts (an index array) and keeps the principal identity
+of each account true:
+
+    opening principal = scheduled balance + principal in arrears + principal repaid
+                        + principal charged off
+
+:func:`check_invariants` verifies it (and the other invariants) for the whole book.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from sim.loans import Method, annuity_payment, instalment_split, waterfall
+from sim.portfolio import MONTH_DAYS, Portfolio, Status
+
+#: Amounts below this (USD) are rounding dust, not debt.
+CENT = 0.005
+
+
+def fall_due(p: Portfolio, idx: np.ndarray, day: int) -> tuple[np.ndarray, np.ndarray]:
+    """The next instalment of each account falls due today: it moves into arrears.
+
+    Returns the interest and principal parts that fell due.
+    """
+    interest, principal = instalment_split(
+        p.method[idx],
+        p.sched_balance[idx],
+        p.rate_m[idx],
+        p.remaining[idx],
+        p.level_payment[idx],
+        p.level_principal[idx],
+    )
+    p.sched_balance[idx] -= principal
+    p.remaining[idx] -= 1
+    p.arrears_interest[idx] += interest
+    p.arrears_principal[idx] += principal
+    p.last_instalment[idx] = interest + principal
+    p.last_due_day[idx] = day
+    p.missed[idx] += (interest + principal > CENT).astype(np.int16)  # a zero instalment is no debt
+    return interest, principal
+
+
+def amount_owed(p: Portfolio, idx: np.ndarray) -> np.ndarray:
+    """Everything overdue: fees, interest and principal in arrears."""
+    return p.fees_due[idx] + p.arrears_interest[idx] + p.arrears_principal[idx]
+
+
+@dataclass
+class Applied:
+    """How payments were applied."""
+
+    cash: np.ndarray  # booked (excess over what was owed is returned, not booked)
+    principal: np.ndarray
+    cured: np.ndarray  # bool: the account has no arrears left
+
+
+def pay(p: Portfolio, idx: np.ndarray, amount: np.ndarray) -> Applied:
+    """Apply payments through the waterfall fees -> interest -> principal."""
+    to_fees, to_int, to_prin, excess = waterfall(
+        amount, p.fees_due[idx], p.arrears_interest[idx], p.arrears_principal[idx]
+    )
+    p.fees_due[idx] -= to_fees
+    p.arrears_interest[idx] -= to_int
+    p.arrears_principal[idx] -= to_prin
+    p.principal_repaid[idx] += to_prin
+    overdue = p.arrears_interest[idx] + p.arrears_principal[idx]
+    # An instalment counts as paid when what is overdue falls below it: DPD then dates from the
+    # next unpaid one. Payments never make an account more delinquent.
+    with np.errstate(divide="ignore", invalid="ignore"):
+        still = np.ceil(overdue / p.last_instalment[idx] - 1e-9)
+    still = np.where(overdue > CENT, np.maximum(still, 1), 0)
+    cured = still == 0
+    p.missed[idx] = np.minimum(p.missed[idx], still).astype(np.int16)
+    # clear dust so a cured account owes exactly nothing overdue
+    dust = idx[cured]
+    p.principal_repaid[dust] += p.arrears_principal[dust]  # rounding residue counts as repaid
+    p.arrears_principal[dust] = 0.0
+    p.arrears_interest[dust] = 0.0
+    p.fees_due[dust] = np.where(p.fees_due[dust] <= CENT, 0.0, p.fees_due[dust])
+    return Applied(amount - excess, to_prin, cured)
+
+
+def close_paid_off(p: Portfolio, idx: np.ndarray) -> np.ndarray:
+    """Mark accounts that owe nothing and have no instalments left as paid off."""
+    done = idx[
+        (p.remaining[idx] <= 0)
+        & (p.sched_balance[idx] <= CENT)
+        & (amount_owed(p, idx) <= CENT)
+        & (p.status[idx] == Status.OPEN)
+    ]
+    # Rounding residue of the schedule is treated as repaid, keeping the identity exact.
+    p.principal_repaid[done] += p.sched_balance[done] + p.arrears_principal[done]
+    p.sched_balance[done] = 0.0
+    p.arrears_principal[done] = 0.0
+    p.arrears_interest[done] = 0.0
+    p.fees_due[done] = 0.0
+    p.missed[done] = 0
+    p.status[done] = Status.PAID_OFF
+    return done
+
+
+def restructure(p: Portfolio, idx: np.ndarray, extension_months: int) -> np.ndarray:
+    """Hardship plan: principal in arrears is capitalised, interest and fees in arrears are
+    waived, the term is extended and the loan re-amortised as an annuity.
+
+    Returns the amount waived per account (a concession, not a charge-off).
+    """
+    waived = p.arrears_interest[idx] + p.fees_due[idx]
+    p.sched_balance[idx] += p.arrears_principal[idx]
+    p.arrears_principal[idx] = 0.0
+    p.arrears_interest[idx] = 0.0
+    p.fees_due[idx] = 0.0
+    p.missed[idx] = 0
+    rem = np.maximum(p.remaining[idx].astype(np.int64), 0) + extension_months
+    rem = np.maximum(rem, 1)
+    p.remaining[idx] = rem.astype(np.int16)
+    p.method[idx] = Method.ANNUITY
+    p.level_payment[idx] = annuity_payment(p.sched_balance[idx], p.rate_m[idx], rem)
+    p.restructured[idx] = True
+    return waived
+
+
+def charge_off(p: Portfolio, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Charge accounts off: principal leaves the book.
+
+    Returns
+    -------
+    principal : ndarray
+        Principal charged off.
+    claim : ndarray
+        What the borrower still owes (principal, interest in arrears and fees), the base of
+        post-charge-off recovery.
+    """
+    principal = p.sched_balance[idx] + p.arrears_principal[idx]
+    claim = principal + p.arrears_interest[idx] + p.fees_due[idx]
+    p.principal_charged_off[idx] += principal
+    p.sched_balance[idx] = 0.0
+    p.arrears_principal[idx] = 0.0
+    p.arrears_interest[idx] = 0.0
+    p.fees_due[idx] = 0.0
+    p.status[idx] = Status.CHARGED_OFF
+    p.promise_day[idx] = -(10**6)
+    return principal, claim
+
+
+class InvariantError(AssertionError):
+    """The book broke one of its accounting invariants: a bug, never a user error."""
+
+
+def check_invariants(p: Portfolio, day: int, tol: float = 1e-6) -> None:
+    """Verify the book's invariants; cheap enough to run at the end of every run.
+
+    * money is conserved per account: opening principal = outstanding + repaid + charged off;
+    * no negative balance, arrears or fee;
+    * DPD is consistent with arrears: an account has missed instalments exactly when something
+      is overdue, and closed accounts owe nothing.
+    """
+    scale = np.maximum(p.opening_principal, 1.0)
+    gap = p.opening_principal - (
+        p.sched_balance + p.arrears_principal + p.principal_repaid + p.principal_charged_off
+    )
+    bad = np.abs(gap) > tol * scale
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise InvariantError(
+            f"money not conserved on {int(bad.sum())} accounts (e.g. #{i}: {gap[i]:.6f})"
+        )
+    for name in ("sched_balance", "arrears_principal", "arrears_interest", "fees_due"):
+        arr = getattr(p, name)
+        if (arr < -tol).any():
+            raise InvariantError(f"negative {name} on {int((arr < -tol).sum())} accounts")
+    overdue = p.arrears_principal + p.arrears_interest
+    inconsistent = (p.missed > 0) != (overdue > 1e-4)
+    if inconsistent.any():
+        raise InvariantError(f"DPD inconsistent with arrears on {int(inconsistent.sum())} accounts")
+    closed = p.status != Status.OPEN
+    if (closed & ((p.sched_balance > tol) | (overdue > tol))).any():
+        raise InvariantError("a closed account still carries a balance")
+    dpd = p.dpd(day)
+    if (dpd < 0).any():
+        raise InvariantError("negative DPD")
+    if ((p.missed > 0) & (dpd < MONTH_DAYS * (p.missed.astype(np.int32) - 1))).any():
+        raise InvariantError("DPD below the age of the oldest missed instalment")

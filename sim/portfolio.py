@@ -1,0 +1,162 @@
+"""The loan book as a struct of arrays: one row per account, one array per attribute.
+
+Static attributes (segment, traits, contract) are set by :mod:`sim.population`; dynamic state
+(balances, arrears, hardship, intensity, irritation, contact history) is advanced by the engine.
+Account ``i`` is row ``i`` of every array; account ids never change, which is what lets
+:mod:`sim.rng` give every account its own reproducible luck.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from enum import IntEnum
+
+import numpy as np
+
+#: "Never happened" for day stamps; far enough back that any window test is false.
+NEVER = -(10**6)
+#: Days of a month in the engine's 30-day calendar.
+MONTH_DAYS = 30
+#: Length of the per-account ring of recent call-attempt days (the 7-in-7 rule needs 7).
+CALL_RING = 7
+
+
+class Status(IntEnum):
+    """Lifecycle of an account."""
+
+    OPEN = 0
+    CHARGED_OFF = 1
+    PAID_OFF = 2
+
+
+class Bucket(IntEnum):
+    """DPD buckets, plus the two absorbing states, in reporting order."""
+
+    CURRENT = 0
+    DPD_1_30 = 1
+    DPD_31_60 = 2
+    DPD_61_90 = 3
+    DPD_91_120 = 4
+    CHARGED_OFF = 5
+    PAID_OFF = 6
+
+
+BUCKET_NAMES: tuple[str, ...] = (
+    "current",
+    "1-30",
+    "31-60",
+    "61-90",
+    "91-120",
+    "charged_off",
+    "paid_off",
+)
+N_BUCKETS = len(BUCKET_NAMES)
+
+
+def bucket_of(dpd: np.ndarray, status: np.ndarray) -> np.ndarray:
+    """Bucket code of each account from its DPD and status (91+ stays in ``91-120``)."""
+    b = np.minimum((dpd + 29) // 30, 4).astype(np.int8)
+    b[status == Status.CHARGED_OFF] = Bucket.CHARGED_OFF
+    b[status == Status.PAID_OFF] = Bucket.PAID_OFF
+    return b
+
+
+#: Arrays stored channel-major (one contiguous row per channel), indexed ``[channel, account]``.
+CHANNEL_MAJOR = frozenset({"last_contact"})
+
+
+def _take(value, name: str, order: np.ndarray):
+    if not isinstance(value, np.ndarray):
+        return value
+    return value[:, order] if name in CHANNEL_MAJOR else value[order]
+
+
+@dataclass
+class Portfolio:
+    """All accounts of a book. Arrays are indexed by account id."""
+
+    # --- segment and traits (static) ---
+    purpose: np.ndarray  # int8, index into scenario.PURPOSES
+    credit: np.ndarray  # int8
+    capacity: np.ndarray  # int8
+    willingness: np.ndarray  # float64, logit scale
+    resilience: np.ndarray  # float64, logit scale
+    reach: np.ndarray  # float64 (n, 3): phone, digital, field multipliers of channel reach
+    sensitivity: np.ndarray  # float64, multiplier of contact effects
+    tolerance: np.ndarray  # float64, irritation a borrower tolerates
+    lifetime_value: np.ndarray  # float64, USD
+    hardship_hazard: np.ndarray  # float64, monthly onset chance at the reference macro
+    # --- contract ---
+    rate_m: np.ndarray  # monthly rate
+    method: np.ndarray  # int8 Method code
+    due_day: np.ndarray  # int8, 0..29 in the 30-day calendar
+    level_payment: np.ndarray
+    level_principal: np.ndarray
+    opening_principal: np.ndarray  # outstanding principal at the start of the run
+    # --- dynamic ---
+    dti: np.ndarray
+    dti_opening: np.ndarray
+    sched_balance: np.ndarray  # contractual principal not yet due
+    remaining: np.ndarray  # int16 instalments still to fall due
+    arrears_principal: np.ndarray
+    arrears_interest: np.ndarray
+    fees_due: np.ndarray
+    last_instalment: np.ndarray  # amount of the last instalment that fell due
+    last_due_day: np.ndarray  # int32
+    missed: np.ndarray  # int16 instalments in arrears (0 = current)
+    status: np.ndarray  # int8 Status
+    principal_repaid: np.ndarray
+    principal_charged_off: np.ndarray
+    hardship: np.ndarray  # bool
+    hardship_day: np.ndarray  # int32 day the hardship state was last brought up to date
+    hardship_seen: np.ndarray  # bool, noisy observable hardship indicator
+    excitation: np.ndarray  # self-exciting part of the repayment intensity, per day
+    excitation_day: np.ndarray  # int32
+    irritation: np.ndarray
+    irritation_day: np.ndarray  # int32
+    promise_day: np.ndarray  # int32, NEVER when no promise is pending
+    promise_amount: np.ndarray
+    promises_broken: np.ndarray  # int16
+    last_partial_day: np.ndarray  # int32
+    last_contact: np.ndarray  # int32 (N_CHANNELS, n): day of the last attempt per channel
+    last_conversation: np.ndarray  # int32: day of the last right-party contact
+    call_ring: np.ndarray  # int32 (n, CALL_RING): days of the most recent call attempts
+    call_ring_pos: np.ndarray  # int8
+    episode_contacted: np.ndarray  # bool: right-party contact during this delinquency episode
+    restructured: np.ndarray  # bool
+    missed_reminder: np.ndarray  # bool: last pre-due reminder did not reach the borrower
+    churned: np.ndarray  # bool
+    complaints: np.ndarray  # int16
+    arm: np.ndarray = field(default=None)  # int8 champion/challenger arm, set by the engine
+
+    @property
+    def n(self) -> int:
+        return int(self.purpose.size)
+
+    def outstanding(self, idx: np.ndarray | slice = slice(None)) -> np.ndarray:
+        """Principal still owed (contractual balance plus principal in arrears)."""
+        return self.sched_balance[idx] + self.arrears_principal[idx]
+
+    def take(self, order: np.ndarray) -> Portfolio:
+        """A new portfolio with accounts renumbered: new account ``i`` is old ``order[i]``."""
+        return Portfolio(
+            **{f.name: _take(getattr(self, f.name), f.name, order) for f in fields(self)}
+        )
+
+    def nbytes(self) -> int:
+        """Memory held by the state arrays."""
+        return sum(
+            getattr(self, f.name).nbytes
+            for f in fields(self)
+            if isinstance(getattr(self, f.name), np.ndarray)
+        )
+
+    def dpd(self, day: int, idx: np.ndarray | slice = slice(None)) -> np.ndarray:
+        """Days past due today: days since the due date of the oldest unpaid instalment."""
+        missed = self.missed[idx].astype(np.int32)
+        d = day - self.last_due_day[idx] + MONTH_DAYS * (missed - 1)
+        return np.where(missed > 0, d, 0)
+
+    def bucket(self, day: int) -> np.ndarray:
+        """Bucket of every account today."""
+        return bucket_of(self.dpd(day), self.status)

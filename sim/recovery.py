@@ -1,0 +1,96 @@
+"""Post-charge-off recovery: internal late stage, agency placement, legal action, debt sale.
+
+At charge-off each account is placed on a path chosen by the strategy. The eventual recovery
+rate is drawn from a two-point mixture (a substantial recovery with the path's success chance,
+scaled by willingness, else next to nothing), so recovery rates come out bimodal as in real
+data. Cash arrives after a random lag (exponential with the path's mean); agency commission is
+paid on cash received, legal and internal costs at placement, and a debt sale pays its price
+at once.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from sim.actions import RECOVERY_PATHS
+from sim.behaviour import sigmoid
+from sim.population import WILLINGNESS_CENTRE
+from sim.portfolio import Portfolio
+from sim.rng import Stream, uniforms
+from sim.scenario import Scenario
+
+
+@dataclass
+class RecoveryBook:
+    """Placements and the cash they will bring, by day."""
+
+    horizon: int
+    pending: dict[int, list[tuple[np.ndarray, np.ndarray]]] = field(
+        default_factory=lambda: defaultdict(list)
+    )
+    rates: list[np.ndarray] = field(default_factory=list)
+    paths: list[np.ndarray] = field(default_factory=list)
+    beyond_horizon: float = 0.0
+
+    def place(
+        self,
+        p: Portfolio,
+        idx: np.ndarray,
+        claim: np.ndarray,
+        path: np.ndarray,
+        day: int,
+        sc: Scenario,
+        key,
+    ) -> tuple[float, float]:
+        """Place charged-off accounts; returns (cash received today, cost incurred today)."""
+        specs = [sc.recovery[name] for name in RECOVERY_PATHS]
+        success = np.array([s.success for s in specs])[path]
+        s_mean = np.array([s.success_rate_mean for s in specs])[path]
+        f_mean = np.array([s.failure_rate_mean for s in specs])[path]
+        lag_mean = np.array([s.lag_days_mean for s in specs])[path]
+        fixed = np.array([s.fixed_cost for s in specs])[path]
+        commission = np.array([s.commission for s in specs])[path]
+        is_sale = path == RECOVERY_PATHS.index("sale")
+
+        will = sigmoid(p.willingness[idx] - WILLINGNESS_CENTRE)
+        ok = uniforms(key, Stream.RECOVERY_SUCCESS, day, idx) < np.clip(
+            success * (0.5 + will), 0, 1
+        )
+        u = uniforms(key, Stream.RECOVERY_RATE, day, idx)
+        rate = np.where(ok, np.clip(s_mean * (0.6 + 0.8 * u), 0, 1), f_mean * 2.0 * u)
+        price = np.array([s.price for s in specs])[path]
+        rate = np.where(is_sale, price, rate)
+        lag = np.where(
+            is_sale, 0, np.ceil(-np.log1p(-uniforms(key, Stream.RECOVERY_LAG, day, idx)) * lag_mean)
+        ).astype(np.int64)
+        cash = claim * rate
+        self.rates.append(rate)
+        self.paths.append(path.astype(np.int8))
+
+        when = day + lag
+        today = when <= day
+        cash_today = float(cash[today].sum())
+        cost_today = float(fixed.sum()) + float((cash[today] * commission[today]).sum())
+        later = ~today
+        inside = later & (when < self.horizon)
+        self.beyond_horizon += float(cash[later & ~inside].sum())
+        for d in np.unique(when[inside]):
+            sel = inside & (when == d)
+            self.pending[int(d)].append((cash[sel], cash[sel] * commission[sel]))
+        return cash_today, cost_today
+
+    def collect(self, day: int) -> tuple[float, float]:
+        """Cash arriving today and the commission it costs."""
+        items = self.pending.pop(day, [])
+        cash = sum(float(c.sum()) for c, _ in items)
+        cost = sum(float(k.sum()) for _, k in items)
+        return cash, cost
+
+    def all_rates(self) -> np.ndarray:
+        return np.concatenate(self.rates) if self.rates else np.empty(0)
+
+    def all_paths(self) -> np.ndarray:
+        return np.concatenate(self.paths) if self.paths else np.empty(0, np.int8)
