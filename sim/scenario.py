@@ -173,7 +173,7 @@ class Behaviour(_Spec):
         "61-90, 91-120, charged_off, paid_off (7 x 7, rows sum to 1)",
     )
     # due-date payment (logit of missing an instalment)
-    miss_intercept: float = -4.1
+    miss_intercept: float = -3.8
     miss_willingness: float = Field(default=1.1, ge=0)
     miss_hardship: float = Field(default=2.6, ge=0)
     miss_dti: float = Field(default=2.0, ge=0)
@@ -181,12 +181,12 @@ class Behaviour(_Spec):
     # hardship spells
     hardship_spell_days: float = Field(default=120.0, gt=0)
     # delinquent repayment intensity (per day)
-    base_intensity: float = Field(default=0.25, ge=0)
+    base_intensity: float = Field(default=0.4, ge=0)
     intensity_willingness: float = Field(default=0.5, ge=0)
-    intensity_dpd_scale: float = Field(default=12.0, gt=0, description="e-folding DPD of intensity")
+    intensity_dpd_scale: float = Field(default=10.0, gt=0, description="e-folding DPD of intensity")
     intensity_hardship: float = Field(default=0.3, ge=0, le=1, description="multiplier in hardship")
     contact_effect_dpd_scale: float = Field(
-        default=12.0, gt=0, description="e-folding DPD of the effect of a contact"
+        default=10.0, gt=0, description="e-folding DPD of the effect of a contact"
     )
     excitation_decay_days: float = Field(default=6.0, gt=0)
     payment_excitation: float = Field(default=0.03, ge=0)
@@ -196,7 +196,7 @@ class Behaviour(_Spec):
     partial_fraction_high: float = Field(default=0.6, ge=0, le=1)
     # promises
     promise_keep: float = Field(default=0.8, ge=0, le=1)
-    promise_keep_hardship: float = Field(default=0.3, ge=0, le=1)
+    promise_keep_hardship: float = Field(default=0.45, ge=0, le=1)
     promise_days_max: int = Field(default=7, ge=1, le=60)
     # irritation, complaints, churn
     irritation_half_life_days: float = Field(default=10.0, gt=0)
