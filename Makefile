@@ -15,6 +15,7 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(BIN)/postloan run scenarios/baseline.yaml --out results
+	@echo "Results are in results/ (the newest folder); see README.md for what each file holds."
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

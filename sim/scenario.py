@@ -216,6 +216,13 @@ class Behaviour(_Spec):
                     raise ValueError(f"roll_matrix row {i}: probabilities must be in [0, 1]")
                 if abs(sum(row) - 1) > 1e-9:
                     raise ValueError(f"roll_matrix row {i} must sum to 1")
+                if i <= 4 and any(row[j] > 0 for j in range(i + 2, 5)):
+                    raise ValueError(
+                        f"roll_matrix row {i}: an account can move at most one bucket up a "
+                        "month (one instalment falls due a month)"
+                    )
+                if i >= 5 and row[i] != 1:
+                    raise ValueError(f"roll_matrix row {i} is absorbing: 1 on the diagonal")
         if self.partial_fraction_low > self.partial_fraction_high:
             raise ValueError("partial_fraction_low must not exceed partial_fraction_high")
         return self
