@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
+from postloan import calibration_cli
 from postloan.errors import fail, user_errors
 
 app = typer.Typer(
@@ -24,6 +25,8 @@ strategies_app = typer.Typer(
     help="List, show and validate collections strategies.", no_args_is_help=True
 )
 app.add_typer(strategies_app, name="strategies")
+
+calibration_cli.register(app)
 
 try:  # the operations model mounts itself when present
     from postloan.staffing_cli import staffing_app
