@@ -24,12 +24,20 @@ The equations (per day unless said otherwise):
 * **Irritation** is a stock decaying with a half-life, raised by every attempt; above the
   borrower's tolerance each further contact risks a complaint and churn in proportion to the
   excess.
+
+The engine runs these equations in compiled loops (:mod:`sim.kernels`): the hardship, signal,
+DTI and excitation updates below call those kernels directly; the contact and repayment steps
+use fused kernels (``contact_outcomes``, ``irritation_and_churn``, ``repayment_draws``) that
+evaluate the same formulas as :func:`repayment_intensity`, :func:`promise_keep_probability`,
+:func:`add_irritation` and :func:`complaint_and_churn`, which remain as their readable
+vectorised form.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from sim import kernels
 from sim.population import WILLINGNESS_CENTRE, miss_logit
 from sim.portfolio import Portfolio
 from sim.rng import Stream, uniforms
@@ -73,37 +81,28 @@ class MacroPath:
 def update_hardship(
     p: Portfolio, idx: np.ndarray, day: int, sc: Scenario, macro: MacroPath, key
 ) -> np.ndarray:
-    """Bring the hardship state of ``idx`` up to ``day``; returns the new onsets' mask."""
-    t0 = p.hardship_day[idx]
-    elapsed = (day - t0).astype(np.float64)
-    todo = elapsed > 0
-    if not todo.any():
-        return np.zeros(idx.size, bool)
-    a_total = p.hardship_hazard[idx] / 30.0 * macro.integral(t0, day)  # onset hazard x days
-    a = a_total / np.maximum(elapsed, 1.0)
-    b = 1.0 / sc.behaviour.hardship_spell_days
-    pi = a / (a + b)
-    h0 = p.hardship[idx].astype(np.float64)
-    p1 = pi + (h0 - pi) * np.exp(-(a + b) * elapsed)
-    u = uniforms(key, Stream.HARDSHIP, day, idx)
-    new = np.where(todo, u < p1, p.hardship[idx])
-    onsets = new & ~p.hardship[idx]
-    p.hardship[idx] = new
-    p.hardship_day[idx] = day
-    return onsets
+    """Bring the hardship state of ``idx`` (unique ids) up to ``day``; returns the new onsets'
+    mask (aligned with ``idx``). See :func:`sim.kernels.hardship_update` for the transition."""
+    return kernels.hardship_update(
+        kernels.as_ids(idx),
+        day,
+        p.hardship,
+        p.hardship_day,
+        p.hardship_hazard,
+        macro.cumulative,
+        sc.behaviour.hardship_spell_days,
+        np.uint64(key),
+    )
 
 
 def observe_hardship(p: Portfolio, idx: np.ndarray, day: int, key) -> None:
     """A lender sees hardship with noise: 60 % of true cases, 1 % false alarms."""
-    u = uniforms(key, Stream.EARLY_WARNING, day, idx)
-    p.hardship_seen[idx] = np.where(p.hardship[idx], u < 0.6, u < 0.01)
+    kernels.hardship_observe(kernels.as_ids(idx), day, p.hardship, p.hardship_seen, np.uint64(key))
 
 
 def drift_dti(p: Portfolio, idx: np.ndarray, day: int, key) -> None:
     """Debt-to-income drifts month to month, upwards in hardship (an early-warning signal)."""
-    u = uniforms(key, Stream.DTI_DRIFT, day, idx)
-    step = 0.04 * (u - 0.5) + 0.06 * p.hardship[idx]
-    p.dti[idx] *= np.exp(step)
+    kernels.dti_drift(kernels.as_ids(idx), day, p.hardship, p.dti, np.uint64(key))
 
 
 def miss_probability(p: Portfolio, idx: np.ndarray, sc: Scenario) -> np.ndarray:
@@ -135,8 +134,15 @@ def current_excitation(p: Portfolio, idx: np.ndarray, day: int, sc: Scenario) ->
 
 def excite(p: Portfolio, idx: np.ndarray, jump: np.ndarray, day: int, sc: Scenario) -> None:
     """Add a jump to the excitation of ``idx`` (unique ids), decaying what was there first."""
-    p.excitation[idx] = current_excitation(p, idx, day, sc) + jump
-    p.excitation_day[idx] = day
+    idx = kernels.as_ids(idx)
+    kernels.excite(
+        idx,
+        kernels.as_values(jump, idx.size),
+        day,
+        p.excitation,
+        p.excitation_day,
+        sc.behaviour.excitation_decay_days,
+    )
 
 
 def promise_keep_probability(p: Portfolio, idx: np.ndarray, sc: Scenario) -> np.ndarray:

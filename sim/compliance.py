@@ -11,9 +11,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sim import kernels
 from sim.actions import ActionRequests
 from sim.channels import CHANNEL_NAMES, DEFAULT_CHANNELS, ChannelSpec
-from sim.portfolio import CALL_RING, Portfolio
+from sim.portfolio import Portfolio
 
 #: Reasons a request is dropped, in ledger order.
 DROP_REASONS: tuple[str, ...] = ("duplicate", "call_cap_7d")
@@ -63,6 +64,15 @@ def calls_in_window(portfolio: Portfolio, account: np.ndarray, day: int) -> np.n
     return (portfolio.call_ring[account] > day - 7).sum(axis=1)
 
 
+def _drop_duplicates(requests: ActionRequests) -> tuple[ActionRequests, int]:
+    """Keep the highest-priority request of each (account, channel), in request order."""
+    key = requests.account * 16 + requests.channel
+    order = np.lexsort((-requests.priority, key))
+    first = np.ones(order.size, bool)
+    first[1:] = key[order][1:] != key[order][:-1]
+    return requests.take(np.sort(order[first])), int((~first).sum())
+
+
 def enforce(
     requests: ActionRequests,
     portfolio: Portfolio,
@@ -71,6 +81,10 @@ def enforce(
     is_call: np.ndarray,
 ) -> tuple[ActionRequests, dict[str, int]]:
     """Drop the requests a profile forbids.
+
+    First one attempt per account and channel a day (the highest-priority duplicate stays);
+    then, per account, call requests in priority order until the calls of the last 7 days reach
+    the cap.
 
     Parameters
     ----------
@@ -84,19 +98,21 @@ def enforce(
     Returns
     -------
     kept : ActionRequests
+        The requests kept, in request order.
     dropped : dict
         Number of dropped requests by reason (``DROP_REASONS``).
     """
     dropped = dict.fromkeys(DROP_REASONS, 0)
     if not len(requests):
         return requests, dropped
-    # One attempt per account and channel a day: keep the highest-priority duplicate.
-    key = requests.account * 16 + requests.channel
-    order = np.lexsort((-requests.priority, key))
-    first = np.ones(order.size, bool)
-    first[1:] = key[order][1:] != key[order][:-1]
-    dropped["duplicate"] = int((~first).sum())
-    requests = requests.take(np.sort(order[first]))
+    slots = kernels.account_slots(portfolio.n)
+    account = kernels.as_ids(requests.account)
+    if account.min() < 0 or account.max() >= portfolio.n:
+        raise IndexError("a request names an account id outside the book")
+    channel = np.asarray(requests.channel)
+    small_codes = channel.min() >= 0 and channel.max() < 31
+    if not small_codes or kernels.has_duplicate_requests(account, channel, slots):
+        requests, dropped["duplicate"] = _drop_duplicates(requests)
     if not profile.enforce or profile.max_call_attempts_7d is None:
         return requests, dropped
 
@@ -104,13 +120,27 @@ def enforce(
     if calls.any():
         call_idx = np.flatnonzero(calls)
         acc = requests.account[call_idx]
-        order, rank = _rank_within_account(acc, requests.priority[call_idx])
-        used = calls_in_window(portfolio, acc[order], day)
-        over = used + rank + 1 > profile.max_call_attempts_7d
-        keep = np.ones(len(requests), bool)
-        keep[call_idx[order[over]]] = False
-        dropped["call_cap_7d"] = int(over.sum())
-        requests = requests.take(keep)
+        priority = np.ascontiguousarray(requests.priority[call_idx], dtype=np.float64)
+        if np.isnan(priority).any():
+            order, rank = _rank_within_account(acc, priority)
+            over = np.empty(acc.size, bool)
+            over[order] = calls_in_window(portfolio, acc[order], day) + rank + 1 > (
+                profile.max_call_attempts_7d
+            )
+        else:
+            over = kernels.call_cap_excess(
+                kernels.as_ids(acc),
+                priority,
+                day,
+                portfolio.call_ring,
+                profile.max_call_attempts_7d,
+                slots,
+            )
+        if over.any():
+            keep = np.ones(len(requests), bool)
+            keep[call_idx[over]] = False
+            dropped["call_cap_7d"] = int(over.sum())
+            requests = requests.take(keep)
     return requests, dropped
 
 
@@ -132,16 +162,14 @@ def record_calls(
     """
     if not account.size:
         return 0
-    order, rank = _rank_within_account(account, np.zeros(account.size))
-    acc = account[order]
-    slot = (portfolio.call_ring_pos[acc].astype(np.int64) + rank) % CALL_RING
-    portfolio.call_ring[acc, slot] = day
-    last = np.ones(acc.size, bool)
-    last[:-1] = acc[1:] != acc[:-1]
-    uniq, today = acc[last], rank[last] + 1
-    portfolio.call_ring_pos[uniq] = (portfolio.call_ring_pos[uniq] + today) % CALL_RING
     cap = profile.max_call_attempts_7d
-    if cap is None:
-        return 0
-    in_window = (portfolio.call_ring[uniq] > day - 7).sum(axis=1)
-    return int(((in_window > cap) | (today > CALL_RING)).sum())
+    return int(
+        kernels.record_call_attempts(
+            kernels.as_ids(account),
+            day,
+            portfolio.call_ring,
+            portfolio.call_ring_pos,
+            -1 if cap is None else int(cap),
+            kernels.account_slots(portfolio.n),
+        )
+    )

@@ -14,6 +14,13 @@ One day (see DESIGN.md, "The data flow of one run"):
 
 Only the active subset is touched: current accounts on their due dates, delinquent accounts
 daily. The delinquent set is maintained incrementally, never rebuilt by scanning the book.
+
+The per-account work runs in compiled kernels (:mod:`sim.kernels`), a few passes a day over the
+delinquent list (morning: drop-outs, DPD, charge-off, hardship; contact; repayment; evening:
+tomorrow's list and the stocks) and one over the due block. At a million accounts the delinquent
+accounts are scattered over the book and each visit is a cache miss, so the kernels prefetch
+ahead and the portfolio keeps each account's fields in one record (``Portfolio.packed``).
+Results are bit for bit those of the vectorised formulas (see :mod:`sim.kernels`).
 """
 
 from __future__ import annotations
@@ -26,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from sim import behaviour as bh
-from sim import ledger
+from sim import kernels, ledger
 from sim.actions import RECOVERY_PATHS, AccountView, ChargeOffView, StrategyProtocol
 from sim.capacity import allocate
 from sim.channels import CHANNEL_NAMES, N_CHANNELS, Channel, Reachability
@@ -39,7 +46,7 @@ from sim.compliance import (
 )
 from sim.kpis import DailyRecorder, monthly_table, summarise
 from sim.population import generate
-from sim.portfolio import MONTH_DAYS, N_BUCKETS, NEVER, Portfolio, Status, bucket_of
+from sim.portfolio import MONTH_DAYS, N_BUCKETS, NEVER, Portfolio, Status
 from sim.recovery import RecoveryBook
 from sim.rng import Stream, seed_key, uniforms
 from sim.scenario import Scenario
@@ -118,30 +125,58 @@ class _Run:
         """Instalments fall due; current accounts pay or miss. Returns today's new misses."""
         p, sc = self.p, self.sc
         idx = self.due_lists[day % MONTH_DAYS]
-        idx = idx[(p.status[idx] == Status.OPEN) & (p.remaining[idx] > 0)]
-        if not idx.size:
-            return idx
-        onsets = bh.update_hardship(p, idx, day, sc, self.macro, self.key)
-        self.rec.add(day, hardship_onsets=int(onsets.sum()))
-        bh.observe_hardship(p, idx, day, self.key)
-        bh.drift_dti(p, idx, day, self.key)
         if self.markov is not None:
+            idx = idx[(p.status[idx] == Status.OPEN) & (p.remaining[idx] > 0)]
+            if not idx.size:
+                return idx
+            onsets = bh.update_hardship(p, idx, day, sc, self.macro, self.key)
+            self.rec.add(day, hardship_onsets=int(onsets.sum()))
+            bh.observe_hardship(p, idx, day, self.key)
+            bh.drift_dti(p, idx, day, self.key)
             return self._markov_due(day, idx)
-        was_current = p.missed[idx] == 0
-        p_miss = bh.miss_probability(p, idx, sc)
-        ledger.fall_due(p, idx, day)
-        cur = idx[was_current]
-        pays = uniforms(self.key, Stream.DUE_PAYMENT, day, cur) >= p_miss[was_current]
-        payers = cur[pays]
-        applied = ledger.pay(p, payers, ledger.amount_owed(p, payers))
-        self._book_principal(applied.principal)
-        self.rec.add(day, scheduled_cash=float(applied.cash.sum()))
-        missers = cur[~pays]
-        missers = missers[p.missed[missers] > 0]
-        p.fees_due[idx[p.missed[idx] > 0]] += sc.behaviour.late_fee
-        p.episode_contacted[missers] = False
-        self.rec.add(day, new_delinquent=int(missers.size))
-        self._close(day, payers)
+        b = sc.behaviour
+        params = (
+            b.hardship_spell_days,
+            b.miss_intercept,
+            b.miss_willingness,
+            b.miss_hardship,
+            b.miss_dti,
+            b.miss_restructured,
+            b.late_fee,
+        )
+        onsets, cash, principal, missers, closed = kernels.due_date_work(
+            idx,
+            day,
+            self.key,
+            tuple(float(x) for x in params),
+            self.macro.cumulative,
+            p.status,
+            p.remaining,
+            p.hardship,
+            p.hardship_day,
+            p.hardship_hazard,
+            p.hardship_seen,
+            p.dti,
+            p.willingness,
+            p.restructured,
+            p.method,
+            p.sched_balance,
+            p.rate_m,
+            p.level_payment,
+            p.level_principal,
+            p.arrears_interest,
+            p.arrears_principal,
+            p.last_instalment,
+            p.last_due_day,
+            p.missed,
+            p.fees_due,
+            p.principal_repaid,
+            p.episode_contacted,
+        )
+        self.rec.add(day, hardship_onsets=int(onsets))
+        self._book_principal(principal)
+        self.rec.add(day, scheduled_cash=float(cash.sum()), new_delinquent=int(missers.size))
+        self.n_paid_off += int(closed)
         return missers
 
     def _markov_due(self, day: int, idx: np.ndarray) -> np.ndarray:
@@ -239,71 +274,83 @@ class _Run:
         rec.add(day, **{f"dropped_{k}": v for k, v in dropped.items()})
         req, unserved = allocate(req, ch.capacity)
         rec.add_by_channel(day, "unserved", unserved)
-        acc, chan = req.account, req.channel.astype(np.int64)
+        acc, chan = kernels.as_ids(req.account), req.channel.astype(np.int64)
         if not acc.size:
             return
-        p.last_contact[chan, acc] = day
         calls = ch.is_call[chan]
         rec.add(day, compliance_breaches=record_calls(p, acc[calls], day, self.compliance))
 
-        reach = np.minimum(ch.reach[chan] * p.reach[acc, ch.reach_trait[chan]], 0.98)
-        u = uniforms(self.key, Stream.REACH, day, acc * N_CHANNELS + chan)
-        rpc = u < reach
-        rec.add_by_channel(day, "attempts", np.bincount(chan, minlength=N_CHANNELS))
-        rec.add_by_channel(day, "rpc", np.bincount(chan[rpc], minlength=N_CHANNELS))
-        cost = ch.cost_attempt[chan] + np.where(rpc, ch.cost_contact[chan], 0.0)
-        rec.add_by_channel(day, "cost", np.bincount(chan, weights=cost, minlength=N_CHANNELS))
-
-        delinquent = p.missed[acc] > 0
-        # pre-due reminders: remember whether the borrower was reached (an early-warning signal)
-        pre = ~delinquent
-        p.missed_reminder[acc[pre]] = ~rpc[pre]
-
-        # reaching a delinquent borrower excites repayment; conversations (channels where a
-        # promise can be made) also count for compliance and for self-cure accounting
-        conv = rpc & delinquent
-        if conv.any():
-            c_acc, c_ch = acc[conv], chan[conv]
-            talk = c_acc[ch.promise_rate[c_ch] > 0]
-            p.episode_contacted[talk] = True
-            p.last_conversation[talk] = day
-            uniq, inv = np.unique(c_acc, return_inverse=True)
-            # contacts move late-stage borrowers less: the effect fades with DPD
-            fade = np.exp(-p.dpd(day, c_acc) / sc.behaviour.contact_effect_dpd_scale)
-            jump = np.bincount(inv, weights=ch.effect[c_ch] * p.sensitivity[c_acc] * fade)
-            bh.excite(p, uniq, jump, day, sc)
-            self._promises(day, c_acc, c_ch)
-            offers = c_ch == Channel.RESTRUCTURE_OFFER
-            if offers.any():
-                self._restructure(day, np.unique(c_acc[offers]))
+        # reach, cost, pre-due reminders; a right-party contact with a delinquent borrower
+        # excites repayment, may end in a promise and, on channels where promises are made,
+        # counts as a conversation (for compliance and for self-cure accounting)
+        b = sc.behaviour
+        slots = kernels.account_slots(p.n)
+        attempts, rpc, cost, offers, promises = kernels.contact_outcomes(
+            acc,
+            chan,
+            day,
+            self.key,
+            ch.reach,
+            ch.reach_trait,
+            ch.cost_attempt,
+            ch.cost_contact,
+            ch.effect,
+            ch.promise_rate,
+            int(Channel.RESTRUCTURE_OFFER),
+            b.contact_effect_dpd_scale,
+            b.excitation_decay_days,
+            b.promise_days_max,
+            p.last_contact,
+            p.reach,
+            p.missed,
+            p.last_due_day,
+            p.missed_reminder,
+            p.episode_contacted,
+            p.last_conversation,
+            p.sensitivity,
+            p.excitation,
+            p.excitation_day,
+            p.willingness,
+            p.promise_day,
+            p.promise_amount,
+            p.fees_due,
+            p.arrears_interest,
+            p.arrears_principal,
+            p.last_instalment,
+            slots,
+        )
+        rec.add_by_channel(day, "attempts", attempts)
+        rec.add_by_channel(day, "rpc", rpc)
+        rec.add_by_channel(day, "cost", cost)
+        if promises:
+            rec.add(day, promises_made=int(promises))
+        if offers.size:
+            self._restructure(day, np.unique(offers))
 
         # irritation, complaints and churn, once per contacted account
-        uniq, inv = np.unique(acc, return_inverse=True)
-        bh.add_irritation(p, uniq, np.bincount(inv, weights=ch.irritation[chan]), day, sc)
-        complain, churn = bh.complaint_and_churn(p, uniq, day, sc, self.key)
+        complaints, churners = kernels.irritation_and_churn(
+            acc,
+            chan,
+            day,
+            self.key,
+            ch.irritation,
+            float(-np.log(2.0)),
+            b.irritation_half_life_days,
+            b.complaint_rate,
+            b.churn_rate,
+            p.irritation,
+            p.irritation_day,
+            p.tolerance,
+            p.complaints,
+            p.churned,
+            slots,
+        )
         rec.add(
             day,
-            complaints=int(complain.sum()),
-            churned=int(churn.sum()),
-            lifetime_value_lost=float(p.lifetime_value[uniq[churn]].sum()),
+            complaints=int(complaints),
+            churned=int(churners.size),
+            lifetime_value_lost=float(p.lifetime_value[np.sort(churners)].sum()),
         )
-
-    def _promises(self, day: int, acc: np.ndarray, chan: np.ndarray) -> None:
-        p, b = self.p, self.sc.behaviour
-        rate = self.ch.promise_rate[chan] * (0.5 + bh.sigmoid(p.willingness[acc] - 1.5))
-        counter = acc * N_CHANNELS + chan
-        made = (uniforms(self.key, Stream.PROMISE, day, counter) < rate) & (
-            p.promise_day[acc] < day
-        )
-        acc = np.unique(acc[made])  # one promise per account and day
-        if not acc.size:
-            return
-        wait = 1 + np.floor(uniforms(self.key, Stream.PROMISE_DAY, day, acc) * b.promise_days_max)
-        p.promise_day[acc] = day + wait.astype(np.int32)
-        owed = ledger.amount_owed(p, acc)
-        full = uniforms(self.key, Stream.PROMISE_AMOUNT, day, acc) < 0.6
-        p.promise_amount[acc] = np.where(full, owed, np.minimum(owed, p.last_instalment[acc]))
-        self.rec.add(day, promises_made=int(acc.size))
 
     def _restructure(self, day: int, acc: np.ndarray) -> None:
         p, r = self.p, self.sc.restructuring
@@ -322,56 +369,58 @@ class _Run:
     # ------------------------------------------------------------------ repayment
     def repay(self, day: int, dl: np.ndarray, dpd: np.ndarray) -> None:
         """Promises fall due; delinquent accounts repay with their intensity."""
-        p, sc, rec = self.p, self.sc, self.rec
-        live = p.missed[dl] > 0
-        dl, dpd = dl[live], dpd[live]
-        if not dl.size:
+        p, rec = self.p, self.rec
+        b = self.sc.behaviour
+        who, amount, kept, broken = kernels.repayment_draws(
+            dl,
+            dpd,
+            day,
+            self.key,
+            p.missed,
+            p.promise_day,
+            p.promise_amount,
+            p.promises_broken,
+            p.hardship,
+            p.willingness,
+            p.excitation,
+            p.excitation_day,
+            p.fees_due,
+            p.arrears_interest,
+            p.arrears_principal,
+            b.base_intensity,
+            b.intensity_willingness,
+            b.intensity_dpd_scale,
+            b.intensity_hardship,
+            b.excitation_decay_days,
+            b.promise_keep,
+            b.promise_keep_hardship,
+            b.full_payment_share,
+            b.full_payment_share_hardship,
+            b.partial_fraction_low,
+            b.partial_fraction_high,
+        )
+        if kept or broken:
+            rec.add(day, promises_kept=int(kept), promises_broken=int(broken))
+        if not who.size:
             return
-        promised = p.promise_day[dl] == day
-        payers = []
-        amounts = []
-        if promised.any():
-            pa = dl[promised]
-            keep = uniforms(self.key, Stream.PROMISE_KEEP, day, pa) < bh.promise_keep_probability(
-                p, pa, sc
-            )
-            rec.add(day, promises_kept=int(keep.sum()), promises_broken=int((~keep).sum()))
-            broken = pa[~keep]
-            p.promises_broken[broken] += 1
-            p.excitation[broken] *= 0.5
-            p.promise_day[pa] = NEVER
-            payers.append(pa[keep])
-            amounts.append(np.minimum(p.promise_amount[pa[keep]], ledger.amount_owed(p, pa[keep])))
-        rest, rdpd = dl[~promised], dpd[~promised]
-        lam = bh.repayment_intensity(p, rest, rdpd, day, sc)
-        pays = uniforms(self.key, Stream.REPAY, day, rest) < -np.expm1(-lam)
-        who = rest[pays]
-        if who.size:
-            b = sc.behaviour
-            full_share = np.where(
-                p.hardship[who], b.full_payment_share_hardship, b.full_payment_share
-            )
-            full = uniforms(self.key, Stream.REPAY_KIND, day, who) < full_share
-            frac = b.partial_fraction_low + (b.partial_fraction_high - b.partial_fraction_low) * (
-                uniforms(self.key, Stream.REPAY_FRACTION, day, who)
-            )
-            owed = ledger.amount_owed(p, who)
-            payers.append(who)
-            amounts.append(np.where(full, owed, owed * frac))
-        if not payers:
-            return
-        who = np.concatenate(payers)
-        amount = np.concatenate(amounts)
         applied = ledger.pay(p, who, amount)
         self._book_principal(applied.principal)
-        p.last_partial_day[who[~applied.cured]] = day
-        bh.excite(p, who, np.full(who.size, sc.behaviour.payment_excitation), day, sc)
-        cured = who[applied.cured]
+        cures, self_cures = kernels.after_payments(
+            who,
+            applied.cured,
+            day,
+            p.last_partial_day,
+            p.excitation,
+            p.excitation_day,
+            b.payment_excitation,
+            b.excitation_decay_days,
+            p.episode_contacted,
+        )
         rec.add(
             day,
             collected_delinquent=float(applied.cash.sum()),
-            cures=int(cured.size),
-            self_cures=int((~p.episode_contacted[cured]).sum()),
+            cures=int(cures),
+            self_cures=int(self_cures),
         )
         self._close(day, who)
 
@@ -380,32 +429,46 @@ class _Run:
         p, sc = self.p, self.sc
         new_misses = self.due_dates(day)
         dl = self.delinquent
-        dl = dl[p.missed[dl] > 0]  # cured, restructured or closed since yesterday drop out
         if self.markov is None and dl.size:
-            dpd = p.dpd(day, dl)
-            co = dpd >= sc.charge_off_dpd
-            if co.any():
-                self._charge_off(day, dl[co])
-                dl, dpd = dl[~co], dpd[~co]
-            onsets = bh.update_hardship(p, dl, day, sc, self.macro, self.key)
-            self.rec.add(day, hardship_onsets=int(onsets.sum()))
+            # cured, restructured or closed since yesterday drop out; DPD; charge-off; hardship
+            dl, dpd, co, onsets = kernels.delinquent_morning(
+                dl,
+                day,
+                sc.charge_off_dpd,
+                p.missed,
+                p.last_due_day,
+                p.hardship,
+                p.hardship_day,
+                p.hardship_hazard,
+                self.macro.cumulative,
+                sc.behaviour.hardship_spell_days,
+                self.key,
+            )
+            if co.size:
+                self._charge_off(day, co)
+            self.rec.add(day, hardship_onsets=int(onsets))
             if self.strategy is not None:
                 self.contact(day, self.workable(day, dl, dpd))
-                keep = p.missed[dl] > 0
-                dl, dpd = dl[keep], dpd[keep]
-            self.repay(day, dl, dpd)
+            self.repay(day, dl, dpd)  # accounts restructured today are skipped there
         cash, cost = self.recovery.collect(day)
         self.rec.add(day, collected_recovery=cash, cost_recovery=cost)
-        dl = dl[p.missed[dl] > 0]
-        self.delinquent = np.concatenate([dl, new_misses[p.missed[new_misses] > 0]])
-        self._record_stocks(day)
+        self.delinquent, counts, bal = kernels.delinquent_evening(
+            dl,
+            new_misses,
+            day,
+            p.missed,
+            p.last_due_day,
+            p.status,
+            p.sched_balance,
+            p.arrears_principal,
+        )
+        self._record_stocks(day, counts, bal)
 
-    def _record_stocks(self, day: int) -> None:
+    def _record_stocks(self, day: int, counts: np.ndarray, bal: np.ndarray) -> None:
+        """Record the day's stocks; ``counts`` and ``bal`` are the delinquent list's buckets."""
         p = self.p
         dl = self.delinquent
-        b = bucket_of(p.dpd(day, dl), p.status[dl])
-        counts = np.bincount(b, minlength=N_BUCKETS).astype(float)
-        bal = np.bincount(b, weights=p.outstanding(dl), minlength=N_BUCKETS)
+        counts = counts.astype(float)
         n_open = p.n - self.n_charged_off - self.n_paid_off
         counts[0] = n_open - dl.size + counts[0]
         counts[5] = self.n_charged_off

@@ -15,34 +15,36 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.loans import Method, annuity_payment, instalment_split, waterfall
+from sim import kernels
+from sim.loans import Method, annuity_payment
+from sim.portfolio import CENT as CENT  # re-exported: amounts below a cent are dust
 from sim.portfolio import MONTH_DAYS, Portfolio, Status
-
-#: Amounts below this (USD) are rounding dust, not debt.
-CENT = 0.005
 
 
 def fall_due(p: Portfolio, idx: np.ndarray, day: int) -> tuple[np.ndarray, np.ndarray]:
     """The next instalment of each account falls due today: it moves into arrears.
 
+    The instalment is split as :func:`sim.loans.instalment_split` does (interest on the
+    scheduled balance; the method's principal; the last instalment clears the balance); an
+    instalment above a cent adds one missed instalment. ``idx`` holds unique account ids.
+
     Returns the interest and principal parts that fell due.
     """
-    interest, principal = instalment_split(
-        p.method[idx],
-        p.sched_balance[idx],
-        p.rate_m[idx],
-        p.remaining[idx],
-        p.level_payment[idx],
-        p.level_principal[idx],
+    return kernels.fall_due(
+        kernels.as_ids(idx),
+        day,
+        p.method,
+        p.sched_balance,
+        p.rate_m,
+        p.remaining,
+        p.level_payment,
+        p.level_principal,
+        p.arrears_interest,
+        p.arrears_principal,
+        p.last_instalment,
+        p.last_due_day,
+        p.missed,
     )
-    p.sched_balance[idx] -= principal
-    p.remaining[idx] -= 1
-    p.arrears_interest[idx] += interest
-    p.arrears_principal[idx] += principal
-    p.last_instalment[idx] = interest + principal
-    p.last_due_day[idx] = day
-    p.missed[idx] += (interest + principal > CENT).astype(np.int16)  # a zero instalment is no debt
-    return interest, principal
 
 
 def amount_owed(p: Portfolio, idx: np.ndarray) -> np.ndarray:
@@ -60,48 +62,44 @@ class Applied:
 
 
 def pay(p: Portfolio, idx: np.ndarray, amount: np.ndarray) -> Applied:
-    """Apply payments through the waterfall fees -> interest -> principal."""
-    to_fees, to_int, to_prin, excess = waterfall(
-        amount, p.fees_due[idx], p.arrears_interest[idx], p.arrears_principal[idx]
+    """Apply payments through the waterfall fees -> interest -> principal.
+
+    An instalment counts as paid when what is overdue falls below it: DPD then dates from the
+    next unpaid one, and payments never make an account more delinquent. A cured account's
+    rounding dust is cleared (the residue counts as repaid). ``idx`` holds unique account ids.
+    The arithmetic is :func:`sim.loans.waterfall`'s, run by :func:`sim.kernels.pay`.
+    """
+    idx = kernels.as_ids(idx)
+    cash, principal, cured = kernels.pay(
+        idx,
+        kernels.as_values(amount, idx.size),
+        p.fees_due,
+        p.arrears_interest,
+        p.arrears_principal,
+        p.principal_repaid,
+        p.missed,
+        p.last_instalment,
     )
-    p.fees_due[idx] -= to_fees
-    p.arrears_interest[idx] -= to_int
-    p.arrears_principal[idx] -= to_prin
-    p.principal_repaid[idx] += to_prin
-    overdue = p.arrears_interest[idx] + p.arrears_principal[idx]
-    # An instalment counts as paid when what is overdue falls below it: DPD then dates from the
-    # next unpaid one. Payments never make an account more delinquent.
-    with np.errstate(divide="ignore", invalid="ignore"):
-        still = np.ceil(overdue / p.last_instalment[idx] - 1e-9)
-    still = np.where(overdue > CENT, np.maximum(still, 1), 0)
-    cured = still == 0
-    p.missed[idx] = np.minimum(p.missed[idx], still).astype(np.int16)
-    # clear dust so a cured account owes exactly nothing overdue
-    dust = idx[cured]
-    p.principal_repaid[dust] += p.arrears_principal[dust]  # rounding residue counts as repaid
-    p.arrears_principal[dust] = 0.0
-    p.arrears_interest[dust] = 0.0
-    p.fees_due[dust] = np.where(p.fees_due[dust] <= CENT, 0.0, p.fees_due[dust])
-    return Applied(amount - excess, to_prin, cured)
+    return Applied(cash, principal, cured)
 
 
 def close_paid_off(p: Portfolio, idx: np.ndarray) -> np.ndarray:
-    """Mark accounts that owe nothing and have no instalments left as paid off."""
-    done = idx[
-        (p.remaining[idx] <= 0)
-        & (p.sched_balance[idx] <= CENT)
-        & (amount_owed(p, idx) <= CENT)
-        & (p.status[idx] == Status.OPEN)
-    ]
-    # Rounding residue of the schedule is treated as repaid, keeping the identity exact.
-    p.principal_repaid[done] += p.sched_balance[done] + p.arrears_principal[done]
-    p.sched_balance[done] = 0.0
-    p.arrears_principal[done] = 0.0
-    p.arrears_interest[done] = 0.0
-    p.fees_due[done] = 0.0
-    p.missed[done] = 0
-    p.status[done] = Status.PAID_OFF
-    return done
+    """Mark accounts that owe nothing and have no instalments left as paid off.
+
+    Rounding residue of the schedule is treated as repaid, keeping the identity exact.
+    Returns the ids closed.
+    """
+    return kernels.close_paid_off(
+        kernels.as_ids(idx),
+        p.remaining,
+        p.sched_balance,
+        p.fees_due,
+        p.arrears_interest,
+        p.arrears_principal,
+        p.principal_repaid,
+        p.missed,
+        p.status,
+    )
 
 
 def restructure(p: Portfolio, idx: np.ndarray, extension_months: int) -> np.ndarray:
@@ -160,6 +158,21 @@ def check_invariants(p: Portfolio, day: int, tol: float = 1e-6) -> None:
     * DPD is consistent with arrears: an account has missed instalments exactly when something
       is overdue, and closed accounts owe nothing.
     """
+    if kernels.invariants_hold(
+        day,
+        tol,
+        p.opening_principal,
+        p.sched_balance,
+        p.arrears_principal,
+        p.arrears_interest,
+        p.fees_due,
+        p.principal_repaid,
+        p.principal_charged_off,
+        p.missed,
+        p.status,
+        p.last_due_day,
+    ):
+        return
     scale = np.maximum(p.opening_principal, 1.0)
     gap = p.opening_principal - (
         p.sched_balance + p.arrears_principal + p.principal_repaid + p.principal_charged_off

@@ -4,6 +4,12 @@ Static attributes (segment, traits, contract) are set by :mod:`sim.population`; 
 (balances, arrears, hardship, intensity, irritation, contact history) is advanced by the engine.
 Account ``i`` is row ``i`` of every array; account ids never change, which is what lets
 :mod:`sim.rng` give every account its own reproducible luck.
+
+Books made by :func:`sim.population.generate` (and :meth:`Portfolio.take`) use the packed
+layout: the arrays are views into one block of per-account records (``RECORD_LAYOUT``), so one
+account's state sits in a few cache lines. The arrays behave as ordinary arrays (same dtypes,
+shapes and indexing); only their strides differ. A portfolio built from separate arrays works
+the same, only slower on big books.
 """
 
 from __future__ import annotations
@@ -17,6 +23,8 @@ import numpy as np
 NEVER = -(10**6)
 #: Days of a month in the engine's 30-day calendar.
 MONTH_DAYS = 30
+#: Amounts below this (USD) are rounding dust, not debt.
+CENT = 0.005
 #: Length of the per-account ring of recent call-attempt days (the 7-in-7 rule needs 7).
 CALL_RING = 7
 
@@ -63,6 +71,78 @@ def bucket_of(dpd: np.ndarray, status: np.ndarray) -> np.ndarray:
 
 #: Arrays stored channel-major (one contiguous row per channel), indexed ``[channel, account]``.
 CHANNEL_MAJOR = frozenset({"last_contact"})
+
+
+#: Bytes of one account's record in the packed layout: five 64-byte cache lines.
+RECORD_BYTES = 320
+
+#: The packed layout: every account's state in one 64-byte-aligned record, the fields the daily
+#: work on a delinquent account reads and writes in the first four cache lines. Entries are
+#: ``(field, dtype, per-account shape)``; offsets are implied by the order (no padding).
+RECORD_LAYOUT: tuple[tuple[str, str, tuple[int, ...]], ...] = (
+    # line 0: arrears, excitation, DPD, promise and the daily flags
+    ("fees_due", "f8", ()),
+    ("arrears_interest", "f8", ()),
+    ("arrears_principal", "f8", ()),
+    ("excitation", "f8", ()),
+    ("willingness", "f8", ()),
+    ("last_due_day", "i4", ()),
+    ("excitation_day", "i4", ()),
+    ("promise_day", "i4", ()),
+    ("missed", "i2", ()),
+    ("promises_broken", "i2", ()),
+    ("status", "i1", ()),
+    ("hardship", "?", ()),
+    ("hardship_seen", "?", ()),
+    ("episode_contacted", "?", ()),
+    ("churned", "?", ()),
+    ("missed_reminder", "?", ()),
+    ("call_ring_pos", "i1", ()),
+    ("restructured", "?", ()),
+    # line 1: irritation, contact response, balances
+    ("irritation", "f8", ()),
+    ("tolerance", "f8", ()),
+    ("sensitivity", "f8", ()),
+    ("promise_amount", "f8", ()),
+    ("sched_balance", "f8", ()),
+    ("last_instalment", "f8", ()),
+    ("hardship_hazard", "f8", ()),
+    ("hardship_day", "i4", ()),
+    ("irritation_day", "i4", ()),
+    # line 2: reachability and contact history
+    ("reach", "f8", (3,)),
+    ("last_conversation", "i4", ()),
+    ("last_partial_day", "i4", ()),
+    ("last_contact", "i4", (8,)),  # exposed channel-major, (N_CHANNELS, n)
+    # line 3: call ring and due-date fields
+    ("call_ring", "i4", (7,)),
+    ("complaints", "i2", ()),
+    ("remaining", "i2", ()),
+    ("principal_repaid", "f8", ()),
+    ("dti", "f8", ()),
+    ("rate_m", "f8", ()),
+    ("method", "i1", ()),
+    ("due_day", "i1", ()),
+    ("purpose", "i1", ()),
+    ("credit", "i1", ()),
+    ("capacity", "i1", ()),
+    ("arm", "i1", ()),
+    ("_pad3", "V2", ()),
+    # line 4: contract and static attributes read on due dates or at the end
+    ("level_payment", "f8", ()),
+    ("level_principal", "f8", ()),
+    ("opening_principal", "f8", ()),
+    ("principal_charged_off", "f8", ()),
+    ("dti_opening", "f8", ()),
+    ("resilience", "f8", ()),
+    ("lifetime_value", "f8", ()),
+    ("_pad4", "V8", ()),
+)
+
+
+def _record_dtype(channels: int, ring: int) -> np.dtype:
+    shapes = {"last_contact": (channels,), "call_ring": (ring,)}
+    return np.dtype([(name, dt, shapes.get(name, shape)) for name, dt, shape in RECORD_LAYOUT])
 
 
 def _take(value, name: str, order: np.ndarray):
@@ -138,10 +218,47 @@ class Portfolio:
         return self.sched_balance[idx] + self.arrears_principal[idx]
 
     def take(self, order: np.ndarray) -> Portfolio:
-        """A new portfolio with accounts renumbered: new account ``i`` is old ``order[i]``."""
-        return Portfolio(
-            **{f.name: _take(getattr(self, f.name), f.name, order) for f in fields(self)}
-        )
+        """A new portfolio with accounts renumbered: new account ``i`` is old ``order[i]``.
+
+        The new portfolio has the packed layout (see :meth:`packed`).
+        """
+        return self.packed(order)
+
+    def packed(self, order: np.ndarray | None = None) -> Portfolio:
+        """A copy in the packed layout (accounts renumbered by ``order`` if given).
+
+        All per-account arrays become views into one block of 64-byte-aligned records
+        (``RECORD_LAYOUT``), so the fields the engine touches on one account share a few cache
+        lines instead of one line per array. The arrays keep their dtypes, shapes and indexing
+        (``last_contact`` stays ``[channel, account]``); only their strides change. Arrays whose
+        shape or dtype does not fit the layout are copied as they are.
+        """
+        n = self.n if order is None else len(order)
+        lc = self.last_contact
+        dt = _record_dtype(lc.shape[0], self.call_ring.shape[1])
+        if dt.itemsize % 64:
+            raise AssertionError("record layout must fill whole cache lines")
+        raw = np.zeros(n * dt.itemsize + 64, np.uint8)
+        offset = (-raw.ctypes.data) % 64
+        block = np.ndarray(n, dtype=dt, buffer=raw, offset=offset)
+        out = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if not isinstance(value, np.ndarray):
+                out[f.name] = value
+                continue
+            if order is not None:
+                value = _take(value, f.name, order)
+            if f.name in dt.names:
+                view = block[f.name]
+                if f.name in CHANNEL_MAJOR:
+                    view = view.T
+                if view.shape == value.shape and view.dtype == value.dtype:
+                    view[...] = value
+                    out[f.name] = view
+                    continue
+            out[f.name] = value.copy() if order is None else value
+        return Portfolio(**out)
 
     def nbytes(self) -> int:
         """Memory held by the state arrays."""
@@ -158,5 +275,7 @@ class Portfolio:
         return np.where(missed > 0, d, 0)
 
     def bucket(self, day: int) -> np.ndarray:
-        """Bucket of every account today."""
-        return bucket_of(self.dpd(day), self.status)
+        """Bucket of every account today (:func:`bucket_of` of DPD and status, in one pass)."""
+        from sim.kernels import buckets  # sim.kernels builds on this module
+
+        return buckets(day, self.missed, self.last_due_day, self.status)

@@ -9,6 +9,11 @@ depends on which accounts happen to be active today or in what order they are vi
 * results are bit-identical whichever executor, shard layout or process runs them.
 
 Each kind of draw has its own stream id (the :class:`Stream` enum) so draws never collide.
+
+The generator is written once, as compiled scalar functions (:func:`stream_offset`,
+:func:`uniform_at`) that the engine's kernels (:mod:`sim.kernels`) call inside their loops;
+:func:`uniforms` is the array form of the same functions. Everything is unsigned 64-bit integer
+arithmetic, so the numbers are the same on every machine.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from __future__ import annotations
 from enum import IntEnum
 
 import numpy as np
+from numba import njit
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -69,6 +75,37 @@ def seed_key(seed: int) -> np.uint64:
     return _mix(np.array([seed], dtype=np.uint64) * _GOLDEN + _GOLDEN)[0]
 
 
+@njit(cache=True, nogil=True)
+def stream_offset(key: np.uint64, stream: int, day: int) -> np.uint64:
+    """The part of the counter shared by all draws of one ``(key, stream, day)``."""
+    return np.uint64(key) ^ (np.uint64(stream) * _STREAM + np.uint64(day + 1) * _DAY)
+
+
+@njit(cache=True, nogil=True)
+def uniform_at(offset: np.uint64, counter: int) -> float:
+    """One uniform draw on [0, 1): SplitMix64 of ``counter * golden + offset``, top 53 bits.
+
+    ``offset`` comes from :func:`stream_offset`; ``counter`` is the account id (or any other
+    non-negative counter, e.g. ``account * N_CHANNELS + channel``).
+    """
+    z = np.uint64(counter) * _GOLDEN + offset
+    z ^= z >> _S30
+    z *= _M1
+    z ^= z >> _S27
+    z *= _M2
+    z ^= z >> _S31
+    return np.float64(z >> _S11) * _TO_UNIT
+
+
+@njit(cache=True, nogil=True)
+def _uniforms(key: np.uint64, stream: int, day: int, counters: np.ndarray) -> np.ndarray:
+    offset = stream_offset(key, stream, day)
+    out = np.empty(counters.size, np.float64)
+    for k in range(counters.size):
+        out[k] = uniform_at(offset, counters[k])
+    return out
+
+
 def uniforms(key: np.uint64, stream: int, day: int, accounts: np.ndarray) -> np.ndarray:
     """Uniform draws on [0, 1), one per account, for one stream and day.
 
@@ -87,13 +124,7 @@ def uniforms(key: np.uint64, stream: int, day: int, accounts: np.ndarray) -> np.
     -------
     numpy.ndarray of float64
     """
-    with np.errstate(over="ignore"):
-        offset = key ^ (np.uint64(stream) * _STREAM + np.uint64(day + 1) * _DAY)
-        z = accounts.astype(np.uint64)
-        z *= _GOLDEN
-        z += offset
-        _mix(z)
-    z >>= _S11
-    out = z.astype(np.float64)
-    out *= _TO_UNIT
-    return out
+    accounts = np.asarray(accounts)
+    return _uniforms(np.uint64(key), int(stream), int(day), accounts.reshape(-1)).reshape(
+        accounts.shape
+    )

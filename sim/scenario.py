@@ -293,6 +293,29 @@ class StaffCapacity(_Spec):
     )
 
 
+class StaffingSpec(_Spec):
+    """A staffing plan: agents per team and their working conditions.
+
+    When a scenario names one, the operations model (``sim.operations``, SimPy) turns it into
+    the daily capacity of agent calls and field visits and a daily staff cost, and the agent
+    labour is then booked as staff cost instead of per attempt.
+    """
+
+    early_stage: int = Field(default=12, ge=0, le=5000)
+    late_stage: int = Field(default=8, ge=0, le=5000)
+    field: int = Field(default=6, ge=0, le=5000)
+    legal: int = Field(default=2, ge=0, le=5000)
+    shift_hours: float = Field(default=8.0, gt=0, le=24)
+    shrinkage: float = Field(default=0.30, ge=0, lt=1)
+    training: float = Field(default=0.5, ge=0, le=1)
+    labour_cost_per_min: float = Field(default=0.25, ge=0)
+    inbound_calls_per_hour: float = Field(default=30.0, ge=0)
+    inbound_aht_s: float = Field(default=240.0, gt=0)
+    inbound_patience_s: float | None = Field(default=180.0, gt=0)
+    target_s: float = Field(default=20.0, gt=0)
+    replications: int = Field(default=3, ge=1, le=100, description="DES replications")
+
+
 class InitialDelinquency(_Spec):
     """Share of accounts in each delinquency bucket at the start (steady-state book)."""
 
@@ -378,6 +401,9 @@ class Scenario(_Spec):
     macro: Macro = Field(default_factory=Macro)
     channels: dict[str, ChannelSpec] = Field(default_factory=lambda: dict(DEFAULT_CHANNELS))
     staff: StaffCapacity = Field(default_factory=StaffCapacity)
+    staffing: StaffingSpec | None = Field(
+        default=None, description="a staffing plan; when given it sets the staff capacity"
+    )
     recovery: dict[str, RecoveryPath] = Field(default_factory=_default_recovery)
     restructuring: Restructuring = Field(default_factory=Restructuring)
     initial_delinquency: InitialDelinquency = Field(default_factory=InitialDelinquency)

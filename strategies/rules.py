@@ -2,7 +2,10 @@
 
 A :class:`Rule` says "for accounts in this DPD range (and, optionally, these buckets or
 segments), use this channel every N days, with this priority". A :class:`RuleTable` evaluates
-all its rules over the view with array operations (one pass per rule, never per account).
+all its rules over the view in one compiled pass
+(:meth:`sim.actions.AccountView.requests_by_rules`): for each rule in order, the accounts in its
+DPD range whose last attempt on the rule's channel is old enough (never made, for ``once``
+rules), in view order. Never a loop over accounts in Python.
 """
 
 from __future__ import annotations
@@ -64,27 +67,22 @@ class RuleTable(Strategy):
         self.rules = tuple(rules)
         self.description = description
         self.pre_due_days = max((-r.dpd_min for r in rules if r.dpd_min < 0), default=0)
+        self._arrays: tuple[np.ndarray, ...] | None = None
 
     def decide(self, view: AccountView) -> ActionRequests:
-        parts = []
-        dpd = view.dpd
-        for rule in self.rules:  # a loop over rules; each rule is one vectorised pass
-            m = (dpd >= rule.dpd_min) & (dpd <= rule.dpd_max)
-            if not m.any():
-                continue
-            since = view.days_since_contact(rule.code)
-            m &= since >= (10**5 if rule.once else rule.every_days)
-            if rule.hardship_seen_only:
-                m &= view.hardship_seen
-            if not m.any():
-                continue
-            sel = np.flatnonzero(m)
-            parts.append(
-                ActionRequests(
-                    view.account[sel],
-                    np.full(sel.size, rule.code, np.int8),
-                    np.full(sel.size, rule.priority),
-                    view.expected_value[sel],
-                )
+        # every rule is one pass over the view, evaluated together in compiled code
+        return view.requests_by_rules(*self._table)
+
+    @property
+    def _table(self) -> tuple[np.ndarray, ...]:
+        if self._arrays is None:
+            rules = self.rules
+            self._arrays = (
+                np.array([r.code for r in rules], np.int64),
+                np.array([r.dpd_min for r in rules], np.int64),
+                np.array([r.dpd_max for r in rules], np.int64),
+                np.array([10**5 if r.once else r.every_days for r in rules], np.int64),
+                np.array([r.hardship_seen_only for r in rules], np.bool_),
+                np.array([float(r.priority) for r in rules], np.float64),
             )
-        return ActionRequests.concat(parts)
+        return self._arrays

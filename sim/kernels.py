@@ -1,0 +1,1417 @@
+"""Compiled kernels: the engine's per-account loops over today's active accounts.
+
+The borrower model (:mod:`sim.behaviour`), the ledger (:mod:`sim.ledger`), compliance
+(:mod:`sim.compliance`) and the engine's contact step are written here once, as loops over an
+index array of account ids, compiled with numba. Each kernel does one domain job and reads and
+writes the portfolio's arrays in place, so the day's work touches each active account a few
+times instead of building a temporary array per formula term. The modules above call these
+kernels; their docstrings state the equations.
+
+Bit-identical by construction
+-----------------------------
+A kernel evaluates each equation with the same operations in the same order as the vectorised
+formula it replaces (IEEE double arithmetic, no fast-math, no fused multiply-add), draws its
+luck from :func:`sim.rng.uniform_at` with the same ``(seed, stream, day, counter)``, and keeps
+the order of every floating-point sum that reaches a KPI (per-account sums follow the request
+order; day totals are left to ``numpy.sum`` over arrays in the original order). Runs are
+therefore bit for bit those of the plain numpy engine.
+
+Conventions
+-----------
+* ``idx`` arrays hold unique account ids (int64) unless a kernel says otherwise.
+* ``slots`` is a zeroed int32 work array with one entry per account (:func:`account_slots`);
+  kernels that use it to group requests by account leave it zeroed again.
+* Kernels are compiled on first use and cached on disk (``cache=True``), so a new process
+  loads them in well under a second.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+
+import numpy as np
+from llvmlite import ir
+from numba import njit, types
+from numba.core import cgutils
+from numba.extending import intrinsic
+
+from sim.population import WILLINGNESS_CENTRE
+from sim.portfolio import CENT, MONTH_DAYS, NEVER, Status
+from sim.rng import Stream, stream_offset, uniform_at
+
+_OPEN = int(Status.OPEN)
+_PAID_OFF = int(Status.PAID_OFF)
+_CHARGED_OFF = int(Status.CHARGED_OFF)
+_W_CENTRE = float(WILLINGNESS_CENTRE)
+
+_HARDSHIP = int(Stream.HARDSHIP)
+_EARLY_WARNING = int(Stream.EARLY_WARNING)
+_DTI_DRIFT = int(Stream.DTI_DRIFT)
+_DUE_PAYMENT = int(Stream.DUE_PAYMENT)
+_REACH = int(Stream.REACH)
+_PROMISE = int(Stream.PROMISE)
+_PROMISE_DAY = int(Stream.PROMISE_DAY)
+_PROMISE_AMOUNT = int(Stream.PROMISE_AMOUNT)
+_PROMISE_KEEP = int(Stream.PROMISE_KEEP)
+_REPAY = int(Stream.REPAY)
+_REPAY_KIND = int(Stream.REPAY_KIND)
+_REPAY_FRACTION = int(Stream.REPAY_FRACTION)
+_COMPLAINT = int(Stream.COMPLAINT)
+_CHURN = int(Stream.CHURN)
+
+_JIT = {"cache": True, "nogil": True, "error_model": "numpy"}
+#: How many accounts ahead the loops prefetch (covers a DRAM miss at a few ns per account).
+_AHEAD = 12
+
+_local = threading.local()
+
+
+def as_ids(idx) -> np.ndarray:
+    """Account ids as a contiguous int64 array (a boolean mask becomes the ids it selects)."""
+    idx = np.asarray(idx)
+    if idx.dtype == np.bool_:
+        return np.flatnonzero(idx)
+    return np.ascontiguousarray(idx, dtype=np.int64).reshape(-1)
+
+
+def as_values(values, n: int) -> np.ndarray:
+    """Per-account values (or one value for all) as a contiguous float64 array of size ``n``."""
+    values = np.asarray(values, dtype=np.float64)
+    if values.ndim == 0:
+        return np.full(n, float(values))
+    return np.ascontiguousarray(values).reshape(-1)
+
+
+def account_slots(n: int) -> np.ndarray:
+    """A zeroed int32 work array of at least ``n`` entries, reused between calls.
+
+    One per thread; kernels that take ``slots`` leave it zeroed.
+    """
+    arr = getattr(_local, "slots", None)
+    if arr is None or arr.size < n:
+        arr = np.zeros(max(n, 1), np.int32)
+        _local.slots = arr
+    return arr
+
+
+# --------------------------------------------------------------------------- scalar helpers
+@intrinsic
+def _prefetch_intrinsic(typingctx, arr, i):
+    if not isinstance(arr, types.Array) or arr.ndim != 1 or not isinstance(i, types.Integer):
+        return None
+
+    def codegen(context, builder, signature, args):
+        aryty, idxty = signature.args
+        ary = context.make_array(aryty)(context, builder, args[0])
+        index = context.cast(builder, args[1], idxty, types.intp)
+        ptr = cgutils.get_item_pointer2(
+            context,
+            builder,
+            data=ary.data,
+            shape=cgutils.unpack_tuple(builder, ary.shape, 1),
+            strides=cgutils.unpack_tuple(builder, ary.strides, 1),
+            layout=aryty.layout,
+            inds=[index],
+        )
+        i8p = ir.IntType(8).as_pointer()
+        i32 = ir.IntType(32)
+        fnty = ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.prefetch.p0i8")
+        # read-write prefetch into all cache levels, data cache
+        builder.call(
+            fn,
+            [
+                builder.bitcast(ptr, i8p),
+                ir.Constant(i32, 1),
+                ir.Constant(i32, 3),
+                ir.Constant(i32, 1),
+            ],
+        )
+        return context.get_dummy_value()
+
+    return types.void(arr, i), codegen
+
+
+@njit(inline="always")
+def prefetch(arr, i):
+    """Ask the CPU to start loading ``arr[i]`` (a hint: no effect on any result).
+
+    The day's accounts are scattered over a large book, so each is a cache miss; loops
+    prefetch the account a few iterations ahead so that the misses overlap.
+    """
+    _prefetch_intrinsic(arr, i)
+
+
+@njit(inline="always")
+def _minimum(a, b):
+    """``numpy.minimum`` of two floats (NaN propagates from the first)."""
+    return a if (a <= b or a != a) else b
+
+
+@njit(inline="always")
+def _maximum(a, b):
+    """``numpy.maximum`` of two floats (NaN propagates from the first)."""
+    return a if (a >= b or a != a) else b
+
+
+@njit(inline="always")
+def _sigmoid(x):
+    return 1.0 / (1.0 + math.exp(-x))
+
+
+@njit(inline="always")
+def _dpd(day, missed, last_due_day):
+    """Days past due: days since the due date of the oldest unpaid instalment."""
+    if missed > 0:
+        return day - last_due_day + MONTH_DAYS * (missed - 1)
+    return 0
+
+
+@njit(inline="always")
+def _excitation_now(excitation, excitation_day, day, decay_days):
+    """The self-exciting intensity decayed to today."""
+    return excitation * math.exp(-(day - excitation_day) / decay_days)
+
+
+# --------------------------------------------------------------------------- behaviour
+@njit(inline="always")
+def _hardship_step(i, day, hardship, hardship_day, hazard, cumulative, b, offset):
+    """Advance account ``i``'s hardship state to ``day``; returns True on a new onset."""
+    t0 = hardship_day[i]
+    if day - t0 <= 0:
+        return False
+    elapsed = np.float64(day - t0)
+    integral = cumulative[day] - cumulative[min(max(t0, 0), day)]
+    a_total = hazard[i] / 30.0 * integral
+    a = a_total / _maximum(elapsed, 1.0)
+    pi = a / (a + b)
+    h0 = 1.0 if hardship[i] else 0.0
+    p1 = pi + (h0 - pi) * math.exp(-(a + b) * elapsed)
+    new = uniform_at(offset, i) < p1
+    onset = new and not hardship[i]
+    hardship[i] = new
+    hardship_day[i] = day
+    return onset
+
+
+@njit(**_JIT)
+def hardship_update(idx, day, hardship, hardship_day, hazard, cumulative, spell_days, key):
+    """Bring the two-state hardship process of ``idx`` up to ``day``.
+
+    Over the ``e`` days since the state was last updated, the onset hazard ``a`` is the
+    account's monthly hazard averaged over the macro multiplier (``cumulative`` is its running
+    sum) and the recovery hazard is ``b = 1 / spell_days``; the chance of being in hardship now
+    is ``pi + (h0 - pi) exp(-(a + b) e)`` with ``pi = a / (a + b)``.
+
+    Returns
+    -------
+    onsets : ndarray of bool
+        Accounts (aligned with ``idx``) that entered hardship.
+    """
+    offset = stream_offset(key, _HARDSHIP, day)
+    onsets = np.zeros(idx.size, np.bool_)
+    b = 1.0 / spell_days
+    n = idx.size
+    for k in range(n):
+        if k + _AHEAD < n:
+            prefetch(hardship_day, idx[k + _AHEAD])
+        onsets[k] = _hardship_step(
+            idx[k], day, hardship, hardship_day, hazard, cumulative, b, offset
+        )
+    return onsets
+
+
+@njit(**_JIT)
+def delinquent_morning(
+    idx,
+    day,
+    charge_off_dpd,
+    missed,
+    last_due_day,
+    hardship,
+    hardship_day,
+    hazard,
+    cumulative,
+    spell_days,
+    key,
+):
+    """Start of a day for yesterday's delinquent list, in one pass.
+
+    Accounts no longer in arrears drop out; the DPD of the others is computed; those at the
+    charge-off DPD are set aside; the hardship state of the rest is brought up to date
+    (as :func:`hardship_update`).
+
+    Returns
+    -------
+    live : ndarray of int64
+        Delinquent accounts that stay on the books today, in ``idx`` order.
+    dpd : ndarray of int32
+        Their DPD.
+    charge_off : ndarray of int64
+        Accounts reaching the charge-off DPD, in ``idx`` order.
+    onsets : int
+        New hardship onsets among ``live``.
+    """
+    n = idx.size
+    live = np.empty(n, np.int64)
+    dpd = np.empty(n, np.int32)
+    co = np.empty(n, np.int64)
+    n_live = 0
+    n_co = 0
+    onsets = 0
+    offset = stream_offset(key, _HARDSHIP, day)
+    b = 1.0 / spell_days
+    for k in range(n):
+        if k + _AHEAD < n:
+            j = idx[k + _AHEAD]
+            prefetch(missed, j)
+            prefetch(hardship_day, j)
+        i = idx[k]
+        m = missed[i]
+        if m <= 0:
+            continue
+        d = _dpd(day, np.int32(m), last_due_day[i])
+        if d >= charge_off_dpd:
+            co[n_co] = i
+            n_co += 1
+            continue
+        live[n_live] = i
+        dpd[n_live] = d
+        n_live += 1
+        if _hardship_step(i, day, hardship, hardship_day, hazard, cumulative, b, offset):
+            onsets += 1
+    return live[:n_live], dpd[:n_live], co[:n_co], onsets
+
+
+@njit(**_JIT)
+def hardship_observe(idx, day, hardship, hardship_seen, key):
+    """The lender's noisy hardship indicator: 60 % of true cases, 1 % false alarms."""
+    offset = stream_offset(key, _EARLY_WARNING, day)
+    for k in range(idx.size):
+        i = idx[k]
+        u = uniform_at(offset, i)
+        hardship_seen[i] = u < 0.6 if hardship[i] else u < 0.01
+
+
+@njit(**_JIT)
+def dti_drift(idx, day, hardship, dti, key):
+    """Debt-to-income moves by ``exp(0.04 (u - 0.5) + 0.06 hardship)`` at each due date."""
+    offset = stream_offset(key, _DTI_DRIFT, day)
+    for k in range(idx.size):
+        i = idx[k]
+        step = 0.04 * (uniform_at(offset, i) - 0.5) + 0.06 * (1.0 if hardship[i] else 0.0)
+        dti[i] *= math.exp(step)
+
+
+@njit(**_JIT)
+def excite(idx, jump, day, excitation, excitation_day, decay_days):
+    """Decay the excitation of ``idx`` to today and add ``jump`` (aligned with ``idx``)."""
+    for k in range(idx.size):
+        i = idx[k]
+        excitation[i] = _excitation_now(excitation[i], excitation_day[i], day, decay_days) + jump[k]
+        excitation_day[i] = day
+
+
+# --------------------------------------------------------------------------- ledger
+@njit(inline="always")
+def _fall_due_one(
+    i,
+    day,
+    method,
+    sched_balance,
+    rate_m,
+    remaining,
+    level_payment,
+    level_principal,
+    arrears_interest,
+    arrears_principal,
+    last_instalment,
+    last_due_day,
+    missed,
+):
+    """Account ``i``'s next instalment moves into arrears; returns (interest, principal)."""
+    bal = sched_balance[i]
+    it = bal * rate_m[i]
+    m = method[i]
+    if m == 0:
+        pr = level_payment[i] - it
+    elif m == 1:
+        pr = level_principal[i]
+    else:
+        pr = 0.0
+    pr = bal if remaining[i] <= 1 else _minimum(pr, bal)
+    pr = _maximum(pr, 0.0)
+    sched_balance[i] = bal - pr
+    remaining[i] -= 1
+    arrears_interest[i] += it
+    arrears_principal[i] += pr
+    inst = it + pr
+    last_instalment[i] = inst
+    last_due_day[i] = day
+    if inst > CENT:  # a zero instalment is no debt
+        missed[i] += 1
+    return it, pr
+
+
+@njit(**_JIT)
+def fall_due(
+    idx,
+    day,
+    method,
+    sched_balance,
+    rate_m,
+    remaining,
+    level_payment,
+    level_principal,
+    arrears_interest,
+    arrears_principal,
+    last_instalment,
+    last_due_day,
+    missed,
+):
+    """The next instalment of each account moves into arrears (see ``sim.ledger.fall_due``).
+
+    The split follows ``sim.loans.instalment_split``: interest on the scheduled balance, the
+    principal of the method (annuity 0, equal principal 1, interest only 2), the last
+    instalment clearing the balance.
+
+    Returns
+    -------
+    interest, principal : ndarray
+        The parts that fell due, aligned with ``idx``.
+    """
+    n = idx.size
+    interest = np.empty(n)
+    principal = np.empty(n)
+    for k in range(n):
+        interest[k], principal[k] = _fall_due_one(
+            idx[k],
+            day,
+            method,
+            sched_balance,
+            rate_m,
+            remaining,
+            level_payment,
+            level_principal,
+            arrears_interest,
+            arrears_principal,
+            last_instalment,
+            last_due_day,
+            missed,
+        )
+    return interest, principal
+
+
+@njit(inline="always")
+def _pay_one(
+    i, amt, fees_due, arrears_interest, arrears_principal, principal_repaid, missed, last_instalment
+):
+    """Apply a payment of ``amt`` to account ``i``; returns (cash booked, principal, cured)."""
+    to_fees = _minimum(amt, fees_due[i])
+    rest = amt - to_fees
+    to_int = _minimum(rest, arrears_interest[i])
+    rest = rest - to_int
+    to_prin = _minimum(rest, arrears_principal[i])
+    excess = rest - to_prin
+    fees_due[i] -= to_fees
+    arrears_interest[i] -= to_int
+    arrears_principal[i] -= to_prin
+    principal_repaid[i] += to_prin
+    overdue = arrears_interest[i] + arrears_principal[i]
+    if overdue > CENT:
+        still = _maximum(np.ceil(overdue / last_instalment[i] - 1e-9), 1.0)
+    else:
+        still = 0.0
+    missed[i] = np.int16(_minimum(np.float64(missed[i]), still))
+    if still == 0.0:  # clear dust so a cured account owes exactly nothing overdue
+        principal_repaid[i] += arrears_principal[i]
+        arrears_principal[i] = 0.0
+        arrears_interest[i] = 0.0
+        if fees_due[i] <= CENT:
+            fees_due[i] = 0.0
+    return amt - excess, to_prin, still == 0.0
+
+
+@njit(**_JIT)
+def pay(
+    idx,
+    amount,
+    fees_due,
+    arrears_interest,
+    arrears_principal,
+    principal_repaid,
+    missed,
+    last_instalment,
+):
+    """Apply payments through the waterfall fees -> interest -> principal.
+
+    An instalment counts as paid when what is overdue falls below it (``missed`` becomes
+    ``ceil(overdue / last instalment)``, never more than before); a cured account's rounding
+    dust is cleared.
+
+    Returns
+    -------
+    cash : ndarray
+        Booked cash (excess over what was owed is returned, not booked).
+    principal : ndarray
+        Principal repaid.
+    cured : ndarray of bool
+        The account has no arrears left.
+    """
+    n = idx.size
+    cash = np.empty(n)
+    principal = np.empty(n)
+    cured = np.empty(n, np.bool_)
+    for k in range(n):
+        if k + _AHEAD < n:
+            prefetch(fees_due, idx[k + _AHEAD])
+        cash[k], principal[k], cured[k] = _pay_one(
+            idx[k],
+            amount[k],
+            fees_due,
+            arrears_interest,
+            arrears_principal,
+            principal_repaid,
+            missed,
+            last_instalment,
+        )
+    return cash, principal, cured
+
+
+@njit(inline="always")
+def _close_one(
+    i,
+    remaining,
+    sched_balance,
+    fees_due,
+    arrears_interest,
+    arrears_principal,
+    principal_repaid,
+    missed,
+    status,
+):
+    """Close account ``i`` if it is open, owes nothing and has no instalment left."""
+    if (
+        remaining[i] <= 0
+        and sched_balance[i] <= CENT
+        and fees_due[i] + arrears_interest[i] + arrears_principal[i] <= CENT
+        and status[i] == _OPEN
+    ):
+        # rounding residue of the schedule is treated as repaid, keeping the identity exact
+        principal_repaid[i] += sched_balance[i] + arrears_principal[i]
+        sched_balance[i] = 0.0
+        arrears_principal[i] = 0.0
+        arrears_interest[i] = 0.0
+        fees_due[i] = 0.0
+        missed[i] = 0
+        status[i] = _PAID_OFF
+        return True
+    return False
+
+
+@njit(**_JIT)
+def close_paid_off(
+    idx,
+    remaining,
+    sched_balance,
+    fees_due,
+    arrears_interest,
+    arrears_principal,
+    principal_repaid,
+    missed,
+    status,
+):
+    """Close the open accounts of ``idx`` that owe nothing and have no instalment left.
+
+    Returns the ids closed (in ``idx`` order).
+    """
+    done = np.empty(idx.size, np.int64)
+    m = 0
+    n = idx.size
+    for k in range(n):
+        if k + _AHEAD < n:
+            prefetch(remaining, idx[k + _AHEAD])
+        i = idx[k]
+        if _close_one(
+            i,
+            remaining,
+            sched_balance,
+            fees_due,
+            arrears_interest,
+            arrears_principal,
+            principal_repaid,
+            missed,
+            status,
+        ):
+            done[m] = i
+            m += 1
+    return done[:m]
+
+
+@njit(**_JIT)
+def due_date_work(
+    idx,
+    day,
+    key,
+    params,
+    cumulative,
+    status,
+    remaining,
+    hardship,
+    hardship_day,
+    hazard,
+    hardship_seen,
+    dti,
+    willingness,
+    restructured,
+    method,
+    sched_balance,
+    rate_m,
+    level_payment,
+    level_principal,
+    arrears_interest,
+    arrears_principal,
+    last_instalment,
+    last_due_day,
+    missed,
+    fees_due,
+    principal_repaid,
+    episode_contacted,
+):
+    """A due date for the accounts of ``idx`` (today's due list), in one pass.
+
+    For every open account with instalments left, in this order: hardship is brought up to
+    date (:func:`hardship_update`), the noisy hardship signal is drawn and DTI drifts; the
+    chance to miss is ``sigmoid(c0 - c_w (w - 1.5) + c_h hardship + c_dti (dti - 0.35) +
+    c_r restructured)`` (``sim.population.miss_logit``); the instalment falls due
+    (:func:`fall_due`); a current account pays everything owed unless it misses; every account
+    still in arrears is charged the late fee; a new miss starts an episode without contact;
+    payers that owe nothing more are closed.
+
+    ``params`` is ``(spell_days, miss_intercept, miss_willingness, miss_hardship, miss_dti,
+    miss_restructured, late_fee)``.
+
+    Returns
+    -------
+    onsets : int
+        New hardship onsets.
+    cash, principal : ndarray
+        Payments of current accounts (in ``idx`` order).
+    missers : ndarray of int64
+        Current accounts that missed (new delinquents).
+    closed : int
+        Accounts paid off.
+    """
+    spell_days, c0, c_w, c_h, c_dti, c_r, late_fee = params
+    n = idx.size
+    cash = np.empty(n)
+    principal = np.empty(n)
+    missers = np.empty(n, np.int64)
+    n_pay = 0
+    n_miss = 0
+    onsets = 0
+    closed = 0
+    b = 1.0 / spell_days
+    off_hardship = stream_offset(key, _HARDSHIP, day)
+    off_signal = stream_offset(key, _EARLY_WARNING, day)
+    off_dti = stream_offset(key, _DTI_DRIFT, day)
+    off_pay = stream_offset(key, _DUE_PAYMENT, day)
+    for k in range(n):
+        i = idx[k]
+        if status[i] != _OPEN or remaining[i] <= 0:
+            continue
+        if _hardship_step(i, day, hardship, hardship_day, hazard, cumulative, b, off_hardship):
+            onsets += 1
+        hard = hardship[i]
+        u = uniform_at(off_signal, i)
+        hardship_seen[i] = u < 0.6 if hard else u < 0.01
+        h = 1.0 if hard else 0.0
+        dti[i] *= math.exp(0.04 * (uniform_at(off_dti, i) - 0.5) + 0.06 * h)
+        was_current = missed[i] == 0
+        logit = (
+            c0
+            - c_w * (willingness[i] - _W_CENTRE)
+            + c_h * h
+            + c_dti * (dti[i] - 0.35)
+            + c_r * (1.0 if restructured[i] else 0.0)
+        )
+        p_miss = _sigmoid(logit)
+        _fall_due_one(
+            i,
+            day,
+            method,
+            sched_balance,
+            rate_m,
+            remaining,
+            level_payment,
+            level_principal,
+            arrears_interest,
+            arrears_principal,
+            last_instalment,
+            last_due_day,
+            missed,
+        )
+        pays = False
+        if was_current:
+            pays = uniform_at(off_pay, i) >= p_miss
+            if pays:
+                owed = fees_due[i] + arrears_interest[i] + arrears_principal[i]
+                cash[n_pay], principal[n_pay], _ = _pay_one(
+                    i,
+                    owed,
+                    fees_due,
+                    arrears_interest,
+                    arrears_principal,
+                    principal_repaid,
+                    missed,
+                    last_instalment,
+                )
+                n_pay += 1
+        if missed[i] > 0:
+            fees_due[i] += late_fee
+            if was_current and not pays:
+                missers[n_miss] = i
+                n_miss += 1
+                episode_contacted[i] = False
+        if pays and _close_one(
+            i,
+            remaining,
+            sched_balance,
+            fees_due,
+            arrears_interest,
+            arrears_principal,
+            principal_repaid,
+            missed,
+            status,
+        ):
+            closed += 1
+    return onsets, cash[:n_pay], principal[:n_pay], missers[:n_miss], closed
+
+
+# --------------------------------------------------------------------------- strategy
+@njit(**_JIT)
+def rule_requests(
+    account,
+    dpd,
+    day,
+    last_contact,
+    hardship_seen,
+    promises_broken,
+    arrears_principal,
+    arrears_interest,
+    fees_due,
+    code,
+    dpd_min,
+    dpd_max,
+    min_days_since,
+    hardship_seen_only,
+    priority,
+):
+    """Evaluate a table of up to 64 contact rules over a view, visiting each account once.
+
+    Rule ``r`` selects, in view order, the accounts with ``dpd_min[r] <= dpd <= dpd_max[r]``
+    whose last attempt on channel ``code[r]`` is at least ``min_days_since[r]`` days ago (and,
+    when ``hardship_seen_only[r]``, whose hardship indicator is on). Requests come rule by rule.
+
+    Returns
+    -------
+    account, channel, priority, value : ndarray
+        Parallel request arrays; ``value`` is the view's expected value (arrears times
+        ``exp(-dpd / 45) / (1 + promises broken)``).
+    """
+    n = account.size
+    n_rules = code.size
+    chosen = np.zeros(n, np.uint64)  # bit r: rule r selects view position k
+    value = np.empty(n)
+    per_rule = np.zeros(n_rules, np.int64)
+    one = np.uint64(1)
+    for k in range(n):
+        if k + _AHEAD < n:
+            j = account[k + _AHEAD]
+            prefetch(fees_due, j)
+            prefetch(last_contact[code[0]], j)
+        d = dpd[k]
+        i = account[k]
+        bits = np.uint64(0)
+        for r in range(n_rules):
+            if d < dpd_min[r] or d > dpd_max[r]:
+                continue
+            if day - last_contact[code[r], i] < min_days_since[r]:
+                continue
+            if hardship_seen_only[r] and not hardship_seen[i]:
+                continue
+            bits |= one << np.uint64(r)
+            per_rule[r] += 1
+        if bits:
+            chosen[k] = bits
+            arrears = arrears_principal[i] + arrears_interest[i] + fees_due[i]
+            value[k] = arrears * (math.exp(-max(d, 0) / 45.0) / (1.0 + promises_broken[i]))
+    m = 0
+    for r in range(n_rules):
+        m += per_rule[r]
+    out_acc = np.empty(m, np.int64)
+    out_chan = np.empty(m, np.int8)
+    out_prio = np.empty(m, np.float64)
+    out_value = np.empty(m, np.float64)
+    j = 0
+    for r in range(n_rules):
+        if per_rule[r] == 0:
+            continue
+        bit = one << np.uint64(r)
+        c = code[r]
+        pr = priority[r]
+        for k in range(n):
+            if chosen[k] & bit:
+                out_acc[j] = account[k]
+                out_chan[j] = c
+                out_prio[j] = pr
+                out_value[j] = value[k]
+                j += 1
+    return out_acc, out_chan, out_prio, out_value
+
+
+# --------------------------------------------------------------------------- compliance
+@njit(**_JIT)
+def has_duplicate_requests(account, channel, slots):
+    """Whether some (account, channel) pair is requested twice (channel codes 0..30)."""
+    dup = False
+    n = account.size
+    for k in range(n):
+        if k + _AHEAD < n:
+            prefetch(slots, account[k + _AHEAD])
+        bit = np.int32(1) << np.int32(channel[k])
+        i = account[k]
+        if slots[i] & bit:
+            dup = True
+        slots[i] |= bit
+    for k in range(account.size):
+        slots[account[k]] = 0
+    return dup
+
+
+@njit(**_JIT)
+def call_cap_excess(account, priority, day, call_ring, cap, slots):
+    """Call requests over the 7-in-7 cap.
+
+    Inside an account, requests are ranked by priority (highest first, then request order);
+    a request is over the cap when the calls of the last 7 days (the ring) plus its rank
+    exceed ``cap - 1``.
+
+    Returns
+    -------
+    over : ndarray of bool, aligned with ``account``
+    """
+    n = account.size
+    group = np.empty(n, np.int64)
+    count = np.zeros(n, np.int64)
+    first = np.empty(n, np.int64)
+    n_acc = 0
+    for k in range(n):
+        if k + _AHEAD < n:
+            prefetch(slots, account[k + _AHEAD])
+        i = account[k]
+        s = slots[i]
+        if s == 0:
+            first[n_acc] = i
+            n_acc += 1
+            s = n_acc
+            slots[i] = s
+        group[k] = s - 1
+        count[s - 1] += 1
+    rank = np.zeros(n, np.int64)
+    multi = False
+    for g in range(n_acc):
+        if count[g] > 1:
+            multi = True
+            break
+    if multi:  # rank requests of accounts with several call requests today
+        start = np.zeros(n_acc + 1, np.int64)
+        for g in range(n_acc):
+            start[g + 1] = start[g] + count[g]
+        fill = start[:-1].copy()
+        members = np.empty(n, np.int64)
+        for k in range(n):
+            g = group[k]
+            members[fill[g]] = k
+            fill[g] += 1
+        for g in range(n_acc):
+            if count[g] < 2:
+                continue
+            for x in range(start[g], start[g + 1]):
+                a = members[x]
+                r = 0
+                for y in range(start[g], start[g + 1]):
+                    b = members[y]
+                    if priority[b] > priority[a] or (priority[b] == priority[a] and b < a):
+                        r += 1
+                rank[a] = r
+    over = np.empty(n, np.bool_)
+    ring = call_ring.shape[1]
+    for k in range(n):
+        if k + _AHEAD < n:
+            prefetch(call_ring[account[k + _AHEAD]], 0)
+        i = account[k]
+        used = 0
+        for j in range(ring):
+            if call_ring[i, j] > day - 7:
+                used += 1
+        over[k] = used + rank[k] + 1 > cap
+    for g in range(n_acc):
+        slots[first[g]] = 0
+    return over
+
+
+@njit(**_JIT)
+def record_call_attempts(account, day, call_ring, call_ring_pos, cap, slots):
+    """Write call attempts into each account's ring of recent attempt days.
+
+    ``account`` may repeat: the ``r``-th attempt of the day on an account lands ``r`` slots
+    after the ring position. With ``cap >= 0``, returns the accounts over the cap after today
+    (calls in the ring within 7 days, or more attempts today than the ring holds); with
+    ``cap < 0`` returns 0.
+    """
+    n = account.size
+    ring = call_ring.shape[1]
+    first = np.empty(n, np.int64)
+    today = np.zeros(n, np.int64)
+    n_acc = 0
+    for k in range(n):
+        if k + _AHEAD < n:
+            j = account[k + _AHEAD]
+            prefetch(slots, j)
+            prefetch(call_ring[j], 0)
+            prefetch(call_ring_pos, j)
+        i = account[k]
+        s = slots[i]
+        if s == 0:
+            first[n_acc] = i
+            n_acc += 1
+            s = n_acc
+            slots[i] = s
+        r = today[s - 1]
+        call_ring[i, (np.int64(call_ring_pos[i]) + r) % ring] = day
+        today[s - 1] = r + 1
+    breaches = 0
+    for g in range(n_acc):
+        if g + _AHEAD < n_acc:
+            prefetch(call_ring[first[g + _AHEAD]], 0)
+        i = first[g]
+        slots[i] = 0
+        call_ring_pos[i] = (np.int64(call_ring_pos[i]) + today[g]) % ring
+        if cap >= 0:
+            in_window = 0
+            for j in range(ring):
+                if call_ring[i, j] > day - 7:
+                    in_window += 1
+            if in_window > cap or today[g] > ring:
+                breaches += 1
+    return breaches
+
+
+# --------------------------------------------------------------------------- contact outcomes
+@njit(**_JIT)
+def contact_outcomes(
+    account,
+    channel,
+    day,
+    key,
+    ch_reach,
+    ch_trait,
+    ch_cost_attempt,
+    ch_cost_contact,
+    ch_effect,
+    ch_promise_rate,
+    restructure_code,
+    effect_dpd_scale,
+    excitation_decay_days,
+    promise_days_max,
+    last_contact,
+    reach,
+    missed,
+    last_due_day,
+    missed_reminder,
+    episode_contacted,
+    last_conversation,
+    sensitivity,
+    excitation,
+    excitation_day,
+    willingness,
+    promise_day,
+    promise_amount,
+    fees_due,
+    arrears_interest,
+    arrears_principal,
+    last_instalment,
+    slots,
+):
+    """Play out the served attempts (in request order): reach, cost, excitation, promises.
+
+    * The attempt is stamped in ``last_contact``; it reaches the right party with chance
+      ``min(reach[c] * borrower reach for the channel, 0.98)``.
+    * A pre-due reminder (current account) records whether it missed the borrower.
+    * A right-party contact with a delinquent borrower: on channels where promises are made it
+      is a conversation (``episode_contacted``, ``last_conversation``); it raises the
+      excitation by ``effect[c] * sensitivity * exp(-dpd / effect_dpd_scale)`` (summed per
+      account in request order, then added to the decayed excitation); it ends in a promise
+      with chance ``promise_rate[c] * (0.5 + sigmoid(w - 1.5))`` unless one is pending (one
+      promise per account and day: due in ``1 + floor(u * promise_days_max)`` days, for the
+      full amount owed with chance 0.6, else for at most the last instalment).
+
+    Returns
+    -------
+    attempts, rpc : ndarray of int64, one per channel code
+    cost : ndarray of float, one per channel code
+        Attempt cost plus contact cost on right-party contacts, summed in request order.
+    offers : ndarray of int64
+        Delinquent accounts reached by a restructuring offer (may repeat; request order).
+    promises : int
+        Promises made.
+    """
+    n_channels = ch_reach.size
+    attempts = np.zeros(n_channels, np.int64)
+    rpcs = np.zeros(n_channels, np.int64)
+    cost = np.zeros(n_channels)
+    off_reach = stream_offset(key, _REACH, day)
+    off_promise = stream_offset(key, _PROMISE, day)
+    off_promise_day = stream_offset(key, _PROMISE_DAY, day)
+    off_promise_amount = stream_offset(key, _PROMISE_AMOUNT, day)
+    n = account.size
+    for k in range(n):
+        if k + _AHEAD < n:
+            j = account[k + _AHEAD]
+            prefetch(last_contact[channel[k + _AHEAD]], j)
+            prefetch(missed, j)
+            prefetch(sensitivity, j)
+            prefetch(slots, j)
+        last_contact[channel[k], account[k]] = day
+    conv_acc = np.empty(n, np.int64)
+    jump = np.zeros(n)
+    offers = np.empty(n, np.int64)
+    n_conv = 0
+    n_offers = 0
+    n_promises = 0
+    for k in range(n):
+        i = account[k]
+        c = channel[k]
+        r = _minimum(ch_reach[c] * reach[i, ch_trait[c]], 0.98)
+        rpc = uniform_at(off_reach, i * n_channels + c) < r
+        attempts[c] += 1
+        if rpc:
+            rpcs[c] += 1
+        cost[c] += ch_cost_attempt[c] + (ch_cost_contact[c] if rpc else 0.0)
+        if missed[i] <= 0:
+            missed_reminder[i] = not rpc  # pre-due reminder: the last one of the day counts
+            continue
+        if not rpc:
+            continue
+        # a right-party contact with a delinquent borrower
+        if ch_promise_rate[c] > 0:
+            episode_contacted[i] = True
+            last_conversation[i] = day
+        s = slots[i]
+        if s == 0:
+            conv_acc[n_conv] = i
+            n_conv += 1
+            s = n_conv
+            slots[i] = s
+        fade = math.exp(-_dpd(day, missed[i], last_due_day[i]) / effect_dpd_scale)
+        jump[s - 1] += ch_effect[c] * sensitivity[i] * fade
+        rate = ch_promise_rate[c] * (0.5 + _sigmoid(willingness[i] - _W_CENTRE))
+        made = uniform_at(off_promise, i * n_channels + c) < rate
+        if made and promise_day[i] < day:
+            wait = 1.0 + np.floor(uniform_at(off_promise_day, i) * promise_days_max)
+            promise_day[i] = day + np.int32(wait)
+            owed = fees_due[i] + arrears_interest[i] + arrears_principal[i]
+            if uniform_at(off_promise_amount, i) < 0.6:
+                promise_amount[i] = owed
+            else:
+                promise_amount[i] = _minimum(owed, last_instalment[i])
+            n_promises += 1
+        if c == restructure_code:
+            offers[n_offers] = i
+            n_offers += 1
+    for g in range(n_conv):
+        if g + _AHEAD < n_conv:
+            prefetch(excitation, conv_acc[g + _AHEAD])
+        i = conv_acc[g]
+        slots[i] = 0
+        excitation[i] = (
+            _excitation_now(excitation[i], excitation_day[i], day, excitation_decay_days) + jump[g]
+        )
+        excitation_day[i] = day
+    return attempts, rpcs, cost, offers[:n_offers], n_promises
+
+
+@njit(**_JIT)
+def irritation_and_churn(
+    account,
+    channel,
+    day,
+    key,
+    ch_irritation,
+    neg_ln2,
+    half_life,
+    complaint_rate,
+    churn_rate,
+    irritation,
+    irritation_day,
+    tolerance,
+    complaints,
+    churned,
+    slots,
+):
+    """Irritation, complaints and churn, once per contacted account.
+
+    The irritation stock decays with a half-life (``neg_ln2`` is ``-log(2)``) and grows by each
+    attempt's irritation (summed per account in request order). Above the borrower's tolerance,
+    ``excess = clip(irritation / tolerance - 1, 0, 1)`` drives a complaint with chance
+    ``complaint_rate * excess`` and churn with chance ``churn_rate * excess``.
+
+    Returns
+    -------
+    n_complaints : int
+    churners : ndarray of int64
+        New churners (unordered).
+    """
+    n = account.size
+    uniq = np.empty(n, np.int64)
+    amount = np.zeros(n)
+    n_acc = 0
+    for k in range(n):
+        if k + _AHEAD < n:
+            prefetch(slots, account[k + _AHEAD])
+        i = account[k]
+        s = slots[i]
+        if s == 0:
+            uniq[n_acc] = i
+            n_acc += 1
+            s = n_acc
+            slots[i] = s
+        amount[s - 1] += ch_irritation[channel[k]]
+    off_complaint = stream_offset(key, _COMPLAINT, day)
+    off_churn = stream_offset(key, _CHURN, day)
+    churners = np.empty(n_acc, np.int64)
+    n_churn = 0
+    n_complaints = 0
+    for g in range(n_acc):
+        if g + _AHEAD < n_acc:
+            j = uniq[g + _AHEAD]
+            prefetch(irritation, j)
+            prefetch(churned, j)
+        i = uniq[g]
+        slots[i] = 0
+        decay = math.exp(neg_ln2 * (day - irritation_day[i]) / half_life)
+        irr = irritation[i] * decay + amount[g]
+        irritation[i] = irr
+        irritation_day[i] = day
+        excess = _minimum(_maximum(irr / tolerance[i] - 1.0, 0.0), 1.0)
+        if uniform_at(off_complaint, i) < complaint_rate * excess:
+            complaints[i] += 1
+            n_complaints += 1
+        if uniform_at(off_churn, i) < churn_rate * excess and not churned[i]:
+            churned[i] = True
+            churners[n_churn] = i
+            n_churn += 1
+    return n_complaints, churners[:n_churn]
+
+
+# --------------------------------------------------------------------------- repayment
+@njit(**_JIT)
+def repayment_draws(
+    idx,
+    dpd,
+    day,
+    key,
+    missed,
+    promise_day,
+    promise_amount,
+    promises_broken,
+    hardship,
+    willingness,
+    excitation,
+    excitation_day,
+    fees_due,
+    arrears_interest,
+    arrears_principal,
+    base_intensity,
+    intensity_willingness,
+    intensity_dpd_scale,
+    intensity_hardship,
+    excitation_decay_days,
+    promise_keep,
+    promise_keep_hardship,
+    full_payment_share,
+    full_payment_share_hardship,
+    partial_fraction_low,
+    partial_fraction_high,
+):
+    """Who pays today among the delinquent accounts ``idx`` (``dpd`` aligned), and how much.
+
+    Promises falling due today are kept with chance
+    ``clip(keep * (0.6 + 0.8 sigmoid(w - 1.5)), 0, 1)`` (``keep`` lower in hardship) and pay
+    up to the promised amount; a broken one halves the excitation. Every other account pays
+    with chance ``1 - exp(-lambda)``, ``lambda = base exp(k_w (w - 1.5)) exp(-dpd / s)``
+    (times ``intensity_hardship`` in hardship) plus the decayed excitation (halved in
+    hardship); it pays in full with ``full_payment_share``, else a uniform fraction.
+
+    Returns
+    -------
+    payers : ndarray of int64
+        Kept promises first, then the other payers, each in ``idx`` order.
+    amounts : ndarray
+    kept, broken : int
+        Promises kept and broken today.
+    """
+    n = idx.size
+    kept_acc = np.empty(n, np.int64)
+    kept_amt = np.empty(n)
+    pay_acc = np.empty(n, np.int64)
+    pay_amt = np.empty(n)
+    n_kept = 0
+    n_broken = 0
+    n_pay = 0
+    off_keep = stream_offset(key, _PROMISE_KEEP, day)
+    off_repay = stream_offset(key, _REPAY, day)
+    off_kind = stream_offset(key, _REPAY_KIND, day)
+    off_frac = stream_offset(key, _REPAY_FRACTION, day)
+    span = partial_fraction_high - partial_fraction_low
+    for k in range(n):
+        if k + _AHEAD < n:
+            prefetch(missed, idx[k + _AHEAD])
+        i = idx[k]
+        if missed[i] <= 0:
+            continue
+        hard = hardship[i]
+        if promise_day[i] == day:
+            base = promise_keep_hardship if hard else promise_keep
+            keep_p = _minimum(
+                _maximum(base * (0.6 + 0.8 * _sigmoid(willingness[i] - _W_CENTRE)), 0.0), 1.0
+            )
+            if uniform_at(off_keep, i) < keep_p:
+                owed = fees_due[i] + arrears_interest[i] + arrears_principal[i]
+                kept_acc[n_kept] = i
+                kept_amt[n_kept] = _minimum(promise_amount[i], owed)
+                n_kept += 1
+            else:
+                promises_broken[i] += 1
+                excitation[i] *= 0.5
+                n_broken += 1
+            promise_day[i] = NEVER
+            continue
+        base = (
+            base_intensity
+            * math.exp(intensity_willingness * (willingness[i] - _W_CENTRE))
+            * math.exp(-dpd[k] / intensity_dpd_scale)
+        )
+        exc = _excitation_now(excitation[i], excitation_day[i], day, excitation_decay_days)
+        if hard:
+            lam = base * intensity_hardship + 0.5 * exc
+        else:
+            lam = base + exc
+        if not uniform_at(off_repay, i) < -math.expm1(-lam):
+            continue
+        share = full_payment_share_hardship if hard else full_payment_share
+        full = uniform_at(off_kind, i) < share
+        frac = partial_fraction_low + span * uniform_at(off_frac, i)
+        owed = fees_due[i] + arrears_interest[i] + arrears_principal[i]
+        pay_acc[n_pay] = i
+        pay_amt[n_pay] = owed if full else owed * frac
+        n_pay += 1
+    payers = np.empty(n_kept + n_pay, np.int64)
+    amounts = np.empty(n_kept + n_pay)
+    payers[:n_kept] = kept_acc[:n_kept]
+    amounts[:n_kept] = kept_amt[:n_kept]
+    payers[n_kept:] = pay_acc[:n_pay]
+    amounts[n_kept:] = pay_amt[:n_pay]
+    return payers, amounts, n_kept, n_broken
+
+
+@njit(**_JIT)
+def after_payments(
+    who, cured, day, last_partial_day, excitation, excitation_day, jump, decay_days, contacted
+):
+    """After payments: partial payers are flagged, every payment excites repayment by ``jump``.
+
+    Returns
+    -------
+    cures, self_cures : int
+        Cured accounts, and those among them never reached during the episode.
+    """
+    cures = 0
+    self_cures = 0
+    n = who.size
+    for k in range(n):
+        if k + _AHEAD < n:
+            prefetch(excitation, who[k + _AHEAD])
+        i = who[k]
+        if cured[k]:
+            cures += 1
+            if not contacted[i]:
+                self_cures += 1
+        else:
+            last_partial_day[i] = day
+        excitation[i] = _excitation_now(excitation[i], excitation_day[i], day, decay_days) + jump
+        excitation_day[i] = day
+    return cures, self_cures
+
+
+# --------------------------------------------------------------------------- stocks
+@njit(inline="always")
+def _stock(i, day, missed, last_due_day, status, sched_balance, arrears_principal, counts, balance):
+    st = status[i]
+    if st == _CHARGED_OFF:
+        b = 5
+    elif st == _PAID_OFF:
+        b = 6
+    else:
+        b = min((_dpd(day, np.int32(missed[i]), last_due_day[i]) + 29) // 30, 4)
+    counts[b] += 1
+    balance[b] += sched_balance[i] + arrears_principal[i]
+
+
+@njit(inline="always")
+def _evening_part(
+    part,
+    out,
+    m,
+    day,
+    missed,
+    last_due_day,
+    status,
+    sched_balance,
+    arrears_principal,
+    counts,
+    balance,
+):
+    n = part.size
+    for k in range(n):
+        if k + _AHEAD < n:
+            prefetch(missed, part[k + _AHEAD])
+            prefetch(sched_balance, part[k + _AHEAD])
+        i = part[k]
+        if missed[i] > 0:
+            out[m] = i
+            m += 1
+            _stock(
+                i,
+                day,
+                missed,
+                last_due_day,
+                status,
+                sched_balance,
+                arrears_principal,
+                counts,
+                balance,
+            )
+    return m
+
+
+@njit(**_JIT)
+def delinquent_evening(
+    carried, new, day, missed, last_due_day, status, sched_balance, arrears_principal
+):
+    """End of a day: tomorrow's delinquent list and today's delinquent stocks, in one pass.
+
+    The list is ``carried`` then ``new``, each kept in order, less the accounts no longer in
+    arrears; the stocks are the list's accounts and outstanding principal per bucket, summed in
+    list order (as ``numpy.bincount`` would).
+
+    Returns
+    -------
+    delinquent : ndarray of int64
+    counts : ndarray of int64 (7)
+    balance : ndarray of float (7)
+    """
+    out = np.empty(carried.size + new.size, np.int64)
+    counts = np.zeros(7, np.int64)
+    balance = np.zeros(7)
+    m = _evening_part(
+        carried,
+        out,
+        0,
+        day,
+        missed,
+        last_due_day,
+        status,
+        sched_balance,
+        arrears_principal,
+        counts,
+        balance,
+    )
+    m = _evening_part(
+        new,
+        out,
+        m,
+        day,
+        missed,
+        last_due_day,
+        status,
+        sched_balance,
+        arrears_principal,
+        counts,
+        balance,
+    )
+    return out[:m], counts, balance
+
+
+# --------------------------------------------------------------------------- whole book
+@njit(**_JIT)
+def buckets(day, missed, last_due_day, status):
+    """Bucket code of every account today (``sim.portfolio.bucket_of`` of its DPD and status)."""
+    n = missed.size
+    out = np.empty(n, np.int8)
+    for i in range(n):
+        st = status[i]
+        if st == _CHARGED_OFF:
+            out[i] = 5
+        elif st == _PAID_OFF:
+            out[i] = 6
+        else:
+            out[i] = min((_dpd(day, np.int32(missed[i]), last_due_day[i]) + 29) // 30, 4)
+    return out
+
+
+@njit(**_JIT)
+def invariants_hold(
+    day,
+    tol,
+    opening_principal,
+    sched_balance,
+    arrears_principal,
+    arrears_interest,
+    fees_due,
+    principal_repaid,
+    principal_charged_off,
+    missed,
+    status,
+    last_due_day,
+):
+    """Whether every account satisfies the book's invariants (``sim.ledger.check_invariants``).
+
+    One pass with the same arithmetic as the vectorised checks, which run (to name what is
+    wrong) only when this returns False.
+    """
+    for i in range(opening_principal.size):
+        op = opening_principal[i]
+        gap = op - (
+            sched_balance[i] + arrears_principal[i] + principal_repaid[i] + principal_charged_off[i]
+        )
+        if abs(gap) > tol * _maximum(op, 1.0):
+            return False
+        if (
+            sched_balance[i] < -tol
+            or arrears_principal[i] < -tol
+            or arrears_interest[i] < -tol
+            or fees_due[i] < -tol
+        ):
+            return False
+        overdue = arrears_principal[i] + arrears_interest[i]
+        m = missed[i]
+        if (m > 0) != (overdue > 1e-4):
+            return False
+        if status[i] != _OPEN and (sched_balance[i] > tol or overdue > tol):
+            return False
+        if m > 0 and day - last_due_day[i] < 0:  # negative DPD or DPD below the oldest miss
+            return False
+    return True

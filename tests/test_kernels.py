@@ -1,0 +1,200 @@
+"""The compiled kernels agree exactly with the plain numpy formulas they replace.
+
+Only integer logic and IEEE arithmetic without transcendental functions are compared bit for
+bit here (numpy's own SIMD ``exp`` may differ from the C library's in the last bit on some
+CPUs); values that go through ``exp`` are compared to 1e-15 relative.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sim import kernels, ledger
+from sim.actions import AccountView, ActionRequests
+from sim.compliance import DEFAULT_PROFILE, ComplianceProfile, call_channel_mask, enforce
+from sim.loans import instalment_split, waterfall
+from sim.population import generate
+from sim.portfolio import CALL_RING, CHANNEL_MAJOR, NEVER, Portfolio, bucket_of
+from sim.rng import _DAY, _GOLDEN, _S11, _STREAM, _TO_UNIT, _mix, seed_key, uniforms
+from sim.scenario import load_scenario
+from strategies.default import default_strategy
+
+
+@pytest.fixture(scope="module")
+def book() -> Portfolio:
+    return generate(load_scenario("scenarios/small.yaml"), 3)
+
+
+def _numpy_uniforms(key, stream, day, accounts):
+    with np.errstate(over="ignore"):
+        offset = key ^ (np.uint64(stream) * _STREAM + np.uint64(day + 1) * _DAY)
+        z = accounts.astype(np.uint64)
+        z *= _GOLDEN
+        z += offset
+        _mix(z)
+    z >>= _S11
+    return z.astype(np.float64) * _TO_UNIT
+
+
+@pytest.mark.parametrize("seed", [0, 1, 20261128])
+def test_uniforms_match_the_numpy_splitmix(seed: int) -> None:
+    key = seed_key(seed)
+    acc = np.random.default_rng(seed).integers(0, 10**7, 5_000)
+    for stream in range(1, 21):
+        for day in (0, 7, 364):
+            assert np.array_equal(
+                uniforms(key, stream, day, acc), _numpy_uniforms(key, stream, day, acc)
+            )
+    assert np.array_equal(
+        uniforms(key, 3, 5, acc.astype(np.int32)), _numpy_uniforms(key, 3, 5, acc)
+    )
+
+
+def test_packed_layout_keeps_values_and_indexing(book: Portfolio) -> None:
+    order = np.random.default_rng(0).permutation(book.n)
+    packed = book.take(order)
+    for name, value in vars(book).items():
+        if not isinstance(value, np.ndarray):
+            continue
+        got = getattr(packed, name)
+        want = value[:, order] if name in CHANNEL_MAJOR else value[order]
+        assert got.dtype == want.dtype and got.shape == want.shape, name
+        assert np.array_equal(got, want), name
+    assert packed.last_contact.shape[0] < packed.last_contact.shape[1]  # [channel, account]
+    packed.fees_due[3] = 12.5  # views write through to the block
+    assert packed.fees_due[3] == 12.5
+
+
+def test_fall_due_and_pay_match_the_loan_formulas(book: Portfolio) -> None:
+    p = book.packed()
+    idx = np.flatnonzero(p.remaining > 0)[::3]
+    before = {k: getattr(p, k)[idx].copy() for k in ("sched_balance", "remaining", "missed")}
+    want_i, want_p = instalment_split(
+        p.method[idx],
+        p.sched_balance[idx],
+        p.rate_m[idx],
+        p.remaining[idx],
+        p.level_payment[idx],
+        p.level_principal[idx],
+    )
+    got_i, got_p = ledger.fall_due(p, idx, 4)
+    assert np.array_equal(got_i, want_i) and np.array_equal(got_p, want_p)
+    assert np.array_equal(p.sched_balance[idx], before["sched_balance"] - want_p)
+    assert np.array_equal(p.remaining[idx], before["remaining"] - 1)
+    assert np.array_equal(p.missed[idx], before["missed"] + (want_i + want_p > ledger.CENT))
+
+    amount = ledger.amount_owed(p, idx) * np.random.default_rng(1).uniform(0, 1.3, idx.size)
+    fees, inte, prin = p.fees_due[idx].copy(), p.arrears_interest[idx], p.arrears_principal[idx]
+    _fees, _interest, to_p, excess = waterfall(amount, fees, inte, prin)
+    applied = ledger.pay(p, idx, amount)
+    assert np.array_equal(applied.cash, amount - excess)
+    assert np.array_equal(applied.principal, to_p)
+    assert not np.any(p.arrears_principal[idx][applied.cured])
+    assert np.array_equal(applied.cured, p.missed[idx] == 0)
+    ledger.check_invariants(p, 4)
+
+
+def test_bucket_kernel_matches_bucket_of(book: Portfolio) -> None:
+    for day in (0, 13, 45, 400):
+        got = book.bucket(day)
+        assert got.dtype == np.int8
+        assert np.array_equal(got, bucket_of(book.dpd(day), book.status))
+
+
+def test_check_invariants_still_names_the_problem(book: Portfolio) -> None:
+    p = book.packed()
+    ledger.check_invariants(p, 0)
+    p.arrears_interest[7] = -1.0
+    with pytest.raises(ledger.InvariantError, match="negative arrears_interest"):
+        ledger.check_invariants(p, 0)
+
+
+def _numpy_rule_requests(view: AccountView, rules) -> ActionRequests:
+    """The rule-table loop as it was written with array masks."""
+    parts = []
+    for rule in rules:
+        m = (view.dpd >= rule.dpd_min) & (view.dpd <= rule.dpd_max)
+        m &= view.days_since_contact(rule.code) >= (10**5 if rule.once else rule.every_days)
+        if rule.hardship_seen_only:
+            m &= view.hardship_seen
+        sel = np.flatnonzero(m)
+        parts.append(
+            ActionRequests(
+                view.account[sel],
+                np.full(sel.size, rule.code, np.int8),
+                np.full(sel.size, float(rule.priority)),
+                view.expected_value[sel],
+            )
+        )
+    return ActionRequests.concat(parts)
+
+
+def test_rule_requests_match_the_array_loop(book: Portfolio) -> None:
+    p = book.packed()
+    rng = np.random.default_rng(2)
+    p.last_contact[...] = np.where(rng.random(p.last_contact.shape) < 0.5, NEVER, 40)
+    p.hardship_seen[:] = rng.random(p.n) < 0.3
+    acc = rng.permutation(p.n)[:1500]
+    view = AccountView(p, 45, acc, rng.integers(-3, 130, acc.size).astype(np.int32))
+    strategy = default_strategy()
+    got = strategy.decide(view)
+    want = _numpy_rule_requests(view, strategy.rules)
+    assert np.array_equal(got.account, want.account)
+    assert np.array_equal(got.channel, want.channel)
+    assert np.array_equal(got.priority, want.priority)
+    np.testing.assert_allclose(got.value, want.value, rtol=1e-15, atol=0)
+
+
+def _numpy_enforce(requests, p, day, cap, is_call):
+    key = requests.account * 16 + requests.channel
+    order = np.lexsort((-requests.priority, key))
+    first = np.ones(order.size, bool)
+    first[1:] = key[order][1:] != key[order][:-1]
+    requests = requests.take(np.sort(order[first]))
+    calls = np.flatnonzero(is_call[requests.channel])
+    acc = requests.account[calls]
+    order = np.lexsort((-requests.priority[calls], acc))
+    sorted_acc = acc[order]
+    start = np.ones(sorted_acc.size, bool)
+    start[1:] = sorted_acc[1:] != sorted_acc[:-1]
+    rank = np.arange(sorted_acc.size) - np.maximum.accumulate(
+        np.where(start, np.arange(sorted_acc.size), 0)
+    )
+    used = (p.call_ring[sorted_acc] > day - 7).sum(axis=1)
+    keep = np.ones(len(requests), bool)
+    keep[calls[order[used + rank + 1 > cap]]] = False
+    return requests.take(keep)
+
+
+@pytest.mark.parametrize("cap", [1, 3, 7])
+def test_enforce_matches_sort_based_rules(book: Portfolio, cap: int) -> None:
+    p = book.packed()
+    rng = np.random.default_rng(cap)
+    p.call_ring[...] = rng.integers(30, 41, p.call_ring.shape)
+    n = 4000
+    requests = ActionRequests(
+        rng.integers(0, 300, n),  # many repeats: duplicates and several calls per account
+        rng.integers(0, 8, n).astype(np.int8),
+        rng.integers(0, 4, n).astype(np.float64),
+        rng.random(n),
+    )
+    is_call = call_channel_mask()
+    got, dropped = enforce(requests, p, 40, ComplianceProfile("t", cap), is_call)
+    want = _numpy_enforce(requests, p, 40, cap, is_call)
+    for field in ("account", "channel", "priority", "value"):
+        assert np.array_equal(getattr(got, field), getattr(want, field)), field
+    assert dropped["duplicate"] + dropped["call_cap_7d"] == n - len(want)
+
+
+def test_record_calls_fills_the_ring_in_attempt_order(book: Portfolio) -> None:
+    from sim.compliance import record_calls
+
+    p = book.packed()
+    acc = np.array([5, 9, 5, 5, 11, 9] + [20] * (CALL_RING + 1))
+    breaches = record_calls(p, acc, 30, DEFAULT_PROFILE)
+    assert sorted(p.call_ring[5][p.call_ring[5] == 30]) == [30, 30, 30]
+    assert p.call_ring_pos[5] == 3 and p.call_ring_pos[9] == 2 and p.call_ring_pos[11] == 1
+    assert p.call_ring_pos[20] == (CALL_RING + 1) % CALL_RING
+    assert breaches == 1  # account 20: more attempts today than the cap and the ring hold
+    assert kernels.account_slots(p.n)[: p.n].sum() == 0  # the work array is left clean
