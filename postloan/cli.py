@@ -74,7 +74,10 @@ def _kpi_table(summary: dict, title: str) -> Table:
 @user_errors
 def run(
     scenario: Path = typer.Argument(..., help="Scenario YAML file, e.g. scenarios/baseline.yaml"),
-    strategy: str = typer.Option("default", "--strategy", help="Built-in name or rule-table file"),
+    strategy: str = typer.Option("standard", "--strategy", help="Strategy name or YAML file"),
+    compliance: str = typer.Option(
+        "us_reg_f", "--compliance", help="Compliance profile: us_reg_f, cn, none, or a YAML file"
+    ),
     seed: int | None = typer.Option(None, "--seed", help="Random seed (default: the scenario's)"),
     accounts: int | None = typer.Option(None, "--accounts", help="Override the account count"),
     days: int | None = typer.Option(None, "--days", help="Override the horizon in days"),
@@ -83,6 +86,7 @@ def run(
 ) -> None:
     """Run a scenario under a strategy and save the results."""
     from postloan.store import save_run
+    from sim.compliance import load_profile
     from sim.engine import simulate
     from sim.scenario import load_scenario
     from strategies.registry import resolve
@@ -91,6 +95,7 @@ def run(
         raise fail("--seed: must be a non-negative integer")
     sc = load_scenario(scenario, accounts=accounts, days=days)
     strat = resolve(strategy)
+    profile = load_profile(compliance)
     with Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -102,7 +107,13 @@ def run(
         disable=as_json,
     ) as bar:
         task = bar.add_task(f"{sc.name} x {strat.name}", total=sc.days)
-        result = simulate(sc, strat, seed, progress=lambda d: bar.update(task, completed=d))
+        result = simulate(
+            sc,
+            strat,
+            seed,
+            compliance=profile,
+            progress=lambda d: bar.update(task, completed=d),
+        )
     folder = save_run(result, out)
     if as_json:
         sys.stdout.write(json.dumps(result.summary, indent=2) + "\n")
@@ -115,6 +126,27 @@ def run(
             f"strategy {strat.name}, seed {result.seed}",
         )
     )
+    if "arms" in result.summary:
+        t = Table(title="per arm (collected: cash from accounts in arrears; cost: contacts)")
+        for c in ("arm", "accounts", "collected", "cost", "net_recovery", "churned", "30+ DPD"):
+            t.add_column(c, justify="right")
+        for arm, k in result.summary["arms"].items():
+            t.add_row(
+                arm,
+                f"{k['accounts']:,}",
+                f"{k['collected']:,.0f}",
+                f"{k['cost']:,.0f}",
+                f"{k['net_recovery']:,.0f}",
+                f"{k['churned']:,}",
+                f"{k['delinquency_rate_30p']:.2%}",
+            )
+        console.print(t)
+    dropped = {k.removeprefix("dropped_"): v for k, v in result.summary["compliance"].items() if v}
+    if dropped:
+        console.print(
+            f"Compliance ({profile.name}): dropped "
+            + ", ".join(f"{k} {v:,}" for k, v in dropped.items())
+        )
     console.print(f"Results: [bold]{folder}[/bold]")
 
 
@@ -153,60 +185,99 @@ def schedule(
 
 @strategies_app.command("list")
 def strategies_list() -> None:
-    """List the built-in strategies."""
-    from strategies.registry import BUILT_IN
+    """List the strategies known by name: the library (YAML) and the Python ones."""
+    from strategies.registry import names, resolve
 
     t = Table(show_header=True)
     t.add_column("name")
+    t.add_column("kind")
     t.add_column("description")
-    for name, make in BUILT_IN.items():
-        s = make()
-        t.add_row(name, getattr(s, "description", "") or (type(s).__doc__ or "").splitlines()[0])
+    for name in names():
+        s = resolve(name)
+        desc = getattr(s, "description", "") or (type(s).__doc__ or "").strip().splitlines()[0]
+        alias = " (alias of standard)" if name == "default" else ""
+        t.add_row(name, type(s).__name__, " ".join(desc.split())[:110] + alias)
     Console().print(t)
+
+
+def _show_rules(s) -> None:
+    t = Table(title=f"{s.name}: {' '.join(getattr(s, 'description', '').split())}")
+    cols = ("channel", "dpd", "every", "per day", "hours", "priority", "fallback", "when")
+    for c in cols:
+        t.add_column(c)
+    for r in s.rules:
+        when = []
+        for label, v in (
+            ("purpose", r.purposes),
+            ("credit", r.credits),
+            ("capacity", r.capacities),
+        ):
+            if v:
+                when.append(f"{label} {'/'.join(v)}")
+        if r.uses_score:
+            when.append(f"score [{r.score_min or 0:g}, {r.score_max or 1000:g})")
+        if r.flags:
+            when.append("flags " + "/".join(r.flags))
+        if r.promise != "any":
+            when.append(f"promise {r.promise}")
+        if r.balance_min is not None or r.balance_max is not None:
+            when.append(f"balance [{r.balance_min or 0:g}, {r.balance_max or 'inf'})")
+        t.add_row(
+            r.channel,
+            f"{r.dpd_min}..{r.dpd_max}",
+            "once" if r.once else f"{r.every_days} d",
+            str(r.attempts_per_day),
+            f"{r.hours[0]}-{r.hours[1]}" if r.hours else "any",
+            f"{r.priority:g}",
+            r.fallback or "",
+            ", ".join(when),
+        )
+    Console().print(t)
+    if getattr(s, "recovery", ()):
+        rt = Table(title="after charge-off (first match wins; otherwise agency)")
+        for c in ("path", "balance", "segment"):
+            rt.add_column(c)
+        for r in s.recovery:
+            seg = " ".join("/".join(v) for v in (r.purposes, r.credits, r.capacities) if v)
+            bal = (
+                ""
+                if r.balance_min is None and r.balance_max is None
+                else f"[{r.balance_min or 0:g}, {r.balance_max or 'inf'})"
+            )
+            rt.add_row(r.path, bal, seg)
+        Console().print(rt)
 
 
 @strategies_app.command("show")
 @user_errors
-def strategies_show(
-    name: str = typer.Argument(..., help="Built-in name or rule-table file"),
-) -> None:
-    """Show a strategy's rules."""
+def strategies_show(name: str = typer.Argument(..., help="Strategy name or YAML file")) -> None:
+    """Show a strategy's rules (or a split's arms)."""
     from strategies.registry import resolve
 
     s = resolve(name)
-    rules = getattr(s, "rules", ())
-    t = Table(title=f"{s.name}: {getattr(s, 'description', '')}")
-    for c in (
-        "channel",
-        "dpd_min",
-        "dpd_max",
-        "every_days",
-        "priority",
-        "once",
-        "hardship_seen_only",
-    ):
-        t.add_column(c)
-    for r in rules:
-        t.add_row(
-            r.channel,
-            str(r.dpd_min),
-            str(r.dpd_max),
-            str(r.every_days),
-            f"{r.priority:g}",
-            str(r.once),
-            str(r.hardship_seen_only),
-        )
-    Console().print(t if rules else f"{s.name}: contacts nobody")
+    if hasattr(s, "arms"):
+        t = Table(title=f"{s.name}: champion/challenger split")
+        t.add_column("arm")
+        t.add_column("share", justify="right")
+        for arm, share in zip(s.arms, s.shares, strict=True):
+            t.add_row(arm, f"{share:.0%}")
+        Console().print(t)
+    elif hasattr(s, "rules"):
+        _show_rules(s)
+    else:
+        desc = getattr(s, "description", "") or (type(s).__doc__ or "").strip()
+        Console().print(f"{s.name}: a Python strategy. {desc}")
 
 
 @strategies_app.command("validate")
 @user_errors
-def strategies_validate(path: Path = typer.Argument(..., help="Rule-table YAML file")) -> None:
-    """Check a rule-table file; exit code 2 with the problems when it is broken."""
-    from strategies.registry import load_rule_table
+def strategies_validate(path: Path = typer.Argument(..., help="Strategy YAML file")) -> None:
+    """Check a strategy file; exit code 2 with the problems when it is broken."""
+    from strategies.registry import load_strategy_file
 
-    s = load_rule_table(path)
-    Console().print(f"{path}: ok ({s.name}, {len(s.rules)} rules)")
+    s = load_strategy_file(path)
+    what = f"{len(s.rules)} rules" if hasattr(s, "rules") else f"{len(s.arms)} arms"
+    Console().print(f"{path}: ok ({s.name}, {what})")
 
 
 def main() -> None:

@@ -8,11 +8,12 @@ from functools import wraps
 
 import typer
 
+from sim.compliance import ComplianceError
 from sim.scenario import ScenarioError
 from strategies.registry import StrategyError
 
 #: Exceptions that mean "the user gave us something we cannot use".
-USER_ERRORS: tuple[type[BaseException], ...] = (ScenarioError, StrategyError)
+USER_ERRORS: tuple[type[BaseException], ...] = (ScenarioError, StrategyError, ComplianceError)
 
 
 def fail(message: str) -> typer.Exit:

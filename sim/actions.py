@@ -155,7 +155,7 @@ class AccountView:
         min_days_since: np.ndarray,
         hardship_seen_only: np.ndarray,
         priority: np.ndarray,
-    ) -> ActionRequests:
+    ) -> tuple[ActionRequests, np.ndarray, np.ndarray]:
         """Requests of a table of contact rules, evaluated in one compiled pass.
 
         Rule ``r`` (one entry of each parallel array) asks for channel ``channel[r]`` for the
@@ -164,6 +164,14 @@ class AccountView:
         hardship indicator is on when ``hardship_seen_only[r]``), with ``priority[r]``.
         Requests come rule by rule, each in view order, valued by :attr:`expected_value`:
         exactly what a loop over the rules with array masks gives, without the gathers.
+
+        Returns
+        -------
+        requests : ActionRequests
+        rule : ndarray of int16
+            The rule behind each request.
+        position : ndarray of int64
+            Each request's position in the view (to read view attributes for it).
         """
         p = self._p
         table = [
@@ -178,37 +186,67 @@ class AccountView:
         dpd = np.ascontiguousarray(self.dpd)
         parts = []
         for start in range(0, table[0].size, 64):  # the kernel takes up to 64 rules at a time
-            parts.append(
-                kernels.rule_requests(
-                    account,
-                    dpd,
-                    self.day,
-                    p.last_contact,
-                    p.hardship_seen,
-                    p.promises_broken,
-                    p.arrears_principal,
-                    p.arrears_interest,
-                    p.fees_due,
-                    *(column[start : start + 64] for column in table),
-                )
+            acc, chan, prio, value, rule, pos = kernels.rule_requests(
+                account,
+                dpd,
+                self.day,
+                p.last_contact,
+                p.hardship_seen,
+                p.promises_broken,
+                p.arrears_principal,
+                p.arrears_interest,
+                p.fees_due,
+                *(column[start : start + 64] for column in table),
             )
+            parts.append((acc, chan, prio, value, rule + start, pos))
         if len(parts) == 1:
-            acc, chan, prio, value = parts[0]
+            acc, chan, prio, value, rule, pos = parts[0]
         else:
-            acc, chan, prio, value = (np.concatenate(col) for col in zip(*parts, strict=True))
+            acc, chan, prio, value, rule, pos = (
+                np.concatenate(col) for col in zip(*parts, strict=True)
+            )
         if not acc.size:
-            return ActionRequests.empty()
-        return ActionRequests(acc, chan, prio, value)
+            return ActionRequests.empty(), rule, pos
+        return ActionRequests(acc, chan, prio, value), rule, pos
+
+    def subset(self, positions: np.ndarray) -> AccountView:
+        """A view of some of this view's accounts (by position)."""
+        return AccountView(self._p, self.day, self.account[positions], self.dpd[positions])
+
+
+#: Optional per-request fields of :class:`ActionRequests` and their defaults.
+_OPTIONAL = ("value", "attempts", "hour_start", "hour_end", "fallback")
 
 
 @dataclass(frozen=True)
 class ActionRequests:
-    """Requested actions: parallel arrays, one entry per (account, channel) request."""
+    """Requested actions: parallel arrays, one entry per (account, channel) request.
 
-    account: np.ndarray  # int64 account ids
-    channel: np.ndarray  # int8 channel codes
-    priority: np.ndarray  # float64, higher first
-    value: np.ndarray | None = None  # optional expected value, ranks inside a priority
+    Attributes
+    ----------
+    account : ndarray of int64
+    channel : ndarray of int8
+    priority : ndarray of float64
+        Higher is served first when staff capacity runs short.
+    value : ndarray of float64, optional
+        Expected value of the action; ranks requests inside a priority.
+    attempts : ndarray of int8, optional
+        Attempts wanted today on this channel (default 1).
+    hour_start, hour_end : ndarray of int8, optional
+        The hours of the day the strategy allows, ``[start, end)`` (default the whole day);
+        the engine drops a request whose window does not meet the compliance profile's.
+    fallback : ndarray of int8, optional
+        Channel to use when staff capacity cannot serve the request (-1: none).
+    """
+
+    account: np.ndarray
+    channel: np.ndarray
+    priority: np.ndarray
+    value: np.ndarray | None = None
+    attempts: np.ndarray | None = None
+    hour_start: np.ndarray | None = None
+    hour_end: np.ndarray | None = None
+    fallback: np.ndarray | None = None
 
     @staticmethod
     def empty() -> ActionRequests:
@@ -219,26 +257,39 @@ class ActionRequests:
 
     def take(self, keep: np.ndarray) -> ActionRequests:
         """The requests selected by a boolean mask or index array."""
-        return ActionRequests(
-            self.account[keep],
-            self.channel[keep],
-            self.priority[keep],
-            None if self.value is None else self.value[keep],
-        )
+        extra = {f: (None if (v := getattr(self, f)) is None else v[keep]) for f in _OPTIONAL}
+        return ActionRequests(self.account[keep], self.channel[keep], self.priority[keep], **extra)
+
+    def filled(self, name: str) -> np.ndarray:
+        """An optional field with its default where the strategy left it out."""
+        v = getattr(self, name)
+        if v is not None:
+            return v
+        n = len(self)
+        return {
+            "value": lambda: np.zeros(n),
+            "attempts": lambda: np.ones(n, np.int8),
+            "hour_start": lambda: np.zeros(n, np.int8),
+            "hour_end": lambda: np.full(n, 24, np.int8),
+            "fallback": lambda: np.full(n, -1, np.int8),
+        }[name]()
 
     @staticmethod
     def concat(parts: list[ActionRequests]) -> ActionRequests:
         parts = [p for p in parts if len(p)]
         if not parts:
             return ActionRequests.empty()
-        values = None
-        if all(p.value is not None for p in parts):
-            values = np.concatenate([p.value for p in parts])
+        if len(parts) == 1:
+            return parts[0]
+        extra = {}
+        for f in _OPTIONAL:
+            if any(getattr(p, f) is not None for p in parts):
+                extra[f] = np.concatenate([p.filled(f) for p in parts])
         return ActionRequests(
             np.concatenate([p.account for p in parts]),
             np.concatenate([p.channel for p in parts]).astype(np.int8),
             np.concatenate([p.priority for p in parts]).astype(np.float64),
-            values,
+            **extra,
         )
 
 

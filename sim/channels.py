@@ -61,6 +61,9 @@ class ChannelSpec(BaseModel):
         Served from a daily staff capacity, by priority.
     call_attempt : bool
         Counts as a call attempt for compliance caps.
+    third_party : bool
+        Reaches people other than the borrower (references, employer); forbidden by profiles
+        that bar third-party contact. No built-in channel does.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -74,6 +77,7 @@ class ChannelSpec(BaseModel):
     reachability: str = Field(pattern="^(phone|digital|field)$")
     staff_limited: bool = False
     call_attempt: bool = False
+    third_party: bool = False
 
 
 DEFAULT_CHANNELS: dict[str, ChannelSpec] = {

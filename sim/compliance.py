@@ -1,44 +1,165 @@
 """Contact rules enforced by the engine, whatever a strategy asks for.
 
-A :class:`ComplianceProfile` states the caps of a jurisdiction; :func:`enforce` drops every
-request that would break them and says why, so the compliance ledger can count dropped actions
-by reason. Strategies are never trusted with compliance.
+A :class:`ComplianceProfile` states what a jurisdiction allows: call attempts in any 7 days,
+a quiet period after a telephone conversation, daily caps on connected and unanswered calls,
+contact hours, third-party contact. The engine runs every day's requests through
+
+1. :func:`expand`: one request per (account, channel), the highest priority kept, expanded into
+   its attempts;
+2. :func:`static_filter`: contact hours, and the quiet period after an earlier day's
+   conversation;
+3. capacity (``sim.capacity``) and fall-back channels;
+4. :func:`sequential_caps`: per account, attempts in priority order until a cap is reached (the
+   7-day cap counting today's attempts, the daily connected/unanswered caps and the quiet period
+   after a conversation earlier today: these depend on the outcomes of earlier attempts, which
+   are drawn here exactly as the engine will draw them);
+
+and counts every dropped attempt by reason in the compliance ledger. :func:`breaches` then
+checks the attempts actually made against the profile with separate code, so an enforcement bug
+shows up as a breach. Strategies are never trusted with compliance.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 
 import numpy as np
 
 from sim import kernels
 from sim.actions import ActionRequests
 from sim.channels import CHANNEL_NAMES, DEFAULT_CHANNELS, ChannelSpec
-from sim.portfolio import Portfolio
+from sim.portfolio import NEVER, Portfolio
+from sim.rng import Stream, uniforms
 
-#: Reasons a request is dropped, in ledger order.
-DROP_REASONS: tuple[str, ...] = ("duplicate", "call_cap_7d")
+#: Reasons an attempt is dropped, in ledger order.
+DROP_REASONS: tuple[str, ...] = (
+    "duplicate",
+    "contact_hours",
+    "third_party",
+    "call_cap_7d",
+    "quiet_after_conversation",
+    "daily_connected_cap",
+    "daily_unanswered_cap",
+)
+
+#: Draw counter stride between attempts on one account, channel and day (attempt 0 keeps the
+#: plain ``account * channels + channel`` counter).
+ATTEMPT_STRIDE = 1 << 40
 
 
 @dataclass(frozen=True)
 class ComplianceProfile:
-    """Caps on contacting one account.
+    """What a jurisdiction allows when contacting one account.
 
     Attributes
     ----------
     name : str
     max_call_attempts_7d : int or None
-        Call attempts (agent calls and IVR) allowed in any 7 consecutive days (US Reg F: 7).
+        Call attempts (agent calls and IVR) in any 7 consecutive days (US Reg F: 7).
+    quiet_days_after_conversation : int or None
+        No call attempt within this many days after a telephone conversation (Reg F: 7),
+        including later the same day.
+    max_connected_calls_per_day, max_unanswered_calls_per_day : int or None
+        Daily caps on calls that reach the borrower and on calls that do not (China: 3 and 6).
+    contact_hours : (int, int)
+        Hours ``[start, end)`` in which contact is allowed (Reg F: 8-21; China: 8-22).
+    third_party_contact : bool
+        Whether channels that reach third parties may be used. None of the built-in channels
+        does, so this only bites for user-defined channels marked ``third_party``.
     enforce : bool
-        When False, requests pass unchanged and breaches are only counted.
+        When False, attempts are not dropped for the profile, only counted as breaches.
     """
 
     name: str = "us_reg_f"
     max_call_attempts_7d: int | None = 7
+    quiet_days_after_conversation: int | None = 7
+    max_connected_calls_per_day: int | None = None
+    max_unanswered_calls_per_day: int | None = None
+    contact_hours: tuple[int, int] = (8, 21)
+    third_party_contact: bool = True
     enforce: bool = True
 
+    def __post_init__(self) -> None:
+        for name in (
+            "max_call_attempts_7d",
+            "quiet_days_after_conversation",
+            "max_connected_calls_per_day",
+            "max_unanswered_calls_per_day",
+        ):
+            v = getattr(self, name)
+            if v is not None and not (isinstance(v, int) and v >= 0):
+                raise ValueError(f"{name} must be a non-negative integer or null")
+        if self.max_call_attempts_7d is not None and self.max_call_attempts_7d > 7:
+            # the attempt ring keeps the last 7 call days per account
+            raise ValueError("max_call_attempts_7d above 7 is not supported (use null for none)")
+        start, end = self.contact_hours
+        if not 0 <= start < end <= 24:
+            raise ValueError("contact_hours must be [start, end) with 0 <= start < end <= 24")
 
-DEFAULT_PROFILE = ComplianceProfile()
+
+PROFILES: dict[str, ComplianceProfile] = {
+    "us_reg_f": ComplianceProfile(),
+    "cn": ComplianceProfile(
+        name="cn",
+        max_call_attempts_7d=None,
+        quiet_days_after_conversation=None,
+        max_connected_calls_per_day=3,
+        max_unanswered_calls_per_day=6,
+        contact_hours=(8, 22),
+        third_party_contact=False,
+    ),
+    "none": ComplianceProfile(
+        name="none",
+        max_call_attempts_7d=None,
+        quiet_days_after_conversation=None,
+        contact_hours=(0, 24),
+    ),
+}
+DEFAULT_PROFILE = PROFILES["us_reg_f"]
+
+
+class ComplianceError(ValueError):
+    """A compliance profile that cannot be used; the message names the file and field."""
+
+
+def load_profile(name_or_file: str) -> ComplianceProfile:
+    """A built-in profile by name (``us_reg_f``, ``cn``, ``none``) or a user-defined YAML file
+    with the fields of :class:`ComplianceProfile` (unknown keys refused)."""
+    if name_or_file in PROFILES:
+        return PROFILES[name_or_file]
+    path = Path(name_or_file)
+    if path.suffix.lower() not in (".yaml", ".yml") and not path.exists():
+        raise ComplianceError(
+            f"unknown compliance profile {name_or_file!r}; built-in: {', '.join(PROFILES)}, "
+            "or the path of a profile YAML file"
+        )
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ComplianceError(f"{path}: no such compliance profile file") from None
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise ComplianceError(f"{path}: cannot read as YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise ComplianceError(f"{path}: a compliance profile must be a mapping of fields")
+    allowed = set(ComplianceProfile.__dataclass_fields__)
+    for key in data:
+        if key not in allowed:
+            raise ComplianceError(
+                f"{path}: field '{key}': unknown key; allowed: {', '.join(sorted(allowed))}"
+            )
+    if "contact_hours" in data:
+        hours = data["contact_hours"]
+        if not (isinstance(hours, list | tuple) and len(hours) == 2):
+            raise ComplianceError(f"{path}: field 'contact_hours': give [start, end]")
+        data["contact_hours"] = tuple(hours)
+    data.setdefault("name", path.stem)
+    try:
+        return replace(ComplianceProfile(), **data)
+    except (TypeError, ValueError) as exc:
+        raise ComplianceError(f"{path}: {exc}") from None
 
 
 def call_channel_mask(channels: dict[str, ChannelSpec] | None = None) -> np.ndarray:
@@ -47,119 +168,196 @@ def call_channel_mask(channels: dict[str, ChannelSpec] | None = None) -> np.ndar
     return np.array([channels[name].call_attempt for name in CHANNEL_NAMES])
 
 
-def _rank_within_account(
-    account: np.ndarray, priority: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Order requests by account, highest priority first, and rank them inside each account."""
-    order = np.lexsort((-priority, account))
-    acc = account[order]
-    start = np.ones(acc.size, bool)
-    start[1:] = acc[1:] != acc[:-1]
-    first = np.maximum.accumulate(np.where(start, np.arange(acc.size), 0))
-    return order, np.arange(acc.size) - first
+@dataclass(frozen=True)
+class Attempts:
+    """Contact attempts: requests expanded, one row per attempt (parallel arrays)."""
+
+    account: np.ndarray
+    channel: np.ndarray  # int64
+    attempt: np.ndarray  # int64, 0 for the first attempt on the channel today
+    priority: np.ndarray
+    value: np.ndarray
+    hour_start: np.ndarray
+    hour_end: np.ndarray
+    fallback: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.account.size)
+
+    def take(self, keep: np.ndarray) -> Attempts:
+        return Attempts(**{k: v[keep] for k, v in self.__dict__.items()})
+
+    @staticmethod
+    def concat(parts: list[Attempts]) -> Attempts:
+        parts = [p for p in parts if len(p)] or parts[:1]
+        return Attempts(
+            **{k: np.concatenate([p.__dict__[k] for p in parts]) for k in parts[0].__dict__}
+        )
+
+    def as_requests(self) -> ActionRequests:
+        return ActionRequests(self.account, self.channel.astype(np.int8), self.priority, self.value)
 
 
-def calls_in_window(portfolio: Portfolio, account: np.ndarray, day: int) -> np.ndarray:
-    """Call attempts on each account in the 7 days ending yesterday (the ring holds the last 7)."""
-    return (portfolio.call_ring[account] > day - 7).sum(axis=1)
+def expand(requests: ActionRequests, n_accounts: int) -> tuple[Attempts, int]:
+    """One request per (account, channel), the highest priority kept (then the earliest),
+    expanded into its attempts. Returns the attempts and the number of duplicates dropped."""
+    account = kernels.as_ids(requests.account)
+    if account.size and (account.min() < 0 or account.max() >= n_accounts):
+        raise IndexError("a request names an account id outside the book")
+    channel = np.asarray(requests.channel, np.int64)
+    dup = 0
+    keep = None
+    if account.size and (
+        channel.min() < 0
+        or channel.max() >= 31
+        or kernels.has_duplicate_requests(account, channel, kernels.account_slots(n_accounts))
+    ):
+        key = account * 64 + channel
+        order = np.lexsort((-np.asarray(requests.priority), key))
+        first = np.ones(order.size, bool)
+        first[1:] = key[order][1:] != key[order][:-1]
+        keep = np.sort(order[first])
+        dup = int((~first).sum())
+    r = requests if keep is None else requests.take(keep)
+    n_att = r.filled("attempts").astype(np.int64)
+    base = Attempts(
+        account=kernels.as_ids(r.account),
+        channel=np.asarray(r.channel, np.int64),
+        attempt=np.zeros(len(r), np.int64),
+        priority=np.asarray(r.priority, np.float64),
+        value=np.asarray(r.filled("value"), np.float64),
+        hour_start=r.filled("hour_start").astype(np.int8),
+        hour_end=r.filled("hour_end").astype(np.int8),
+        fallback=r.filled("fallback").astype(np.int8),
+    )
+    if len(r) == 0 or (n_att == 1).all():
+        return base, dup
+    n_att = np.maximum(n_att, 1)
+    rows = np.repeat(np.arange(len(r)), n_att)
+    out = base.take(rows)
+    starts = np.cumsum(n_att) - n_att
+    attempt = np.arange(rows.size) - np.repeat(starts, n_att)
+    return replace(out, attempt=attempt), dup
 
 
-def _drop_duplicates(requests: ActionRequests) -> tuple[ActionRequests, int]:
-    """Keep the highest-priority request of each (account, channel), in request order."""
-    key = requests.account * 16 + requests.channel
-    order = np.lexsort((-requests.priority, key))
-    first = np.ones(order.size, bool)
-    first[1:] = key[order][1:] != key[order][:-1]
-    return requests.take(np.sort(order[first])), int((~first).sum())
-
-
-def enforce(
-    requests: ActionRequests,
+def static_filter(
+    att: Attempts,
     portfolio: Portfolio,
     day: int,
     profile: ComplianceProfile,
     is_call: np.ndarray,
-) -> tuple[ActionRequests, dict[str, int]]:
-    """Drop the requests a profile forbids.
+    third_party: np.ndarray,
+) -> tuple[Attempts, dict[str, int]]:
+    """Drop attempts outside the profile's contact hours, on third-party channels where those
+    are forbidden, and calls within the quiet period after an earlier day's conversation."""
+    dropped: dict[str, int] = {}
+    if not profile.enforce or not len(att):
+        return att, dropped
+    start, end = profile.contact_hours
+    keep = np.maximum(att.hour_start, start) < np.minimum(att.hour_end, end)
+    dropped["contact_hours"] = int((~keep).sum())
+    if not profile.third_party_contact:
+        tp = third_party[att.channel]
+        dropped["third_party"] = int((tp & keep).sum())
+        keep &= ~tp
+    q = profile.quiet_days_after_conversation
+    if q is not None:
+        calls = is_call[att.channel] & keep
+        since = day - portfolio.last_conversation[att.account[calls]]
+        quiet = (since >= 1) & (since <= q)
+        dropped["quiet_after_conversation"] = int(quiet.sum())
+        keep[np.flatnonzero(calls)[quiet]] = False
+    return (att if keep.all() else att.take(keep)), dropped
 
-    First one attempt per account and channel a day (the highest-priority duplicate stays);
-    then, per account, call requests in priority order until the calls of the last 7 days reach
-    the cap.
 
-    Parameters
-    ----------
-    requests : ActionRequests
-    portfolio : Portfolio
-    day : int
-    profile : ComplianceProfile
-    is_call : ndarray of bool
-        Per channel code, whether it counts as a call attempt.
+def reached(
+    att: Attempts, portfolio: Portfolio, day: int, key, reach: np.ndarray, reach_trait: np.ndarray
+) -> np.ndarray:
+    """Whether each attempt reaches the right party: the very draws the engine makes."""
+    p_reach = np.minimum(
+        reach[att.channel] * portfolio.reach[att.account, reach_trait[att.channel]], 0.98
+    )
+    counter = att.account * len(reach) + att.channel + att.attempt * ATTEMPT_STRIDE
+    return uniforms(key, Stream.REACH, day, counter) < p_reach
 
-    Returns
-    -------
-    kept : ActionRequests
-        The requests kept, in request order.
-    dropped : dict
-        Number of dropped requests by reason (``DROP_REASONS``).
+
+def sequential_caps(
+    att: Attempts,
+    portfolio: Portfolio,
+    day: int,
+    profile: ComplianceProfile,
+    is_call: np.ndarray,
+    talks: np.ndarray,
+    rpc: np.ndarray,
+) -> tuple[np.ndarray, dict[str, int]]:
+    """Caps that depend on today's earlier attempts, per account in priority order.
+
+    Attempts of one account are made in order of priority (then attempt, then channel); the
+    calls stop at the first one that would break a cap: the 7-day cap (calls in the ring from
+    earlier days plus today's), the daily connected and unanswered caps, or the quiet period
+    after a conversation earlier today. Returns a keep mask aligned with ``att``.
     """
-    dropped = dict.fromkeys(DROP_REASONS, 0)
-    if not len(requests):
-        return requests, dropped
-    slots = kernels.account_slots(portfolio.n)
-    account = kernels.as_ids(requests.account)
-    if account.min() < 0 or account.max() >= portfolio.n:
-        raise IndexError("a request names an account id outside the book")
-    channel = np.asarray(requests.channel)
-    small_codes = channel.min() >= 0 and channel.max() < 31
-    if not small_codes or kernels.has_duplicate_requests(account, channel, slots):
-        requests, dropped["duplicate"] = _drop_duplicates(requests)
-    if not profile.enforce or profile.max_call_attempts_7d is None:
-        return requests, dropped
+    keep = np.ones(len(att), bool)
+    dropped: dict[str, int] = {}
+    calls = np.flatnonzero(is_call[att.channel])
+    cap7 = profile.max_call_attempts_7d
+    conn_cap = profile.max_connected_calls_per_day
+    unans_cap = profile.max_unanswered_calls_per_day
+    quiet = profile.quiet_days_after_conversation
+    if (
+        not profile.enforce
+        or not calls.size
+        or (cap7 is None and conn_cap is None and unans_cap is None and quiet is None)
+    ):
+        return keep, dropped
+    acc = att.account[calls]
+    order = np.lexsort((att.channel[calls], att.attempt[calls], -att.priority[calls], acc))
+    idx = calls[order]
+    acc = acc[order]
+    ok = rpc[idx]
+    conv = ok & talks[att.channel[idx]]
+    new = np.ones(idx.size, bool)
+    new[1:] = acc[1:] != acc[:-1]
+    group_start = np.maximum.accumulate(np.where(new, np.arange(idx.size), 0))
 
-    calls = is_call[requests.channel]
-    if calls.any():
-        call_idx = np.flatnonzero(calls)
-        acc = requests.account[call_idx]
-        priority = np.ascontiguousarray(requests.priority[call_idx], dtype=np.float64)
-        if np.isnan(priority).any():
-            order, rank = _rank_within_account(acc, priority)
-            over = np.empty(acc.size, bool)
-            over[order] = calls_in_window(portfolio, acc[order], day) + rank + 1 > (
-                profile.max_call_attempts_7d
-            )
-        else:
-            over = kernels.call_cap_excess(
-                kernels.as_ids(acc),
-                priority,
-                day,
-                portfolio.call_ring,
-                profile.max_call_attempts_7d,
-                slots,
-            )
-        if over.any():
-            keep = np.ones(len(requests), bool)
-            keep[call_idx[over]] = False
-            dropped["call_cap_7d"] = int(over.sum())
-            requests = requests.take(keep)
-    return requests, dropped
+    def before(flag: np.ndarray) -> np.ndarray:
+        c = np.cumsum(flag) - flag  # strictly before, over the whole list
+        return c - c[group_start]
+
+    rank = np.arange(idx.size) - group_start
+    stop = np.zeros(idx.size, np.int8)  # reason code + 1 of the first cap an attempt breaks
+    if cap7 is not None:
+        used = (portfolio.call_ring[acc] > day - 7).sum(axis=1)
+        stop = np.where((stop == 0) & (used + rank + 1 > cap7), 1, stop)
+    if quiet is not None:
+        stop = np.where((stop == 0) & (before(conv) > 0), 2, stop)
+    if conn_cap is not None:
+        stop = np.where((stop == 0) & (before(ok) >= conn_cap), 3, stop)
+    if unans_cap is not None:
+        stop = np.where((stop == 0) & (before(~ok) >= unans_cap), 4, stop)
+    # the first stop ends the account's calls for the day: later attempts are not made either
+    blocked = np.cumsum(stop > 0)
+    blocked = (blocked - np.concatenate([[0], blocked])[group_start]) > 0
+    reason = np.where(stop > 0, stop, 0)
+    first_reason = np.maximum.accumulate(np.where(stop > 0, np.arange(idx.size), -1))
+    first_reason = np.where(first_reason >= group_start, reason[np.maximum(first_reason, 0)], 0)
+    names = (
+        "call_cap_7d",
+        "quiet_after_conversation",
+        "daily_connected_cap",
+        "daily_unanswered_cap",
+    )
+    for code, name in enumerate(names, start=1):
+        dropped[name] = int((blocked & (first_reason == code)).sum())
+    keep[idx[blocked]] = False
+    return keep, dropped
 
 
 def record_calls(
     portfolio: Portfolio, account: np.ndarray, day: int, profile: ComplianceProfile
 ) -> int:
-    """Write executed call attempts into each account's ring of recent attempt days, and
-    count breaches.
-
-    ``account`` may repeat (two call attempts on one account in a day); each lands in its own
-    ring slot.
-
-    Returns
-    -------
-    int
-        Accounts over the profile's 7-day call cap after today's attempts: checked from the
-        attempt log, independently of :func:`enforce`, so an enforcement bug shows up here.
-        (An account with more attempts today than the ring holds counts as a breach too.)
-    """
+    """Write executed call attempts into each account's ring of recent attempt days and count
+    7-day-cap breaches (checked before each write, from the ring)."""
     if not account.size:
         return 0
     cap = profile.max_call_attempts_7d
@@ -173,3 +371,67 @@ def record_calls(
             kernels.account_slots(portfolio.n),
         )
     )
+
+
+def breaches(
+    att: Attempts,
+    rpc: np.ndarray,
+    conversation_before: np.ndarray,
+    day: int,
+    profile: ComplianceProfile,
+    is_call: np.ndarray,
+    talks: np.ndarray,
+) -> int:
+    """Attempts made today that break the profile's daily rules (hours, quiet period, daily
+    caps), counted from the attempts themselves with code separate from the enforcement.
+
+    ``conversation_before`` is each attempt's account's last conversation day before today.
+    The 7-day cap is checked by :func:`record_calls`.
+    """
+    if not len(att):
+        return 0
+    start, end = profile.contact_hours
+    n = int((np.maximum(att.hour_start, start) >= np.minimum(att.hour_end, end)).sum())
+    calls = is_call[att.channel]
+    if not calls.any():
+        return n
+    acc = att.account[calls]
+    ok = rpc[calls]
+    _, inv = np.unique(acc, return_inverse=True)
+    if profile.max_connected_calls_per_day is not None:
+        n += int((np.bincount(inv, weights=ok) > profile.max_connected_calls_per_day).sum())
+    if profile.max_unanswered_calls_per_day is not None:
+        n += int((np.bincount(inv, weights=~ok) > profile.max_unanswered_calls_per_day).sum())
+    q = profile.quiet_days_after_conversation
+    if q is not None:
+        since = day - conversation_before[calls]
+        n += int(((since >= 1) & (since <= q)).sum())
+        # a call after a conversation earlier today: in execution order (priority, attempt)
+        order = np.lexsort((att.channel[calls], att.attempt[calls], -att.priority[calls], acc))
+        conv = (ok & talks[att.channel[calls]])[order]
+        a = acc[order]
+        new = np.ones(a.size, bool)
+        new[1:] = a[1:] != a[:-1]
+        start = np.maximum.accumulate(np.where(new, np.arange(a.size), 0))
+        c = np.cumsum(conv) - conv  # conversations strictly before, over the whole list
+        n += int(((c - c[start]) > 0).sum())
+    return n
+
+
+__all__ = [
+    "DEFAULT_PROFILE",
+    "DROP_REASONS",
+    "NEVER",
+    "PROFILES",
+    "Attempts",
+    "ComplianceError",
+    "ComplianceProfile",
+    "breaches",
+    "call_channel_mask",
+    "expand",
+    "load_profile",
+    "reached",
+    "record_calls",
+    "sequential_caps",
+    "static_filter",
+]

@@ -27,21 +27,21 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
 
 from sim import behaviour as bh
+from sim import compliance as rules
 from sim import kernels, ledger
 from sim.actions import RECOVERY_PATHS, AccountView, ChargeOffView, StrategyProtocol
-from sim.capacity import allocate
+from sim.capacity import allocate_mask
 from sim.channels import CHANNEL_NAMES, N_CHANNELS, Channel, Reachability
 from sim.compliance import (
     DEFAULT_PROFILE,
     ComplianceProfile,
     call_channel_mask,
-    enforce,
     record_calls,
 )
 from sim.kpis import DailyRecorder, monthly_table, summarise
@@ -66,6 +66,7 @@ class RunResult:
     recovery_rates: np.ndarray
     initial_bucket: np.ndarray
     portfolio: Portfolio | None = None
+    contact_log: pd.DataFrame | None = None  # every attempt made (``contact_log=True``)
 
 
 class _ChannelTable:
@@ -83,6 +84,9 @@ class _ChannelTable:
             [Reachability[s.reachability.upper()].value for s in specs], np.int64
         )
         self.is_call = call_channel_mask(sc.channels)
+        # a telephone conversation: a call on which promises are made (Reg F's quiet period)
+        self.talks = self.is_call & (self.promise_rate > 0)
+        self.third_party = np.array([s.third_party for s in specs])
         self.capacity = np.full(N_CHANNELS, np.inf)
         self.capacity[Channel.CALL] = sc.staff.call_attempts_per_day
         self.capacity[Channel.VISIT] = sc.staff.visits_per_day
@@ -116,6 +120,16 @@ class _Run:
         self.outstanding = float(p.opening_principal.sum())
         self.n_charged_off = 0
         self.n_paid_off = 0
+        self.contact_log: list[pd.DataFrame] | None = None
+        # champion/challenger: a strategy with arms assigns each account to one, at random by
+        # account id (counter-based, so the same accounts every run with the same seed)
+        self.arms: tuple[str, ...] | None = getattr(strategy, "arms", None)
+        if self.arms is not None:
+            p.arm[:] = strategy.assign(np.arange(p.n, dtype=np.int64), self.key)
+            if hasattr(strategy, "bind"):
+                strategy.bind(p.arm)
+            p.cash_collected = np.zeros(p.n)
+            p.contact_cost = np.zeros(p.n)
         self.markov = None
         if sc.behaviour.mode == "markov":
             self.markov = np.cumsum(np.array(sc.behaviour.roll_matrix), axis=1)
@@ -264,21 +278,55 @@ class _Run:
 
     def contact(self, day: int, view: AccountView) -> None:
         """Ask the strategy, enforce compliance and capacity, play out the contacts."""
-        p, sc, ch, rec = self.p, self.sc, self.ch, self.rec
+        p, sc, ch, rec, prof = self.p, self.sc, self.ch, self.rec, self.compliance
         req = self.strategy.decide(view)
         if not len(req):
             return
         if req.channel.size and (req.channel.min() < 0 or req.channel.max() >= N_CHANNELS):
             raise ValueError(f"strategy {self.strategy.name!r} requested an unknown channel code")
-        req, dropped = enforce(req, p, day, self.compliance, ch.is_call)
-        rec.add(day, **{f"dropped_{k}": v for k, v in dropped.items()})
-        req, unserved = allocate(req, ch.capacity)
+        att, dup = rules.expand(req, p.n)
+        dropped = {"duplicate": dup}
+        att, d = rules.static_filter(att, p, day, prof, ch.is_call, ch.third_party)
+        _merge(dropped, d)
+        keep, unserved = allocate_mask(
+            att.channel, att.priority, att.value, att.account, ch.capacity
+        )
         rec.add_by_channel(day, "unserved", unserved)
-        acc, chan = kernels.as_ids(req.account), req.channel.astype(np.int64)
-        if not acc.size:
+        if not keep.all():
+            att = self._fall_back(day, att, keep, dropped)
+        if not len(att):
+            rec.add(day, **{f"dropped_{k}": v for k, v in dropped.items()})
             return
+        rpc = rules.reached(att, p, day, self.key, ch.reach, ch.reach_trait)
+        keep, d = rules.sequential_caps(att, p, day, prof, ch.is_call, ch.talks, rpc)
+        _merge(dropped, d)
+        rec.add(day, **{f"dropped_{k}": v for k, v in dropped.items()})
+        if not keep.all():
+            att, rpc = att.take(keep), rpc[keep]
+        if not len(att):
+            return
+        acc, chan = att.account, att.channel
         calls = ch.is_call[chan]
-        rec.add(day, compliance_breaches=record_calls(p, acc[calls], day, self.compliance))
+        n_breach = rules.breaches(
+            att, rpc, p.last_conversation[acc], day, prof, ch.is_call, ch.talks
+        )
+        n_breach += record_calls(p, acc[calls], day, prof)
+        rec.add(day, compliance_breaches=n_breach)
+        if self.contact_log is not None:
+            self.contact_log.append(
+                pd.DataFrame(
+                    {
+                        "day": day,
+                        "account": acc,
+                        "channel": chan,
+                        "attempt": att.attempt,
+                        "rpc": rpc,
+                    }
+                )
+            )
+        if self.arms is not None:
+            cost = ch.cost_attempt[chan] + np.where(rpc, ch.cost_contact[chan], 0.0)
+            np.add.at(p.contact_cost, acc, cost)
 
         # reach, cost, pre-due reminders; a right-party contact with a delinquent borrower
         # excites repayment, may end in a promise and, on channels where promises are made,
@@ -288,6 +336,7 @@ class _Run:
         attempts, rpc, cost, offers, promises = kernels.contact_outcomes(
             acc,
             chan,
+            att.attempt,
             day,
             self.key,
             ch.reach,
@@ -352,6 +401,31 @@ class _Run:
             lifetime_value_lost=float(p.lifetime_value[np.sort(churners)].sum()),
         )
 
+    def _fall_back(
+        self, day: int, att: rules.Attempts, served: np.ndarray, dropped: dict[str, int]
+    ) -> rules.Attempts:
+        """Attempts staff could not serve move to their rule's fall-back channel, where there is
+        one and it has room; an attempt already made on that channel today is not repeated."""
+        ch, p = self.ch, self.p
+        out = att.take(served)
+        fb = att.take(~served & (att.fallback >= 0))
+        if not len(fb):
+            return out
+        fb = replace(
+            fb, channel=fb.fallback.astype(np.int64), fallback=np.full(len(fb), -1, np.int8)
+        )
+        fb, d = rules.static_filter(fb, p, day, self.compliance, ch.is_call, ch.third_party)
+        _merge(dropped, d)
+        room = ch.capacity - np.bincount(out.channel, minlength=N_CHANNELS)
+        keep, _ = allocate_mask(fb.channel, fb.priority, fb.value, fb.account, room)
+        both = rules.Attempts.concat([out, fb.take(keep)])
+        key = (both.account * N_CHANNELS + both.channel) * 16 + np.minimum(both.attempt, 15)
+        _, first = np.unique(key, return_index=True)
+        if first.size < len(both):
+            dropped["duplicate"] = dropped.get("duplicate", 0) + len(both) - first.size
+            both = both.take(np.sort(first))
+        return both
+
     def _restructure(self, day: int, acc: np.ndarray) -> None:
         p, r = self.p, self.sc.restructuring
         take = np.where(p.hardship[acc], r.take_up, r.take_up_no_hardship)
@@ -405,6 +479,8 @@ class _Run:
             return
         applied = ledger.pay(p, who, amount)
         self._book_principal(applied.principal)
+        if self.arms is not None:
+            p.cash_collected[who] += applied.cash  # ids are unique here
         cures, self_cures = kernels.after_payments(
             who,
             applied.cured,
@@ -493,6 +569,7 @@ def simulate(
     keep_portfolio: bool = False,
     check: bool = True,
     portfolio: Portfolio | None = None,
+    contact_log: bool = False,
 ) -> RunResult:
     """Run a book under a strategy.
 
@@ -512,6 +589,9 @@ def simulate(
         Verify the accounting invariants at the end (cheap; on by default).
     portfolio : Portfolio, optional
         A book to run instead of generating one (it is modified in place).
+    contact_log : bool
+        Keep every attempt made (day, account, channel, attempt, right-party contact) in
+        ``RunResult.contact_log``: for audits and compliance tests on small books.
 
     Returns
     -------
@@ -520,6 +600,8 @@ def simulate(
     seed = scenario.seed if seed is None else int(seed)
     t0 = time.perf_counter()
     run = _Run(scenario, strategy, seed, compliance, portfolio)
+    if contact_log:
+        run.contact_log = []
     p = run.p
     snapshot = p.bucket(0)
     initial_bucket = snapshot.copy()
@@ -554,6 +636,16 @@ def simulate(
         recovery_beyond_horizon=run.recovery.beyond_horizon,
         wall_seconds=wall,
     )
+    summary["compliance_profile"] = compliance.name
+    if run.arms is not None:
+        summary["arms"] = arm_kpis(p, run.arms, scenario.days - 1)
+    log = None
+    if run.contact_log is not None:
+        log = (
+            pd.concat(run.contact_log, ignore_index=True)
+            if run.contact_log
+            else pd.DataFrame(columns=["day", "account", "channel", "attempt", "rpc"])
+        )
     return RunResult(
         scenario=scenario,
         strategy=getattr(strategy, "name", "none"),
@@ -565,4 +657,44 @@ def simulate(
         recovery_rates=rates,
         initial_bucket=initial_bucket,
         portfolio=p if keep_portfolio else None,
+        contact_log=log,
     )
+
+
+def arm_kpis(p: Portfolio, arms: tuple[str, ...], day: int) -> dict[str, dict]:
+    """KPIs per champion/challenger arm, from per-account totals and end-of-run state.
+
+    ``collected`` here is cash from accounts in arrears (post-charge-off recoveries are booked
+    for the book as a whole); ``cost`` is contact cost.
+    """
+    arm = p.arm.astype(np.int64)
+    k = len(arms)
+
+    def total(values) -> np.ndarray:
+        return np.bincount(arm, weights=np.asarray(values, float), minlength=k)
+
+    accounts = np.bincount(arm, minlength=k)
+    outstanding = p.sched_balance + p.arrears_principal
+    dpd = p.dpd(day)
+    late = np.where((p.status == Status.OPEN) & (dpd > 30), outstanding, 0.0)
+    out = {}
+    collected, cost = total(p.cash_collected), total(p.contact_cost)
+    co, churned = total(p.principal_charged_off), total(p.churned)
+    complaints, bal, late_bal = total(p.complaints), total(outstanding), total(late)
+    for a, name in enumerate(arms):
+        out[name] = {
+            "accounts": int(accounts[a]),
+            "collected": float(collected[a]),
+            "cost": float(cost[a]),
+            "net_recovery": float(collected[a] - cost[a]),
+            "charge_off_amount": float(co[a]),
+            "churned": int(churned[a]),
+            "complaints": int(complaints[a]),
+            "delinquency_rate_30p": float(late_bal[a] / bal[a]) if bal[a] > 0 else 0.0,
+        }
+    return out
+
+
+def _merge(total: dict[str, int], more: dict[str, int]) -> None:
+    for k, v in more.items():
+        total[k] = total.get(k, 0) + v

@@ -50,6 +50,7 @@ _EARLY_WARNING = int(Stream.EARLY_WARNING)
 _DTI_DRIFT = int(Stream.DTI_DRIFT)
 _DUE_PAYMENT = int(Stream.DUE_PAYMENT)
 _REACH = int(Stream.REACH)
+_ATTEMPT_STRIDE = 1 << 40  # sim.compliance.ATTEMPT_STRIDE
 _PROMISE = int(Stream.PROMISE)
 _PROMISE_DAY = int(Stream.PROMISE_DAY)
 _PROMISE_AMOUNT = int(Stream.PROMISE_AMOUNT)
@@ -407,7 +408,12 @@ def fall_due(
 def _pay_one(
     i, amt, fees_due, arrears_interest, arrears_principal, principal_repaid, missed, last_instalment
 ):
-    """Apply a payment of ``amt`` to account ``i``; returns (cash booked, principal, cured)."""
+    """Apply a payment of ``amt`` to account ``i``.
+
+    Returns (cash booked, principal, cured, dust): ``dust`` is the principal residue (below a
+    cent) a cure moves into ``principal_repaid`` besides the payment; the engine books it so that
+    its running outstanding balance stays the book's.
+    """
     to_fees = _minimum(amt, fees_due[i])
     rest = amt - to_fees
     to_int = _minimum(rest, arrears_interest[i])
@@ -424,13 +430,15 @@ def _pay_one(
     else:
         still = 0.0
     missed[i] = np.int16(_minimum(np.float64(missed[i]), still))
+    dust = 0.0
     if still == 0.0:  # clear dust so a cured account owes exactly nothing overdue
-        principal_repaid[i] += arrears_principal[i]
+        dust = arrears_principal[i]
+        principal_repaid[i] += dust
         arrears_principal[i] = 0.0
         arrears_interest[i] = 0.0
         if fees_due[i] <= CENT:
             fees_due[i] = 0.0
-    return amt - excess, to_prin, still == 0.0
+    return amt - excess, to_prin, still == 0.0, dust
 
 
 @njit(**_JIT)
@@ -448,7 +456,7 @@ def pay(
 
     An instalment counts as paid when what is overdue falls below it (``missed`` becomes
     ``ceil(overdue / last instalment)``, never more than before); a cured account's rounding
-    dust is cleared.
+    dust is cleared (moved into ``principal_repaid``).
 
     Returns
     -------
@@ -458,15 +466,18 @@ def pay(
         Principal repaid.
     cured : ndarray of bool
         The account has no arrears left.
+    residue : float
+        Principal dust moved into ``principal_repaid`` by cures, in total (not cash).
     """
     n = idx.size
     cash = np.empty(n)
     principal = np.empty(n)
     cured = np.empty(n, np.bool_)
+    residue = 0.0
     for k in range(n):
         if k + _AHEAD < n:
             prefetch(fees_due, idx[k + _AHEAD])
-        cash[k], principal[k], cured[k] = _pay_one(
+        cash[k], principal[k], cured[k], dust = _pay_one(
             idx[k],
             amount[k],
             fees_due,
@@ -476,7 +487,8 @@ def pay(
             missed,
             last_instalment,
         )
-    return cash, principal, cured
+        residue += dust
+    return cash, principal, cured, residue
 
 
 @njit(inline="always")
@@ -491,7 +503,11 @@ def _close_one(
     missed,
     status,
 ):
-    """Close account ``i`` if it is open, owes nothing and has no instalment left."""
+    """Close account ``i`` if it is open, owes nothing and has no instalment left.
+
+    Returns (closed, residue): ``residue`` is the principal below a cent moved into
+    ``principal_repaid`` (the engine books it; it is not cash).
+    """
     if (
         remaining[i] <= 0
         and sched_balance[i] <= CENT
@@ -499,15 +515,16 @@ def _close_one(
         and status[i] == _OPEN
     ):
         # rounding residue of the schedule is treated as repaid, keeping the identity exact
-        principal_repaid[i] += sched_balance[i] + arrears_principal[i]
+        residue = sched_balance[i] + arrears_principal[i]
+        principal_repaid[i] += residue
         sched_balance[i] = 0.0
         arrears_principal[i] = 0.0
         arrears_interest[i] = 0.0
         fees_due[i] = 0.0
         missed[i] = 0
         status[i] = _PAID_OFF
-        return True
-    return False
+        return True, residue
+    return False, 0.0
 
 
 @njit(**_JIT)
@@ -524,16 +541,18 @@ def close_paid_off(
 ):
     """Close the open accounts of ``idx`` that owe nothing and have no instalment left.
 
-    Returns the ids closed (in ``idx`` order).
+    Returns the ids closed (in ``idx`` order) and the principal residue moved into
+    ``principal_repaid`` in total (rounding, not cash; the engine books it).
     """
     done = np.empty(idx.size, np.int64)
     m = 0
     n = idx.size
+    residue = 0.0
     for k in range(n):
         if k + _AHEAD < n:
             prefetch(remaining, idx[k + _AHEAD])
         i = idx[k]
-        if _close_one(
+        closed, rest = _close_one(
             i,
             remaining,
             sched_balance,
@@ -543,10 +562,12 @@ def close_paid_off(
             principal_repaid,
             missed,
             status,
-        ):
+        )
+        if closed:
             done[m] = i
             m += 1
-    return done[:m]
+            residue += rest
+    return done[:m], residue
 
 
 @njit(**_JIT)
@@ -716,9 +737,10 @@ def rule_requests(
 
     Returns
     -------
-    account, channel, priority, value : ndarray
+    account, channel, priority, value, rule, position : ndarray
         Parallel request arrays; ``value`` is the view's expected value (arrears times
-        ``exp(-dpd / 45) / (1 + promises broken)``).
+        ``exp(-dpd / 45) / (1 + promises broken)``), ``rule`` the index of the rule that made
+        the request and ``position`` the account's position in the view.
     """
     n = account.size
     n_rules = code.size
@@ -754,6 +776,8 @@ def rule_requests(
     out_chan = np.empty(m, np.int8)
     out_prio = np.empty(m, np.float64)
     out_value = np.empty(m, np.float64)
+    out_rule = np.empty(m, np.int16)
+    out_pos = np.empty(m, np.int64)
     j = 0
     for r in range(n_rules):
         if per_rule[r] == 0:
@@ -767,8 +791,10 @@ def rule_requests(
                 out_chan[j] = c
                 out_prio[j] = pr
                 out_value[j] = value[k]
+                out_rule[j] = r
+                out_pos[j] = k
                 j += 1
-    return out_acc, out_chan, out_prio, out_value
+    return out_acc, out_chan, out_prio, out_value, out_rule, out_pos
 
 
 # --------------------------------------------------------------------------- compliance
@@ -867,14 +893,15 @@ def record_call_attempts(account, day, call_ring, call_ring_pos, cap, slots):
     """Write call attempts into each account's ring of recent attempt days.
 
     ``account`` may repeat: the ``r``-th attempt of the day on an account lands ``r`` slots
-    after the ring position. With ``cap >= 0``, returns the accounts over the cap after today
-    (calls in the ring within 7 days, or more attempts today than the ring holds); with
-    ``cap < 0`` returns 0.
+    after the ring position. With ``cap >= 0``, returns the number of accounts with an attempt
+    made while the calls of the last 7 days (the ring, today's earlier attempts included)
+    already reached the cap, checked before each write; with ``cap < 0`` returns 0.
     """
     n = account.size
     ring = call_ring.shape[1]
     first = np.empty(n, np.int64)
     today = np.zeros(n, np.int64)
+    over = np.zeros(n, np.bool_)
     n_acc = 0
     for k in range(n):
         if k + _AHEAD < n:
@@ -890,22 +917,22 @@ def record_call_attempts(account, day, call_ring, call_ring_pos, cap, slots):
             s = n_acc
             slots[i] = s
         r = today[s - 1]
+        if cap >= 0:
+            in_window = 0
+            for q in range(ring):
+                if call_ring[i, q] > day - 7:
+                    in_window += 1
+            if in_window >= cap:
+                over[s - 1] = True
         call_ring[i, (np.int64(call_ring_pos[i]) + r) % ring] = day
         today[s - 1] = r + 1
     breaches = 0
     for g in range(n_acc):
-        if g + _AHEAD < n_acc:
-            prefetch(call_ring[first[g + _AHEAD]], 0)
         i = first[g]
         slots[i] = 0
         call_ring_pos[i] = (np.int64(call_ring_pos[i]) + today[g]) % ring
-        if cap >= 0:
-            in_window = 0
-            for j in range(ring):
-                if call_ring[i, j] > day - 7:
-                    in_window += 1
-            if in_window > cap or today[g] > ring:
-                breaches += 1
+        if over[g]:
+            breaches += 1
     return breaches
 
 
@@ -914,6 +941,7 @@ def record_call_attempts(account, day, call_ring, call_ring_pos, cap, slots):
 def contact_outcomes(
     account,
     channel,
+    attempt,
     day,
     key,
     ch_reach,
@@ -947,6 +975,8 @@ def contact_outcomes(
 ):
     """Play out the served attempts (in request order): reach, cost, excitation, promises.
 
+    * Attempt ``a`` of the day on a channel draws with counter
+      ``account * channels + channel + a * 2**40`` (attempt 0: the plain counter).
     * The attempt is stamped in ``last_contact``; it reaches the right party with chance
       ``min(reach[c] * borrower reach for the channel, 0.98)``.
     * A pre-due reminder (current account) records whether it missed the borrower.
@@ -995,7 +1025,8 @@ def contact_outcomes(
         i = account[k]
         c = channel[k]
         r = _minimum(ch_reach[c] * reach[i, ch_trait[c]], 0.98)
-        rpc = uniform_at(off_reach, i * n_channels + c) < r
+        counter = i * n_channels + c + attempt[k] * _ATTEMPT_STRIDE
+        rpc = uniform_at(off_reach, counter) < r
         attempts[c] += 1
         if rpc:
             rpcs[c] += 1
@@ -1018,7 +1049,7 @@ def contact_outcomes(
         fade = math.exp(-_dpd(day, missed[i], last_due_day[i]) / effect_dpd_scale)
         jump[s - 1] += ch_effect[c] * sensitivity[i] * fade
         rate = ch_promise_rate[c] * (0.5 + _sigmoid(willingness[i] - _W_CENTRE))
-        made = uniform_at(off_promise, i * n_channels + c) < rate
+        made = uniform_at(off_promise, counter) < rate
         if made and promise_day[i] < day:
             wait = 1.0 + np.floor(uniform_at(off_promise_day, i) * promise_days_max)
             promise_day[i] = day + np.int32(wait)

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from sim.channels import CHANNEL_NAMES
+from sim.compliance import DROP_REASONS
 from sim.portfolio import BUCKET_NAMES
 
 _BUCKET_COLS = [b.replace("-", "_") for b in BUCKET_NAMES]
@@ -38,7 +39,7 @@ FLOW_COLUMNS: tuple[str, ...] = (
     "lifetime_value_lost",
     "compliance_breaches",
     "hardship_onsets",
-    *(f"dropped_{r}" for r in ("duplicate", "call_cap_7d")),
+    *(f"dropped_{r}" for r in DROP_REASONS),
     *(f"attempts_{c}" for c in CHANNEL_NAMES),
     *(f"rpc_{c}" for c in CHANNEL_NAMES),
     *(f"cost_{c}" for c in CHANNEL_NAMES),
@@ -210,10 +211,7 @@ def summarise(
         "lifetime_value_lost": float(tot["lifetime_value_lost"]),
         "complaints": int(tot["complaints"]),
         "compliance_breaches": int(tot["compliance_breaches"]),
-        "compliance": {
-            "dropped_duplicate": int(tot["dropped_duplicate"]),
-            "dropped_call_cap_7d": int(tot["dropped_call_cap_7d"]),
-        },
+        "compliance": {f"dropped_{r}": int(tot[f"dropped_{r}"]) for r in DROP_REASONS},
         "contacts": {c: int(tot[f"attempts_{c}"]) for c in CHANNEL_NAMES},
         "right_party_contacts": {c: int(tot[f"rpc_{c}"]) for c in CHANNEL_NAMES},
         "unserved": {c: int(tot[f"unserved_{c}"]) for c in CHANNEL_NAMES},

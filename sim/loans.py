@@ -9,8 +9,9 @@ Three repayment methods in common use for personal loans:
 * ``interest_only`` (按月还息到期还本): interest every period, all principal at maturity.
 
 Everything here is vectorised over many loans. The engine advances loans one due date at a
-time with :func:`instalment_split`; :func:`schedule` builds whole schedules from the very same
-function, so the schedules users see and the cash flows the engine books cannot disagree.
+time with :func:`instalment_split`; :func:`schedule` builds whole schedules from the same
+split (annuity balances from the closed form :func:`balance_after`, which the engine's step
+recursion matches to rounding at realistic rates and terms).
 """
 
 from __future__ import annotations
@@ -59,20 +60,31 @@ def annuity_payment(principal, monthly_rate, n_periods):
     return pay
 
 
-def balance_after(principal, monthly_rate, n_periods, k, method):
+def balance_after(principal, monthly_rate, n_periods, k, method, *, precise=False):
     """Contractual balance after ``k`` instalments have been paid (closed forms).
 
     Used to set up seasoned loans: a loan ``k`` months into its term that has paid as agreed.
+    The annuity balance is ``P (g^n - g^k) / (g^n - 1)`` with ``g = 1 + r``. With ``precise``
+    it is evaluated as ``P g^k expm1((n - k) L) / expm1(n L)``, ``L = log1p(r)``, which keeps
+    full relative precision at tiny rates too (used for schedules; the book set-up keeps the
+    plain form so that simulated books stay bit for bit what they were).
     """
     p = np.asarray(principal, dtype=float)
     r = np.asarray(monthly_rate, dtype=float)
     n = np.asarray(n_periods, dtype=float)
     k = np.asarray(k, dtype=float)
     method = np.asarray(method)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        gn = np.power(1.0 + r, n)
-        gk = np.power(1.0 + r, k)
-        ann = np.where(r > 0, p * (gn - gk) / (gn - 1.0), p * (1.0 - k / np.maximum(n, 1.0)))
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        if precise:
+            log_g = np.log1p(r)
+            ann_rate = np.exp(k * log_g) * np.expm1((n - k) * log_g) / np.expm1(n * log_g)
+            ann = np.where(r > 0, p * ann_rate, p * (1.0 - k / np.maximum(n, 1.0)))
+        else:
+            gn = np.power(1.0 + r, n)
+            gk = np.power(1.0 + r, k)
+            ann = np.where(
+                (r > 0) & (gn > 1.0), p * (gn - gk) / (gn - 1.0), p * (1.0 - k / np.maximum(n, 1.0))
+            )
     ep = p * (1.0 - k / np.maximum(n, 1.0))
     out = np.where(method == Method.ANNUITY, ann, np.where(method == Method.EQUAL_PRINCIPAL, ep, p))
     return np.where(k >= n, 0.0, out)
@@ -132,11 +144,26 @@ def level_amounts(principal, monthly_rate, term, method):
     return pay, lp
 
 
+def _annuity_principal(principal, monthly_rate, n_periods, t):
+    """Principal part of annuity instalment ``t + 1`` (numpy-financial ``-ppmt``), closed form:
+    ``P r g^t / (g^n - 1)``, evaluated with ``log1p``/``expm1`` (precise at any rate)."""
+    p = np.asarray(principal, dtype=float)
+    r = np.asarray(monthly_rate, dtype=float)
+    n = np.asarray(n_periods, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        log_g = np.log1p(r)
+        part = p * r * np.exp(t * log_g) / np.expm1(n * log_g)
+        return np.where(r > 0, part, p / np.maximum(n, 1.0))
+
+
 def schedule_arrays(principal, annual_rate, term, method):
     """Full schedules for many loans, as ``(n_loans, max_term)`` arrays.
 
     Returns a dict with ``payment``, ``interest``, ``principal`` and ``balance`` (balance after
-    the period's instalment). Periods past a loan's term are zero.
+    the period's instalment). Periods past a loan's term are zero. Annuity balances are the
+    closed form :func:`balance_after` and their principal parts the closed form of ``ppmt``
+    (interest on the balance before), so they agree with numpy-financial at any rate and term;
+    the other methods step with :func:`instalment_split`, whose recursion is exact for them.
     """
     principal = np.atleast_1d(np.asarray(principal, dtype=float))
     r = np.atleast_1d(np.asarray(annual_rate, dtype=float)) / 12.0
@@ -147,13 +174,21 @@ def schedule_arrays(principal, annual_rate, term, method):
     shape = (principal.size, n_max)
     out = {k: np.zeros(shape) for k in ("payment", "interest", "principal", "balance")}
     level_pay, level_p = level_amounts(principal, r, term, method)
+    annuity = method == Method.ANNUITY
     bal = principal.astype(float).copy()
     for t in range(n_max):  # over periods, not accounts: each step is vectorised over loans
         live = t < term
         interest, princ = instalment_split(method, bal, r, term - t, level_pay, level_p)
+        # Annuity balances and principal parts come from the closed forms: the forward
+        # recursion ``bal -= level_payment - bal * r`` amplifies rounding by (1 + r)^n, which at
+        # extreme rates and terms turns the last instalments into garbage.
+        closed = balance_after(principal, r, term, t + 1, method, precise=True)
+        princ = np.where(
+            annuity, np.where(term - t <= 1, bal, _annuity_principal(principal, r, term, t)), princ
+        )
         interest = np.where(live, interest, 0.0)
         princ = np.where(live, princ, 0.0)
-        bal = bal - princ
+        bal = np.where(annuity & live, closed, bal - princ)
         out["interest"][:, t] = interest
         out["principal"][:, t] = princ
         out["payment"][:, t] = interest + princ

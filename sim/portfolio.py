@@ -208,6 +208,9 @@ class Portfolio:
     churned: np.ndarray  # bool
     complaints: np.ndarray  # int16
     arm: np.ndarray = field(default=None)  # int8 champion/challenger arm, set by the engine
+    # per-account totals kept only for champion/challenger runs (per-arm KPIs)
+    cash_collected: np.ndarray | None = None
+    contact_cost: np.ndarray | None = None
 
     @property
     def n(self) -> int:

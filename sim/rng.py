@@ -58,6 +58,11 @@ class Stream(IntEnum):
     MARKOV = 18
     ARM_SPLIT = 19
     PROMISE_AMOUNT = 20
+    # calibration additions (sim.scenario.Behaviour); drawn only when their parameter is on
+    PREPAYMENT = 21
+    INSTALMENT_PAY = 22
+    SETTLEMENT = 23
+    RECOVERY_SETTLE = 24
 
 
 def _mix(z: np.ndarray) -> np.ndarray:

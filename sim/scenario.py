@@ -204,6 +204,48 @@ class Behaviour(_Spec):
     churn_rate: float = Field(default=0.03, ge=0, le=1)
     # fees
     late_fee: float = Field(default=15.0, ge=0)
+    # Calibration additions (docs/behaviour.md, "Calibration additions"). Each defaults to off,
+    # and off takes exactly the code path (and floating-point operations) of a book without it.
+    prepayment_monthly: float = Field(
+        default=0.0,
+        ge=0,
+        le=1,
+        description="chance that a current account paying on its due date pays off the whole "
+        "loan (closed as paid_off)",
+    )
+    delinquent_instalment_pay: float = Field(
+        default=0.0,
+        ge=0,
+        le=1,
+        description="chance that a delinquent account pays the instalment falling due on its due "
+        "date (and its fees), staying the same number of instalments behind",
+    )
+    delinquent_instalment_pay_dpd_scale: float | None = Field(
+        default=None,
+        gt=0,
+        description="None: no decay; else the chance above decays as exp(-30 (k - 1) / scale) "
+        "with k the instalments behind before the new one falls due",
+    )
+    settlement_share: float = Field(
+        default=0.0,
+        ge=0,
+        le=1,
+        description="chance that a delinquent account's full payment settles the whole loan "
+        "(principal not yet due included; closed as paid_off)",
+    )
+    full_payment_dpd_scale: float | None = Field(
+        default=None,
+        gt=0,
+        description="None: off; else the full-payment share is multiplied by exp(-dpd / scale), "
+        "so that late-stage payments are mostly partial",
+    )
+    recovery_settlement: float = Field(
+        default=0.0,
+        ge=0,
+        le=1,
+        description="chance that a successful post-charge-off recovery (not a debt sale) settles "
+        "the account when its cash arrives: the account leaves charged_off for paid_off",
+    )
 
     @model_validator(mode="after")
     def _markov(self) -> Behaviour:

@@ -271,7 +271,7 @@ def test_strategies_list_and_show():
     shown = invoke("strategies", "show", "default")
     assert shown.exit_code == 0 and "legal_notice" in shown.stdout
     none = invoke("strategies", "show", "none")
-    assert none.exit_code == 0 and "contacts nobody" in none.stdout
+    assert none.exit_code == 0 and "Contact nobody" in none.stdout
     _assert_user_error(invoke("strategies", "show", "nosuch"), "unknown strategy")
 
 
@@ -279,8 +279,8 @@ def test_strategies_validate_good(tmp_path):
     good = tmp_path / "ladder.yaml"
     good.write_text(
         "name: my_ladder\ndescription: SMS first, then calls\nrules:\n"
-        "  - {channel: sms, dpd_min: 1, dpd_max: 30, every_days: 3, priority: 1}\n"
-        "  - {channel: call, dpd_min: 5, dpd_max: 119, every_days: 1, priority: 2}\n",
+        "  - {channel: sms, dpd: [1, 30], every_days: 3, priority: 1}\n"
+        "  - {channel: call, dpd: [5, 119], every_days: 1, priority: 2}\n",
         encoding="utf-8",
     )
     result = invoke("strategies", "validate", str(good))
@@ -292,8 +292,8 @@ def test_strategies_validate_broken(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text(
         "name: bad\nrules:\n"
-        "  - {channel: sms, dpd_min: 1, dpd_max: 30}\n"
-        "  - {channel: pigeon, dpd_min: 5, dpd_max: 119}\n",
+        "  - {channel: sms, dpd: [1, 30]}\n"
+        "  - {channel: pigeon, dpd: [5, 119]}\n",
         encoding="utf-8",
     )
     result = invoke("strategies", "validate", str(bad))
@@ -303,11 +303,11 @@ def test_strategies_validate_broken(tmp_path):
 def test_strategies_validate_bad_range_and_unknown_key(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text(
-        "name: bad\nrules:\n  - {channel: sms, dpd_min: 30, dpd_max: 1}\n",
+        "name: bad\nrules:\n  - {channel: sms, dpd: [30, 1]}\n",
         encoding="utf-8",
     )
     _assert_user_error(invoke("strategies", "validate", str(bad)), "rule 1", "dpd_min")
-    bad.write_text("name: bad\nrules:\n  - {channel: sms, dpd_min: 1, dpd_max: 3, often: 2}\n")
+    bad.write_text("name: bad\nrules:\n  - {channel: sms, dpd: [1, 3], often: 2}\n")
     _assert_user_error(invoke("strategies", "validate", str(bad)), "rule 1", "often")
 
 

@@ -4,13 +4,13 @@ absorbing-Markov-chain reference (simulated loss probabilities equal the fundame
 from __future__ import annotations
 
 import copy
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-import sim.engine as engine
 from sim import ledger
 from sim.actions import ActionRequests
 from sim.capacity import allocate
@@ -179,24 +179,15 @@ class CallEveryone(Strategy):
         )
 
 
-def _run_logged(monkeypatch, sc, profile):
-    """Run CallEveryone and log, independently of the compliance ledger, every executed call
-    attempt (the engine's served requests after compliance and capacity)."""
-    strategy = CallEveryone()
-    log: list[tuple[int, np.ndarray]] = []
-    real = engine.allocate
+def _run_logged(sc, profile):
+    """Run CallEveryone and count, from the engine's contact log (every attempt made), the call
+    attempts per account and day and in every 7-day window."""
+    res = simulate(sc, CallEveryone(), compliance=profile, contact_log=True)
+    log = res.contact_log
     is_call = call_channel_mask(sc.channels)
-
-    def spy(requests, capacity):
-        served, unserved = real(requests, capacity)
-        log.append((strategy.today, served.account[is_call[served.channel]]))
-        return served, unserved
-
-    monkeypatch.setattr(engine, "allocate", spy)
-    res = simulate(sc, strategy, compliance=profile)
+    made = log[is_call[log["channel"].to_numpy()]]
     calls = np.zeros((sc.accounts, sc.days), np.int64)
-    for day, acc in log:
-        np.add.at(calls[:, day], acc, 1)
+    np.add.at(calls, (made["account"].to_numpy(), made["day"].to_numpy()), 1)
     c = np.concatenate([np.zeros((sc.accounts, 1), np.int64), np.cumsum(calls, axis=1)], axis=1)
     window = c[:, 1:] - c[:, np.maximum(np.arange(sc.days) - 6, 0)]  # attempts in day-6..day
     return res, calls, window
@@ -207,10 +198,13 @@ def compliance_scenario() -> Scenario:
     return load_scenario(SMALL, accounts=ACCOUNTS, days=40)
 
 
-def test_call_cap_enforced(monkeypatch, compliance_scenario):
-    res, calls, window = _run_logged(monkeypatch, compliance_scenario, DEFAULT_PROFILE)
+#: Reg F's 7-in-7 cap alone (no quiet period), so the cap binds on this strategy.
+CAP_ONLY = ComplianceProfile(name="cap7", quiet_days_after_conversation=None)
+
+
+def test_call_cap_enforced(compliance_scenario):
+    res, calls, window = _run_logged(compliance_scenario, CAP_ONLY)
     s = res.summary
-    assert DEFAULT_PROFILE.max_call_attempts_7d == 7
     assert calls.sum() == s["contacts"]["call"] + s["contacts"]["ivr"]
     assert window.max() <= 7
     assert window.max() == 7  # the cap binds
@@ -218,15 +212,33 @@ def test_call_cap_enforced(monkeypatch, compliance_scenario):
     assert s["compliance"]["dropped_call_cap_7d"] > 0
 
 
-def test_tighter_cap_enforced_and_counted_when_off(monkeypatch, compliance_scenario):
-    on = ComplianceProfile(name="strict", max_call_attempts_7d=3)
-    res, _, window = _run_logged(monkeypatch, compliance_scenario, on)
+def test_reg_f_profile_holds_on_the_contact_log(compliance_scenario):
+    res, _, window = _run_logged(compliance_scenario, DEFAULT_PROFILE)
+    assert window.max() <= 7
+    assert res.summary["compliance_breaches"] == 0
+    assert res.summary["compliance"]["dropped_quiet_after_conversation"] > 0
+    # no call attempt within 7 days after a conversation (a call that reached the borrower)
+    log = res.contact_log
+    talk = log[(log["channel"] == Channel.CALL) & log["rpc"]]
+    calls_log = log[call_channel_mask()[log["channel"].to_numpy()]]
+    last_talk = talk.groupby("account")["day"].apply(np.array).to_dict()
+    for acc, days in calls_log.groupby("account")["day"].apply(np.array).items():
+        for t in last_talk.get(acc, ()):
+            later = days[(days > t) & (days <= t + 7)]
+            assert later.size == 0, (acc, t, later)
+
+
+def test_tighter_cap_enforced_and_counted_when_off(compliance_scenario):
+    on = ComplianceProfile(
+        name="strict", max_call_attempts_7d=3, quiet_days_after_conversation=None
+    )
+    res, _, window = _run_logged(compliance_scenario, on)
     assert window.max() == 3
     assert res.summary["compliance_breaches"] == 0
     assert res.summary["compliance"]["dropped_call_cap_7d"] > 0
 
-    off = ComplianceProfile(name="strict", max_call_attempts_7d=3, enforce=False)
-    res, calls, window = _run_logged(monkeypatch, compliance_scenario, off)
+    off = replace(on, enforce=False)
+    res, calls, window = _run_logged(compliance_scenario, off)
     assert res.summary["compliance"]["dropped_call_cap_7d"] == 0
     assert window.max() > 3
     # the ledger counts exactly the (account, day) pairs over the cap after a call that day
@@ -235,22 +247,11 @@ def test_tighter_cap_enforced_and_counted_when_off(monkeypatch, compliance_scena
     assert res.summary["compliance_breaches"] == independent
 
 
-def test_unenforced_default_profile_lets_calls_through(monkeypatch, compliance_scenario):
-    off = ComplianceProfile(enforce=False)
-    res, _, window = _run_logged(monkeypatch, compliance_scenario, off)
+def test_unenforced_default_cap_lets_calls_through_and_counts_breaches(compliance_scenario):
+    off = replace(CAP_ONLY, enforce=False)
+    res, calls, window = _run_logged(compliance_scenario, off)
     assert res.summary["compliance"]["dropped_call_cap_7d"] == 0
     assert window.max() == 14  # two call attempts a day, every day
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: sim/compliance.py record_calls counts breaches from the ring of the last "
-    "CALL_RING=7 call days, so in_window <= 7 and 'in_window > cap' can never be true for the "
-    "default Reg F cap of 7: with enforce=False, 14 attempts in 7 days are recorded as 0 breaches",
-)
-def test_unenforced_default_profile_counts_breaches(monkeypatch, compliance_scenario):
-    off = ComplianceProfile(enforce=False)
-    res, calls, window = _run_logged(monkeypatch, compliance_scenario, off)
     independent = int(((calls > 0) & (window > 7)).sum())
     assert independent > 0
     assert res.summary["compliance_breaches"] == independent

@@ -12,7 +12,7 @@ import pytest
 
 from sim import kernels, ledger
 from sim.actions import AccountView, ActionRequests
-from sim.compliance import DEFAULT_PROFILE, ComplianceProfile, call_channel_mask, enforce
+from sim.compliance import DEFAULT_PROFILE
 from sim.loans import instalment_split, waterfall
 from sim.population import generate
 from sim.portfolio import CALL_RING, CHANNEL_MAJOR, NEVER, Portfolio, bucket_of
@@ -138,53 +138,12 @@ def test_rule_requests_match_the_array_loop(book: Portfolio) -> None:
     acc = rng.permutation(p.n)[:1500]
     view = AccountView(p, 45, acc, rng.integers(-3, 130, acc.size).astype(np.int32))
     strategy = default_strategy()
-    got = strategy.decide(view)
+    got, _, _ = view.requests_by_rules(*strategy._table)  # the compiled part of decide()
     want = _numpy_rule_requests(view, strategy.rules)
     assert np.array_equal(got.account, want.account)
     assert np.array_equal(got.channel, want.channel)
     assert np.array_equal(got.priority, want.priority)
     np.testing.assert_allclose(got.value, want.value, rtol=1e-15, atol=0)
-
-
-def _numpy_enforce(requests, p, day, cap, is_call):
-    key = requests.account * 16 + requests.channel
-    order = np.lexsort((-requests.priority, key))
-    first = np.ones(order.size, bool)
-    first[1:] = key[order][1:] != key[order][:-1]
-    requests = requests.take(np.sort(order[first]))
-    calls = np.flatnonzero(is_call[requests.channel])
-    acc = requests.account[calls]
-    order = np.lexsort((-requests.priority[calls], acc))
-    sorted_acc = acc[order]
-    start = np.ones(sorted_acc.size, bool)
-    start[1:] = sorted_acc[1:] != sorted_acc[:-1]
-    rank = np.arange(sorted_acc.size) - np.maximum.accumulate(
-        np.where(start, np.arange(sorted_acc.size), 0)
-    )
-    used = (p.call_ring[sorted_acc] > day - 7).sum(axis=1)
-    keep = np.ones(len(requests), bool)
-    keep[calls[order[used + rank + 1 > cap]]] = False
-    return requests.take(keep)
-
-
-@pytest.mark.parametrize("cap", [1, 3, 7])
-def test_enforce_matches_sort_based_rules(book: Portfolio, cap: int) -> None:
-    p = book.packed()
-    rng = np.random.default_rng(cap)
-    p.call_ring[...] = rng.integers(30, 41, p.call_ring.shape)
-    n = 4000
-    requests = ActionRequests(
-        rng.integers(0, 300, n),  # many repeats: duplicates and several calls per account
-        rng.integers(0, 8, n).astype(np.int8),
-        rng.integers(0, 4, n).astype(np.float64),
-        rng.random(n),
-    )
-    is_call = call_channel_mask()
-    got, dropped = enforce(requests, p, 40, ComplianceProfile("t", cap), is_call)
-    want = _numpy_enforce(requests, p, 40, cap, is_call)
-    for field in ("account", "channel", "priority", "value"):
-        assert np.array_equal(getattr(got, field), getattr(want, field)), field
-    assert dropped["duplicate"] + dropped["call_cap_7d"] == n - len(want)
 
 
 def test_record_calls_fills_the_ring_in_attempt_order(book: Portfolio) -> None:
