@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from postloan import calibration_cli
+from postloan import calibration_cli, experiments_cli
 from postloan.errors import fail, user_errors
 
 app = typer.Typer(
@@ -27,6 +27,7 @@ strategies_app = typer.Typer(
 app.add_typer(strategies_app, name="strategies")
 
 calibration_cli.register(app)
+experiments_cli.register(app)
 
 try:  # the operations model mounts itself when present
     from postloan.staffing_cli import staffing_app

@@ -308,3 +308,64 @@ def _print_plan(report: dict[str, object]) -> None:
         f"Analytic answer: {report['agents']} agents. The DES {verdict} "
         f"(within {AGREEMENT_SE:g} standard errors)."
     )
+
+
+@staffing_app.command("sweep")
+def sweep(
+    scenario: str = typer.Argument(..., help="Scenario YAML file, e.g. scenarios/baseline.yaml"),
+    agents: str = typer.Option(
+        "5,10,15,20,25,30,35,40", "--agents", help="Comma-separated total head counts"
+    ),
+    strategy: str = typer.Option("standard", "--strategy", help="Strategy name or YAML file"),
+    seed: int | None = typer.Option(None, "--seed", help="Seed (default: the scenario's)"),
+    accounts: int | None = typer.Option(None, "--accounts", help="Override the account count"),
+    days: int | None = typer.Option(None, "--days", help="Override the horizon in days"),
+    out: str | None = typer.Option(None, "--out", help="Write sweep.csv and sweep.html here"),
+    as_json: bool = JsonOption,
+) -> None:
+    """Run a book at several staffing levels: collected cash, cost and net recovery by head
+    count (the team mix of the scenario's plan, or the default plan, scaled)."""
+    from pathlib import Path
+
+    from postloan.errors import USER_ERRORS
+    from postloan.staffing_sweep import staffing_sweep, sweep_chart
+    from sim.scenario import load_scenario
+    from strategies.registry import resolve
+
+    try:
+        totals = sorted({int(a) for a in agents.split(",") if a.strip()})
+    except ValueError:
+        _bad("--agents", agents, "comma-separated whole numbers, e.g. 5,10,20")
+    if not totals or totals[0] < 1 or totals[-1] > 5000:
+        _bad("--agents", agents, "head counts between 1 and 5000")
+    try:
+        sc = load_scenario(scenario, accounts=accounts, days=days)
+        strat = resolve(strategy)
+    except USER_ERRORS as error:
+        Console(stderr=True).print(f"error: {error}", markup=False)
+        raise typer.Exit(2) from None
+    with Console(stderr=True).status("sweeping") as status:
+        df = staffing_sweep(
+            sc, strat, totals, seed, lambda n: status.update(f"level {n}/{len(totals)}")
+        )
+    if out is not None:
+        folder = Path(out)
+        folder.mkdir(parents=True, exist_ok=True)
+        df.to_csv(folder / "sweep.csv", index=False)
+        sweep_chart(df, folder / "sweep.html", f"{sc.name}: staffing sweep ({strat.name})")
+    if as_json:
+        typer.echo(df.to_json(orient="records"))
+        return
+    t = Table(title=f"{sc.name} x {strat.name}: staffing sweep")
+    for c in ("agents", "calls/day", "utilisation", "staff cost", "collected", "net recovery"):
+        t.add_column(c, justify="right")
+    for r in df.itertuples():
+        t.add_row(
+            str(r.agents),
+            f"{r.call_attempts_per_day:,.0f}",
+            f"{r.utilisation:.0%}",
+            f"{r.staff_cost:,.0f}",
+            f"{r.collected:,.0f}",
+            f"{r.net_recovery:,.0f}",
+        )
+    Console().print(t)

@@ -75,9 +75,12 @@ def manifest(result: RunResult, extra: dict | None = None) -> dict:
     }
 
 
-def save_run(result: RunResult, out_dir: str | Path, extra: dict | None = None) -> Path:
-    """Write ``manifest.json``, ``scenario.yaml``, ``summary.json``, ``daily.parquet`` and
-    ``monthly.parquet`` into ``out_dir/<run-id>/`` atomically; returns the folder."""
+def save_run(
+    result: RunResult, out_dir: str | Path, extra: dict | None = None, report: bool = True
+) -> Path:
+    """Write ``manifest.json``, ``scenario.yaml``, ``summary.json``, ``daily.parquet``,
+    ``monthly.parquet`` and (with ``report``) ``report.html`` into ``out_dir/<run-id>/``
+    atomically; returns the folder."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     rid = run_id(result)
@@ -91,6 +94,10 @@ def save_run(result: RunResult, out_dir: str | Path, extra: dict | None = None) 
         (tmp / "summary.json").write_text(json.dumps(result.summary, indent=2) + "\n")
         result.daily.to_parquet(tmp / "daily.parquet", index=False)
         result.monthly.to_parquet(tmp / "monthly.parquet", index=False)
+        if report:
+            from postloan.report import write_run_report
+
+            write_run_report(tmp)
         os.chmod(tmp, 0o755)
         tmp.rename(final)
     except BaseException:

@@ -45,6 +45,7 @@ from sim.compliance import (
     record_calls,
 )
 from sim.kpis import DailyRecorder, monthly_table, summarise
+from sim.operations import DailyCapacity, StaffingPlan, daily_capacity
 from sim.population import generate
 from sim.portfolio import MONTH_DAYS, N_BUCKETS, NEVER, Portfolio, Status
 from sim.recovery import RecoveryBook
@@ -90,6 +91,23 @@ class _ChannelTable:
         self.capacity = np.full(N_CHANNELS, np.inf)
         self.capacity[Channel.CALL] = sc.staff.call_attempts_per_day
         self.capacity[Channel.VISIT] = sc.staff.visits_per_day
+        self.staffing = None
+        if sc.staffing is not None:
+            # the operations model (SimPy) turns the staffing plan into daily capacity and a
+            # daily staff cost; agent labour is then paid per day, not per attempt
+            self.staffing = staffing_capacity(sc.staffing)
+            self.capacity[Channel.CALL] = self.staffing.call_attempts_per_day
+            self.capacity[Channel.VISIT] = self.staffing.visits_per_day
+            staffed = np.array([sc.channels[n].staff_limited for n in CHANNEL_NAMES])
+            self.cost_attempt = np.where(staffed, 0.0, self.cost_attempt)
+            self.cost_contact = np.where(staffed, 0.0, self.cost_contact)
+
+
+def staffing_capacity(spec) -> DailyCapacity:
+    """Daily capacity and staff cost of a scenario's staffing plan (DES, cached per plan)."""
+    fields = spec.model_dump()
+    replications = fields.pop("replications")
+    return daily_capacity(StaffingPlan(**fields), replications=replications)
 
 
 class _Run:
@@ -157,8 +175,22 @@ class _Run:
             b.miss_dti,
             b.miss_restructured,
             b.late_fee,
+            b.prepayment_monthly,
+            b.delinquent_instalment_pay,
+            b.delinquent_instalment_pay_dpd_scale or 0.0,  # None (off) -> 0
         )
-        onsets, cash, principal, missers, closed = kernels.due_date_work(
+        (
+            onsets,
+            cash,
+            principal,
+            missers,
+            closed,
+            residue,
+            arrears_payers,
+            arrears_cash,
+            arrears_principal,
+            _prepaid,
+        ) = kernels.due_date_work(
             idx,
             day,
             self.key,
@@ -189,7 +221,13 @@ class _Run:
         )
         self.rec.add(day, hardship_onsets=int(onsets))
         self._book_principal(principal)
+        self._book_residue(residue)
         self.rec.add(day, scheduled_cash=float(cash.sum()), new_delinquent=int(missers.size))
+        if arrears_cash.size:  # delinquent_instalment_pay: cash from accounts in arrears
+            self._book_principal(arrears_principal)
+            self.rec.add(day, collected_delinquent=float(arrears_cash.sum()))
+            if self.arms is not None:
+                p.cash_collected[arrears_payers] += arrears_cash
         self.n_paid_off += int(closed)
         return missers
 
@@ -210,6 +248,7 @@ class _Run:
         po = idx[nxt == 6]
         applied = ledger.pay(p, po, ledger.amount_owed(p, po))
         self._book_principal(applied.principal)
+        self._book_residue(applied.residue)
         p.principal_repaid[po] += p.sched_balance[po]
         self._book_principal(p.sched_balance[po])
         p.sched_balance[po] = 0.0
@@ -223,6 +262,7 @@ class _Run:
         amount = np.where(target == 0, ledger.amount_owed(p, tr), amount)
         applied = ledger.pay(p, tr, amount)
         self._book_principal(applied.principal)
+        self._book_residue(applied.residue)
         missers = idx[was_current & (nxt >= 1) & (nxt <= 4)]
         self.rec.add(day, new_delinquent=int(missers.size))
         self._close(day, tr)
@@ -244,7 +284,9 @@ class _Run:
             )
         else:
             path = np.full(idx.size, RECOVERY_PATHS.index(sc.pre_charge_off_recovery_path))
-        cash, cost = self.recovery.place(p, idx, claim, path, day, sc, self.key)
+        cash, cost = self.recovery.place(
+            p, idx, claim, path, day, sc, self.key, settle=sc.behaviour.recovery_settlement
+        )
         self.rec.add(
             day,
             charge_offs=int(idx.size),
@@ -256,9 +298,28 @@ class _Run:
     def _book_principal(self, amount: np.ndarray) -> None:
         self.outstanding -= float(np.sum(amount))
 
+    def _book_residue(self, residue: float) -> None:
+        """Principal dust (below a cent an account) that cures and closures move into
+        ``principal_repaid`` without cash: booked so that ``outstanding`` stays the book's."""
+        if residue:
+            self.outstanding -= float(residue)
+
     def _close(self, day: int, idx: np.ndarray) -> None:
-        done = ledger.close_paid_off(self.p, idx)
+        done, residue = ledger.close_and_book(self.p, idx)
+        self._book_residue(residue)
         self.n_paid_off += done.size
+
+    def _settle_recoveries(self, day: int) -> None:
+        """Charged-off accounts whose successful recovery arrives today and settles the debt
+        (``behaviour.recovery_settlement``) leave charged_off for paid_off. Their principal stays
+        charged off (the recovery is cash on a charged-off claim), so the identity is unchanged."""
+        ids = self.recovery.settled(day)
+        if not ids.size:
+            return
+        ids = ids[self.p.status[ids] == Status.CHARGED_OFF]
+        self.p.status[ids] = Status.PAID_OFF
+        self.n_charged_off -= ids.size
+        self.n_paid_off += ids.size
 
     # ------------------------------------------------------------------ strategy
     def workable(self, day: int, dl: np.ndarray, dpd: np.ndarray) -> AccountView:
@@ -445,7 +506,7 @@ class _Run:
         """Promises fall due; delinquent accounts repay with their intensity."""
         p, rec = self.p, self.rec
         b = self.sc.behaviour
-        who, amount, kept, broken = kernels.repayment_draws(
+        who, amount, kept, broken, settle = kernels.repayment_draws(
             dl,
             dpd,
             day,
@@ -472,6 +533,8 @@ class _Run:
             b.full_payment_share_hardship,
             b.partial_fraction_low,
             b.partial_fraction_high,
+            b.full_payment_dpd_scale or 0.0,  # None (off) -> 0
+            b.settlement_share,
         )
         if kept or broken:
             rec.add(day, promises_kept=int(kept), promises_broken=int(broken))
@@ -479,8 +542,17 @@ class _Run:
             return
         applied = ledger.pay(p, who, amount)
         self._book_principal(applied.principal)
+        self._book_residue(applied.residue)
         if self.arms is not None:
             p.cash_collected[who] += applied.cash  # ids are unique here
+        if b.settlement_share > 0 and settle.any():
+            # settlement: the full payment also pays the principal not yet due (closed below)
+            settlers = who[settle]
+            rest = ledger.settle(p, settlers)
+            self._book_principal(rest)
+            rec.add(day, collected_delinquent=float(rest.sum()))
+            if self.arms is not None:
+                p.cash_collected[settlers] += rest
         cures, self_cures = kernels.after_payments(
             who,
             applied.cured,
@@ -526,8 +598,12 @@ class _Run:
             if self.strategy is not None:
                 self.contact(day, self.workable(day, dl, dpd))
             self.repay(day, dl, dpd)  # accounts restructured today are skipped there
+        if self.ch.staffing is not None:
+            self.rec.add(day, cost_staff=self.ch.staffing.staff_cost_per_day)
         cash, cost = self.recovery.collect(day)
         self.rec.add(day, collected_recovery=cash, cost_recovery=cost)
+        if self.recovery.settling:
+            self._settle_recoveries(day)
         self.delinquent, counts, bal = kernels.delinquent_evening(
             dl,
             new_misses,
@@ -637,6 +713,17 @@ def simulate(
         wall_seconds=wall,
     )
     summary["compliance_profile"] = compliance.name
+    if run.ch.staffing is not None:
+        cap = run.ch.staffing
+        summary["staffing"] = {
+            "agents": cap.plan.agents,
+            "call_attempts_per_day": cap.call_attempts_per_day,
+            "visits_per_day": cap.visits_per_day,
+            "staff_cost_per_day": cap.staff_cost_per_day,
+            "utilisation": cap.utilisation,
+            "inbound_service_level": cap.inbound_service_level,
+            "inbound_abandon_rate": cap.inbound_abandon_rate,
+        }
     if run.arms is not None:
         summary["arms"] = arm_kpis(p, run.arms, scenario.days - 1)
     log = None

@@ -24,6 +24,7 @@ FLOW_COLUMNS: tuple[str, ...] = (
     "collected_recovery",  # post-charge-off recoveries
     "scheduled_cash",  # on-time instalments of current accounts
     "cost_recovery",  # legal, agency commission, internal late stage
+    "cost_staff",  # agents' paid time when a staffing plan is given (else in cost_call/visit)
     "new_delinquent",
     "cures",
     "self_cures",  # cures with no right-party contact during the episode
@@ -83,7 +84,7 @@ class DailyRecorder:
         for k, v in {**self.stocks, **self.flows}.items():
             df[k] = v
         df["cost_contact"] = df[[f"cost_{c}" for c in CHANNEL_NAMES]].sum(axis=1)
-        df["cost"] = df["cost_contact"] + df["cost_recovery"]
+        df["cost"] = df["cost_contact"] + df["cost_recovery"] + df["cost_staff"]
         df["collected"] = df["collected_delinquent"] + df["collected_recovery"]
         df["net_recovery"] = df["collected"] - df["cost"]
         late = df[[f"balance_{b}" for b in _BUCKET_COLS[2:5]]].sum(axis=1)
@@ -140,7 +141,7 @@ def roll_rates_dict(counts: np.ndarray) -> dict[str, dict[str, float | None]]:
 def bimodality(rates: np.ndarray) -> dict[str, float]:
     """Shape of the recovery-rate distribution: mass near 0 and near 1, and Sarle's bimodality
     coefficient (> 5/9 suggests two modes)."""
-    if rates.size < 3:
+    if rates.size < 4:  # the bimodality coefficient needs n >= 4
         return {"n": int(rates.size)}
     from scipy.stats import kurtosis, skew
 
@@ -189,7 +190,7 @@ def summarise(
         "collected_recovery": float(tot["collected_recovery"]),
         "cost": float(tot["cost"]),
         "cost_by_channel": {c: float(tot[f"cost_{c}"]) for c in CHANNEL_NAMES}
-        | {"recovery": float(tot["cost_recovery"])},
+        | {"recovery": float(tot["cost_recovery"]), "staff": float(tot["cost_staff"])},
         "net_recovery": float(tot["net_recovery"]),
         "cure_rate": float(tot["cures"] / episodes) if episodes else 0.0,
         "self_cure_share": float(tot["self_cures"] / tot["cures"]) if tot["cures"] else 0.0,

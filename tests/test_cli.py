@@ -43,7 +43,14 @@ SUMMARY_KEYS = {
     "wall_seconds",
     "account_days_per_second",
 }
-RUN_FILES = {"manifest.json", "scenario.yaml", "summary.json", "daily.parquet", "monthly.parquet"}
+RUN_FILES = {
+    "report.html",
+    "manifest.json",
+    "scenario.yaml",
+    "summary.json",
+    "daily.parquet",
+    "monthly.parquet",
+}
 
 runner = CliRunner()
 

@@ -1,0 +1,162 @@
+"""Run an experiment into its folder: resume, execute the missing cells, compare, finish.
+
+Used by ``postloan experiment``, ``postloan compare`` and :mod:`postloan.api`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from postloan.compare import compare_cells
+from postloan.executors import CellJob, Executor, make_executor, run_cells
+from postloan.experiment import Cell, Experiment
+from postloan.results_store import ExperimentStore, cell_row
+
+#: ``progress(done, total)``: called once at the start and after every finished cell.
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class Outcome:
+    """What an experiment run did."""
+
+    store: ExperimentStore
+    cells: pd.DataFrame
+    comparison: pd.DataFrame
+    computed: int  # cells computed by this call
+    reused: int  # cells found finished (``--resume``)
+    resumed: bool
+
+    @property
+    def folder(self) -> Path:
+        return self.store.folder
+
+
+def keeps_tables(cell: Cell) -> bool:
+    """Whether a cell's daily and monthly tables are saved: replication 0 of uncertainty
+    sample 0, one representative path per variant and strategy."""
+    return cell.replication == 0 and cell.sample == 0
+
+
+def execute_experiment(
+    exp: Experiment,
+    out_dir: str | Path = "results",
+    *,
+    jobs: int = 1,
+    scheduler: str | None = None,
+    resume: bool = False,
+    executor: Executor | None = None,
+    progress: Progress | None = None,
+    on_cell: Callable[[Cell], None] | None = None,
+) -> Outcome:
+    """Run every cell not already saved, then write ``cells.parquet`` and the comparison.
+
+    Parameters
+    ----------
+    exp : Experiment
+    out_dir : path
+        The folder that holds experiment folders (``results``).
+    jobs, scheduler
+        Executor choice (see :func:`postloan.executors.make_executor`), unless ``executor``.
+    resume : bool
+        Continue the newest folder made from the same spec (same hash), recomputing only the
+        cells whose files are missing. Without a matching folder, a new one is made.
+    progress : callable, optional
+    on_cell : callable, optional
+        Called with every cell after it is saved (a hook for tests and notebooks).
+
+    Raises
+    ------
+    KeyboardInterrupt and anything the cells raise, after marking the manifest
+    ``interrupted``: the finished cells stay, and ``resume=True`` picks up from there.
+    """
+    t0 = time.perf_counter()
+    store = ExperimentStore.find(Path(out_dir), exp.spec_hash) if resume else None
+    resumed = store is not None
+    own_executor = executor is None
+    cells = exp.cells()
+    hashes: dict[tuple[int, int], None] = {}
+    for c in cells:  # warm the per-(variant, sample) scenario cache once
+        if (c.variant, c.sample) not in hashes:
+            exp.scenario_for(c.variant, c.sample)
+            hashes[(c.variant, c.sample)] = None
+    fingerprints = {c.key: exp.cell_fingerprint(c) for c in cells}
+    if store is not None:
+        store.clean_temporaries()
+        done_keys = store.finished(fingerprints)
+    else:
+        done_keys = set()
+    todo = [c for c in cells if c.key not in done_keys]
+    if executor is None and todo:
+        executor = make_executor(jobs, scheduler)
+    if store is None:
+        store = ExperimentStore.create(
+            Path(out_dir), exp, executor.describe() if executor else {"kind": "none"}
+        )
+    elif executor is not None:
+        store.update_manifest(status="running", executor=executor.describe())
+    eid = store.experiment_id
+    total = len(cells)
+    count = len(done_keys)
+    if progress:
+        progress(count, total)
+
+    def save(i: int, summary: dict, daily: pd.DataFrame, monthly: pd.DataFrame) -> None:
+        nonlocal count
+        cell = todo[i]
+        row = cell_row(eid, cell, fingerprints[cell.key], summary)
+        keep = keeps_tables(cell)
+        store.save_cell(row, daily if keep else None, monthly if keep else None)
+        count += 1
+        if progress:
+            progress(count, total)
+        if on_cell:
+            on_cell(cell)
+
+    computed = 0
+    try:
+        if todo:
+            jobs_ = [
+                CellJob(
+                    exp.scenario_for(c.variant, c.sample),
+                    exp.strategies[c.strategy],
+                    c.seed,
+                    exp.spec.shards,
+                    exp.compliance,
+                )
+                for c in todo
+            ]
+            computed = run_cells(jobs_, executor, save)
+    except BaseException:
+        store.update_manifest(
+            status="interrupted",
+            cells_done=count,
+            wall_seconds=float(store.manifest.get("wall_seconds") or 0.0)
+            + time.perf_counter()
+            - t0,
+        )
+        raise
+    finally:
+        if own_executor and executor is not None:
+            executor.close()
+    table = store.consolidate()
+    comparison = compare_cells(table, exp.champion, None) if not table.empty else pd.DataFrame()
+    store.write_comparison(
+        comparison,
+        {
+            "experiment_id": eid,
+            "champion": exp.champion,
+            "confidence": 0.95,
+            "strategies": exp.strategy_names,
+            "variants": [v.label for v in exp.variants],
+            "units": len(exp.samples) * exp.spec.replications,
+            "headline_kpis": exp.spec.kpis,
+        },
+    )
+    store.finish(time.perf_counter() - t0, len(table))
+    return Outcome(store, table, comparison, computed, len(done_keys), resumed)

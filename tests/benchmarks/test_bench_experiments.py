@@ -1,0 +1,100 @@
+"""Experiment executors: a 16-cell experiment, serially and on 2 local processes.
+
+Target: 2 processes at least 1.7 times faster than serial (the speed-up is recorded in
+``benchmark.extra_info["speedup"]`` and printed, not asserted: shared machines make timings
+noisy). With benchmarks disabled (the project default) it runs once as a plain test and checks
+that both executors give the same cells.
+
+``POSTLOAN_BENCH_ACCOUNTS`` / ``POSTLOAN_BENCH_DAYS`` scale the cells (default 30,000 x 120).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from postloan.executors import ProcessExecutor, SerialExecutor
+from postloan.experiment import load_experiment
+from postloan.runner import execute_experiment
+from sim.engine import simulate
+from sim.kpis import TIMING_FIELDS
+from sim.scenario import load_scenario
+from strategies.registry import resolve
+
+ROOT = Path(__file__).resolve().parents[2]
+TARGET_SPEEDUP = 1.7
+ACCOUNTS = int(os.environ.get("POSTLOAN_BENCH_ACCOUNTS", "30000"))
+DAYS = int(os.environ.get("POSTLOAN_BENCH_DAYS", "120"))
+
+
+def _spec(tmp: Path) -> Path:
+    path = tmp / "bench.yaml"
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "name": "bench16",
+                "scenario": str(ROOT / "scenarios" / "small.yaml"),
+                "overrides": {"accounts": ACCOUNTS, "days": DAYS},
+                "strategies": ["default", "none"],
+                "replications": 4,
+                "seed": 5,
+                "variants": {"grid": {"staff.call_attempts_per_day": [500, 2000]}},
+            }
+        )
+    )
+    return path
+
+
+def _cells(outcome) -> pd.DataFrame:
+    drop = ["experiment_id", *TIMING_FIELDS]
+    return outcome.cells.drop(columns=drop).reset_index(drop=True)
+
+
+def _warm_up() -> None:
+    """Import and compile the engine once, so neither timing pays one-time start-up costs
+    (forked workers inherit the compiled engine)."""
+    sc = load_scenario(ROOT / "scenarios" / "small.yaml", accounts=300, days=30)
+    for name in ("default", "none"):
+        simulate(sc, resolve(name), 1)
+
+
+def test_sixteen_cells_two_processes_vs_serial(benchmark, tmp_path):
+    exp = load_experiment(_spec(tmp_path))
+    assert len(exp.cells()) == 16
+    _warm_up()
+
+    t0 = time.perf_counter()
+    serial = execute_experiment(exp, tmp_path / "serial", executor=SerialExecutor())
+    serial_s = time.perf_counter() - t0
+
+    timings: list[float] = []
+    outcomes = []
+
+    def parallel():
+        t = time.perf_counter()
+        with ProcessExecutor(2) as ex:  # pool start-up is part of the cost
+            outcomes.append(execute_experiment(exp, tmp_path / f"p{len(timings)}", executor=ex))
+        timings.append(time.perf_counter() - t)
+
+    benchmark.pedantic(parallel, rounds=1, iterations=1)
+    parallel_s = min(timings)
+    speedup = serial_s / parallel_s
+    benchmark.extra_info.update(
+        cells=16,
+        accounts=ACCOUNTS,
+        days=DAYS,
+        serial_seconds=round(serial_s, 3),
+        two_process_seconds=round(parallel_s, 3),
+        speedup=round(speedup, 3),
+        target_speedup=TARGET_SPEEDUP,
+        cpu_count=os.cpu_count(),
+    )
+    print(
+        f"\n16 cells of {ACCOUNTS:,} accounts x {DAYS} days: serial {serial_s:.2f} s, "
+        f"2 processes {parallel_s:.2f} s, speed-up {speedup:.2f}x (target {TARGET_SPEEDUP}x)"
+    )
+    pd.testing.assert_frame_equal(_cells(serial), _cells(outcomes[0]))

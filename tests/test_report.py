@@ -1,0 +1,160 @@
+"""HTML reports: produced, self-contained (no network), and rendered by headless Chromium
+without script errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from postloan import api
+from postloan.experiments_cli import register
+from postloan.report import write_experiment_report, write_run_report
+from postloan.store import save_run
+from sim.engine import simulate
+from sim.scenario import load_scenario
+from strategies.registry import resolve
+
+ROOT = Path(__file__).resolve().parents[1]
+SMALL = ROOT / "scenarios" / "small.yaml"
+
+app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+register(app)
+
+
+def chromium() -> str | None:
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        path = shutil.which(name)
+        if path:
+            return path
+    return "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None
+
+
+@pytest.fixture(scope="module")
+def folders(tmp_path_factory):
+    results = tmp_path_factory.mktemp("results")
+    sc = load_scenario(SMALL, accounts=500, days=60)
+    run = save_run(simulate(sc, resolve("default"), 1), results)
+    comp = api.compare(
+        SMALL,
+        ["default", "none"],
+        replications=3,
+        accounts=500,
+        days=30,
+        out=results,
+    )
+    return run, Path(comp.attrs["folder"])
+
+
+def _self_contained(html: str) -> None:
+    assert not re.search(r"<script[^>]+src\s*=", html, re.I), "a script is loaded from a URL"
+    assert not re.search(r"<link[^>]+href\s*=\s*['\"]?(https?:)?//", html, re.I)
+    assert "Plotly.newPlot" in html
+    assert "plotly.js v" in html  # the library itself is inlined
+
+
+def test_run_report_is_self_contained(folders):
+    run, _ = folders
+    path = write_run_report(run)
+    assert path == run / "report.html"
+    html = path.read_text()
+    _self_contained(html)
+    for heading in ("Key figures", "DPD buckets", "Roll rates", "Cost by channel", "Churn"):
+        assert heading in html
+    assert not list(run.glob(".*.tmp"))
+
+
+def test_experiment_report_is_self_contained(folders):
+    _, exp = folders
+    html = write_experiment_report(exp).read_text()
+    _self_contained(html)
+    for text in (
+        "KPIs per strategy",
+        "Paired differences against the champion",
+        "unpaired interval",
+        "not significant",
+        "Cost by channel",
+        "Churn and complaints",
+        "Accounts in each DPD bucket",
+    ):
+        assert text in html, text
+
+
+def test_report_cli(folders, tmp_path):
+    run, exp = folders
+    runner = CliRunner()
+    for folder in (run, exp):
+        result = runner.invoke(app, ["report", str(folder)])
+        assert result.exit_code == 0, result.output
+        assert (folder / "report.html").exists()
+    bad = runner.invoke(app, ["report", str(tmp_path)])
+    assert bad.exit_code == 2 and "neither a run folder nor an experiment" in bad.stderr
+    assert "Traceback" not in bad.output
+
+
+_PROBE = """<script>
+window.__errors = [];
+window.onerror = function (msg, src, line) { window.__errors.push(msg + ' @' + line); };
+window.addEventListener('unhandledrejection', function (e) {
+  window.__errors.push('unhandled rejection: ' + e.reason); });
+window.addEventListener('load', function () { setTimeout(function () {
+  var m = document.createElement('div');
+  m.id = 'probe';
+  m.setAttribute('data-errors', JSON.stringify(window.__errors));
+  m.setAttribute('data-plots', document.querySelectorAll('.js-plotly-plot').length);
+  m.setAttribute('data-svgs', document.querySelectorAll('svg.main-svg').length);
+  document.body.appendChild(m); }, 500); });
+</script>"""
+
+
+def _render(html_path: Path, tmp: Path) -> dict:
+    browser = chromium()
+    probe = tmp / f"probe-{html_path.parent.name}.html"
+    probe.write_text(html_path.read_text().replace("<head>", "<head>" + _PROBE, 1))
+    cmd = [
+        browser,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        f"--user-data-dir={tmp / 'profile'}",
+        "--virtual-time-budget=15000",
+        "--dump-dom",
+        probe.as_uri(),
+    ]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    m = re.search(
+        r'<div id="probe" data-errors="([^"]*)" data-plots="(\d+)" data-svgs="(\d+)"', out.stdout
+    )
+    assert m, f"the page's scripts did not run: {out.stderr[-2000:]}"
+    errors = json.loads(m.group(1).replace("&quot;", '"').replace("&amp;", "&"))
+    return {"errors": errors, "plots": int(m.group(2)), "svgs": int(m.group(3))}
+
+
+@pytest.mark.skipif(
+    chromium() is None and os.environ.get("CI") != "true",
+    reason="headless Chromium is not installed (apt-get install chromium); required under CI",
+)
+def test_reports_render_in_headless_chromium(folders, tmp_path):
+    assert chromium() is not None, "CI must install chromium (see .ci/run)"
+    run, exp = folders
+    for folder, writer, min_plots in (
+        (run, write_run_report, 6),
+        (exp, write_experiment_report, 6),
+    ):
+        page = writer(folder)
+        got = _render(page, tmp_path)
+        assert got["errors"] == [], got
+        assert got["plots"] >= min_plots, got
+        assert got["svgs"] >= got["plots"], got  # every chart was drawn
