@@ -24,6 +24,13 @@ EW_DTI_RISING = 2  # debt-to-income up 15 % or more since the start
 EW_MISSED_REMINDER = 4  # the last pre-due reminder did not reach the borrower
 EW_HARDSHIP_SEEN = 8  # a hardship indicator, observed with noise
 EW_BROKEN_PROMISE = 16  # a broken promise to pay on record
+EW_BITS = (
+    EW_PARTIAL_PAYMENT,
+    EW_DTI_RISING,
+    EW_MISSED_REMINDER,
+    EW_HARDSHIP_SEEN,
+    EW_BROKEN_PROMISE,
+)
 
 
 class AccountView:
@@ -108,18 +115,33 @@ class AccountView:
             "promise_pending", lambda: self._p.promise_day[self.account] >= self.day
         )
 
+    def flag(self, bit: int) -> np.ndarray:
+        """One early-warning flag (an ``EW_*`` constant) as a boolean array."""
+
+        def compute() -> np.ndarray:
+            a, p, day = self.account, self._p, self.day
+            if bit == EW_PARTIAL_PAYMENT:
+                return day - p.last_partial_day[a] <= 90
+            if bit == EW_DTI_RISING:
+                return p.dti[a] >= 1.15 * p.dti_opening[a]
+            if bit == EW_MISSED_REMINDER:
+                return p.missed_reminder[a].copy()
+            if bit == EW_HARDSHIP_SEEN:
+                return p.hardship_seen[a].copy()
+            if bit == EW_BROKEN_PROMISE:
+                return p.promises_broken[a] > 0
+            raise ValueError(f"unknown early-warning flag bit {bit}")
+
+        return self._cached(f"flag_{bit}", compute)
+
     @property
     def early_warning(self) -> np.ndarray:
-        """Early-warning flag bits (``EW_*`` constants)."""
+        """Early-warning flag bits (``EW_*`` constants), all of them."""
 
         def flags() -> np.ndarray:
-            a, p, day = self.account, self._p, self.day
-            f = np.zeros(a.size, np.int8)
-            f |= np.where(day - p.last_partial_day[a] <= 90, EW_PARTIAL_PAYMENT, 0).astype(np.int8)
-            f |= np.where(p.dti[a] >= 1.15 * p.dti_opening[a], EW_DTI_RISING, 0).astype(np.int8)
-            f |= np.where(p.missed_reminder[a], EW_MISSED_REMINDER, 0).astype(np.int8)
-            f |= np.where(p.hardship_seen[a], EW_HARDSHIP_SEEN, 0).astype(np.int8)
-            f |= np.where(p.promises_broken[a] > 0, EW_BROKEN_PROMISE, 0).astype(np.int8)
+            f = np.zeros(len(self), np.int8)
+            for bit in EW_BITS:
+                f |= np.where(self.flag(bit), bit, 0).astype(np.int8)
             return f
 
         return self._cached("early_warning", flags)

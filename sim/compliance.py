@@ -21,6 +21,7 @@ shows up as a breach. Strategies are never trusted with compliance.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -185,7 +186,7 @@ class Attempts:
         return int(self.account.size)
 
     def take(self, keep: np.ndarray) -> Attempts:
-        return Attempts(**{k: v[keep] for k, v in self.__dict__.items()})
+        return Attempts(*(v[keep] for v in self.__dict__.values()))
 
     @staticmethod
     def concat(parts: list[Attempts]) -> Attempts:
@@ -288,14 +289,16 @@ def sequential_caps(
     profile: ComplianceProfile,
     is_call: np.ndarray,
     talks: np.ndarray,
-    rpc: np.ndarray,
+    rpc_of: Callable[[Attempts], np.ndarray],
 ) -> tuple[np.ndarray, dict[str, int]]:
     """Caps that depend on today's earlier attempts, per account in priority order.
 
     Attempts of one account are made in order of priority (then attempt, then channel); the
     calls stop at the first one that would break a cap: the 7-day cap (calls in the ring from
     earlier days plus today's), the daily connected and unanswered caps, or the quiet period
-    after a conversation earlier today. Returns a keep mask aligned with ``att``.
+    after a conversation earlier today. ``rpc_of`` gives the outcomes of attempts (drawn exactly
+    as the engine will draw them); it is only asked for accounts with several call attempts.
+    Returns a keep mask aligned with ``att``.
     """
     keep = np.ones(len(att), bool)
     dropped: dict[str, int] = {}
@@ -310,46 +313,58 @@ def sequential_caps(
         or (cap7 is None and conn_cap is None and unans_cap is None and quiet is None)
     ):
         return keep, dropped
-    acc = att.account[calls]
-    order = np.lexsort((att.channel[calls], att.attempt[calls], -att.priority[calls], acc))
-    idx = calls[order]
-    acc = acc[order]
-    ok = rpc[idx]
-    conv = ok & talks[att.channel[idx]]
-    new = np.ones(idx.size, bool)
-    new[1:] = acc[1:] != acc[:-1]
-    group_start = np.maximum.accumulate(np.where(new, np.arange(idx.size), 0))
-
-    def before(flag: np.ndarray) -> np.ndarray:
-        c = np.cumsum(flag) - flag  # strictly before, over the whole list
-        return c - c[group_start]
-
-    rank = np.arange(idx.size) - group_start
-    stop = np.zeros(idx.size, np.int8)  # reason code + 1 of the first cap an attempt breaks
+    acc_all = att.account[calls]
+    size = kernels.group_sizes(acc_all, kernels.account_slots(portfolio.n))
+    # a single call attempt today: only the 7-day cap and the daily caps at 0 can stop it
+    single = calls[size == 1]
+    stop1 = np.zeros(single.size, np.int8)
     if cap7 is not None:
-        used = (portfolio.call_ring[acc] > day - 7).sum(axis=1)
-        stop = np.where((stop == 0) & (used + rank + 1 > cap7), 1, stop)
-    if quiet is not None:
-        stop = np.where((stop == 0) & (before(conv) > 0), 2, stop)
-    if conn_cap is not None:
-        stop = np.where((stop == 0) & (before(ok) >= conn_cap), 3, stop)
-    if unans_cap is not None:
-        stop = np.where((stop == 0) & (before(~ok) >= unans_cap), 4, stop)
-    # the first stop ends the account's calls for the day: later attempts are not made either
-    blocked = np.cumsum(stop > 0)
-    blocked = (blocked - np.concatenate([[0], blocked])[group_start]) > 0
-    reason = np.where(stop > 0, stop, 0)
-    first_reason = np.maximum.accumulate(np.where(stop > 0, np.arange(idx.size), -1))
-    first_reason = np.where(first_reason >= group_start, reason[np.maximum(first_reason, 0)], 0)
-    names = (
-        "call_cap_7d",
-        "quiet_after_conversation",
-        "daily_connected_cap",
-        "daily_unanswered_cap",
-    )
+        used = (portfolio.call_ring[att.account[single]] > day - 7).sum(axis=1)
+        stop1[used + 1 > cap7] = 1
+    if conn_cap == 0 or unans_cap == 0:
+        ok = rpc_of(att.take(single))
+        if conn_cap == 0:
+            stop1[(stop1 == 0) & ok] = 3
+        if unans_cap == 0:
+            stop1[(stop1 == 0) & ~ok] = 4
+    keep[single[stop1 > 0]] = False
+    multi = calls[size > 1]
+    stop = np.zeros(multi.size, np.int8)
+    blocked = np.zeros(multi.size, bool)
+    if multi.size:
+        acc = att.account[multi]
+        order = np.lexsort((att.channel[multi], att.attempt[multi], -att.priority[multi], acc))
+        idx = multi[order]
+        acc = acc[order]
+        ok = rpc_of(att.take(idx))
+        conv = ok & talks[att.channel[idx]]
+        new = np.ones(idx.size, bool)
+        new[1:] = acc[1:] != acc[:-1]
+        group_start = np.maximum.accumulate(np.where(new, np.arange(idx.size), 0))
+
+        def before(flag: np.ndarray) -> np.ndarray:
+            c = np.cumsum(flag) - flag  # strictly before, over the whole list
+            return c - c[group_start]
+
+        rank = np.arange(idx.size) - group_start
+        if cap7 is not None:
+            used = (portfolio.call_ring[acc] > day - 7).sum(axis=1)
+            stop = np.where(used + rank + 1 > cap7, 1, stop).astype(np.int8)
+        if quiet is not None:
+            stop = np.where((stop == 0) & (before(conv) > 0), 2, stop)
+        if conn_cap is not None:
+            stop = np.where((stop == 0) & (before(ok) >= conn_cap), 3, stop)
+        if unans_cap is not None:
+            stop = np.where((stop == 0) & (before(~ok) >= unans_cap), 4, stop)
+        # the first stop ends the account's calls for the day: later attempts are not made
+        run = np.cumsum(stop > 0)
+        blocked = (run - np.concatenate([[0], run])[group_start]) > 0
+        last = np.maximum.accumulate(np.where(stop > 0, np.arange(idx.size), -1))
+        stop = np.where(last >= group_start, stop[np.maximum(last, 0)], 0)
+        keep[idx[blocked]] = False
+    names = DROP_REASONS[3:]  # call_cap_7d, quiet, daily connected, daily unanswered
     for code, name in enumerate(names, start=1):
-        dropped[name] = int((blocked & (first_reason == code)).sum())
-    keep[idx[blocked]] = False
+        dropped[name] = int((stop1 == code).sum() + (blocked & (stop == code)).sum())
     return keep, dropped
 
 
@@ -375,47 +390,64 @@ def record_calls(
 
 def breaches(
     att: Attempts,
-    rpc: np.ndarray,
+    rpc_of: Callable[[Attempts], np.ndarray],
     conversation_before: np.ndarray,
     day: int,
     profile: ComplianceProfile,
     is_call: np.ndarray,
     talks: np.ndarray,
+    n_accounts: int,
 ) -> int:
     """Attempts made today that break the profile's daily rules (hours, quiet period, daily
     caps), counted from the attempts themselves with code separate from the enforcement.
 
-    ``conversation_before`` is each attempt's account's last conversation day before today.
-    The 7-day cap is checked by :func:`record_calls`.
+    ``conversation_before`` is each attempt's account's last conversation day before today;
+    ``rpc_of`` gives attempts' outcomes. The 7-day cap is checked by :func:`record_calls`.
     """
     if not len(att):
         return 0
     start, end = profile.contact_hours
     n = int((np.maximum(att.hour_start, start) >= np.minimum(att.hour_end, end)).sum())
-    calls = is_call[att.channel]
-    if not calls.any():
+    calls = np.flatnonzero(is_call[att.channel])
+    if not calls.size:
         return n
-    acc = att.account[calls]
-    ok = rpc[calls]
-    _, inv = np.unique(acc, return_inverse=True)
-    if profile.max_connected_calls_per_day is not None:
-        n += int((np.bincount(inv, weights=ok) > profile.max_connected_calls_per_day).sum())
-    if profile.max_unanswered_calls_per_day is not None:
-        n += int((np.bincount(inv, weights=~ok) > profile.max_unanswered_calls_per_day).sum())
     q = profile.quiet_days_after_conversation
     if q is not None:
         since = day - conversation_before[calls]
         n += int(((since >= 1) & (since <= q)).sum())
-        # a call after a conversation earlier today: in execution order (priority, attempt)
-        order = np.lexsort((att.channel[calls], att.attempt[calls], -att.priority[calls], acc))
-        conv = (ok & talks[att.channel[calls]])[order]
+    conn_cap = profile.max_connected_calls_per_day
+    unans_cap = profile.max_unanswered_calls_per_day
+    size = kernels.group_sizes(att.account[calls], kernels.account_slots(n_accounts))
+    if conn_cap == 0 or unans_cap == 0:  # even a single call breaks a zero cap
+        ok = rpc_of(att.take(calls[size == 1]))
+        n += int(ok.sum()) if conn_cap == 0 else 0
+        n += int((~ok).sum()) if unans_cap == 0 else 0
+    multi = calls[size > 1]
+    if not multi.size or (q is None and conn_cap is None and unans_cap is None):
+        return n
+    acc = att.account[multi]
+    ok = rpc_of(att.take(multi))
+    _, inv = np.unique(acc, return_inverse=True)
+    if conn_cap is not None:
+        n += int((np.bincount(inv, weights=ok) > conn_cap).sum())
+    if unans_cap is not None:
+        n += int((np.bincount(inv, weights=~ok) > unans_cap).sum())
+    if q is not None:
+        # a call after a conversation earlier today, in execution order (priority, attempt)
+        order = np.lexsort((att.channel[multi], att.attempt[multi], -att.priority[multi], acc))
+        conv = (ok & talks[att.channel[multi]])[order]
         a = acc[order]
         new = np.ones(a.size, bool)
         new[1:] = a[1:] != a[:-1]
-        start = np.maximum.accumulate(np.where(new, np.arange(a.size), 0))
+        first = np.maximum.accumulate(np.where(new, np.arange(a.size), 0))
         c = np.cumsum(conv) - conv  # conversations strictly before, over the whole list
-        n += int(((c - c[start]) > 0).sum())
+        n += int(((c - c[first]) > 0).sum())
     return n
+
+
+def reach_draws(portfolio, day, key, reach, reach_trait) -> Callable[[Attempts], np.ndarray]:
+    """``rpc_of`` for :func:`sequential_caps` and :func:`breaches`: the engine's own draws."""
+    return lambda a: reached(a, portfolio, day, key, reach, reach_trait)
 
 
 __all__ = [

@@ -177,7 +177,7 @@ class _Run:
             b.late_fee,
             b.prepayment_monthly,
             b.delinquent_instalment_pay,
-            b.delinquent_instalment_pay_dpd_scale or 0.0,  # None (off) -> 0
+            -1.0 if b.delinquent_instalment_pay_late is None else b.delinquent_instalment_pay_late,
         )
         (
             onsets,
@@ -358,18 +358,18 @@ class _Run:
         if not len(att):
             rec.add(day, **{f"dropped_{k}": v for k, v in dropped.items()})
             return
-        rpc = rules.reached(att, p, day, self.key, ch.reach, ch.reach_trait)
-        keep, d = rules.sequential_caps(att, p, day, prof, ch.is_call, ch.talks, rpc)
+        rpc_of = rules.reach_draws(p, day, self.key, ch.reach, ch.reach_trait)
+        keep, d = rules.sequential_caps(att, p, day, prof, ch.is_call, ch.talks, rpc_of)
         _merge(dropped, d)
         rec.add(day, **{f"dropped_{k}": v for k, v in dropped.items()})
         if not keep.all():
-            att, rpc = att.take(keep), rpc[keep]
+            att = att.take(keep)
         if not len(att):
             return
         acc, chan = att.account, att.channel
         calls = ch.is_call[chan]
         n_breach = rules.breaches(
-            att, rpc, p.last_conversation[acc], day, prof, ch.is_call, ch.talks
+            att, rpc_of, p.last_conversation[acc], day, prof, ch.is_call, ch.talks, p.n
         )
         n_breach += record_calls(p, acc[calls], day, prof)
         rec.add(day, compliance_breaches=n_breach)
@@ -381,12 +381,12 @@ class _Run:
                         "account": acc,
                         "channel": chan,
                         "attempt": att.attempt,
-                        "rpc": rpc,
+                        "rpc": rpc_of(att),
                     }
                 )
             )
         if self.arms is not None:
-            cost = ch.cost_attempt[chan] + np.where(rpc, ch.cost_contact[chan], 0.0)
+            cost = ch.cost_attempt[chan] + np.where(rpc_of(att), ch.cost_contact[chan], 0.0)
             np.add.at(p.contact_cost, acc, cost)
 
         # reach, cost, pre-due reminders; a right-party contact with a delinquent borrower
@@ -535,6 +535,7 @@ class _Run:
             b.partial_fraction_high,
             b.full_payment_dpd_scale or 0.0,  # None (off) -> 0
             b.settlement_share,
+            b.settlement_dpd_scale or 0.0,  # None (off) -> 0
         )
         if kept or broken:
             rec.add(day, promises_kept=int(kept), promises_broken=int(broken))
@@ -545,7 +546,7 @@ class _Run:
         self._book_residue(applied.residue)
         if self.arms is not None:
             p.cash_collected[who] += applied.cash  # ids are unique here
-        if b.settlement_share > 0 and settle.any():
+        if settle.any():
             # settlement: the full payment also pays the principal not yet due (closed below)
             settlers = who[settle]
             rest = ledger.settle(p, settlers)

@@ -49,6 +49,9 @@ _HARDSHIP = int(Stream.HARDSHIP)
 _EARLY_WARNING = int(Stream.EARLY_WARNING)
 _DTI_DRIFT = int(Stream.DTI_DRIFT)
 _DUE_PAYMENT = int(Stream.DUE_PAYMENT)
+_PREPAYMENT = int(Stream.PREPAYMENT)
+_INSTALMENT_PAY = int(Stream.INSTALMENT_PAY)
+_SETTLEMENT = int(Stream.SETTLEMENT)
 _REACH = int(Stream.REACH)
 _ATTEMPT_STRIDE = 1 << 40  # sim.compliance.ATTEMPT_STRIDE
 _PROMISE = int(Stream.PROMISE)
@@ -570,6 +573,30 @@ def close_paid_off(
     return done[:m], residue
 
 
+@njit(inline="always")
+def _settle_one(i, sched_balance, remaining, principal_repaid):
+    """Account ``i`` pays the principal not yet due and has no instalment left; returns it."""
+    amount = sched_balance[i]
+    principal_repaid[i] += amount
+    sched_balance[i] = 0.0
+    remaining[i] = 0
+    return amount
+
+
+@njit(**_JIT)
+def settle_loans(idx, sched_balance, remaining, principal_repaid):
+    """Settlement or prepayment: each account of ``idx`` pays its principal not yet due.
+
+    What is overdue is paid separately (through :func:`pay`); an account that then owes nothing
+    is closed by :func:`close_paid_off`. Returns the principal paid, aligned with ``idx``.
+    """
+    n = idx.size
+    out = np.empty(n)
+    for k in range(n):
+        out[k] = _settle_one(idx[k], sched_balance, remaining, principal_repaid)
+    return out
+
+
 @njit(**_JIT)
 def due_date_work(
     idx,
@@ -610,34 +637,59 @@ def due_date_work(
     still in arrears is charged the late fee; a new miss starts an episode without contact;
     payers that owe nothing more are closed.
 
+    Two optional moves (off when their parameter is 0; no draw is made then):
+
+    * prepayment: a current account that pays draws ``u < prepay`` (stream ``PREPAYMENT``) and
+      then also pays the principal not yet due (:func:`settle_loans`), so it closes paid off;
+    * instalment payment in arrears: a delinquent account with ``k`` instalments behind draws
+      ``u < inst_pay`` (``inst_late`` instead when ``k >= 2`` and ``inst_late >= 0``; stream
+      ``INSTALMENT_PAY``) and pays its fees and the instalment that fell due, staying ``k``
+      behind (DPD then dates from this due date).
+
     ``params`` is ``(spell_days, miss_intercept, miss_willingness, miss_hardship, miss_dti,
-    miss_restructured, late_fee)``.
+    miss_restructured, late_fee, prepay, inst_pay, inst_late)``.
 
     Returns
     -------
     onsets : int
         New hardship onsets.
     cash, principal : ndarray
-        Payments of current accounts (in ``idx`` order).
+        Payments of current accounts (in ``idx`` order), prepaid principal included.
     missers : ndarray of int64
         Current accounts that missed (new delinquents).
     closed : int
         Accounts paid off.
+    residue : float
+        Principal dust moved into ``principal_repaid`` by cures and closures (not cash).
+    arrears_payers : ndarray of int64
+        Delinquent accounts that paid the instalment falling due (in ``idx`` order).
+    arrears_cash, arrears_principal_paid : ndarray
+        Their payments, aligned with ``arrears_payers``.
+    prepaid : int
+        Accounts that prepaid.
     """
-    spell_days, c0, c_w, c_h, c_dti, c_r, late_fee = params
+    spell_days, c0, c_w, c_h, c_dti, c_r, late_fee, prepay, inst_pay, inst_late = params
     n = idx.size
     cash = np.empty(n)
     principal = np.empty(n)
     missers = np.empty(n, np.int64)
+    dq_acc = np.empty(n, np.int64)
+    dq_cash = np.empty(n)
+    dq_principal = np.empty(n)
     n_pay = 0
     n_miss = 0
+    n_dq = 0
+    n_prepaid = 0
     onsets = 0
     closed = 0
+    residue = 0.0
     b = 1.0 / spell_days
     off_hardship = stream_offset(key, _HARDSHIP, day)
     off_signal = stream_offset(key, _EARLY_WARNING, day)
     off_dti = stream_offset(key, _DTI_DRIFT, day)
     off_pay = stream_offset(key, _DUE_PAYMENT, day)
+    off_prepay = stream_offset(key, _PREPAYMENT, day)
+    off_inst = stream_offset(key, _INSTALMENT_PAY, day)
     for k in range(n):
         i = idx[k]
         if status[i] != _OPEN or remaining[i] <= 0:
@@ -658,6 +710,7 @@ def due_date_work(
             + c_r * (1.0 if restructured[i] else 0.0)
         )
         p_miss = _sigmoid(logit)
+        behind = missed[i]
         _fall_due_one(
             i,
             day,
@@ -678,7 +731,7 @@ def due_date_work(
             pays = uniform_at(off_pay, i) >= p_miss
             if pays:
                 owed = fees_due[i] + arrears_interest[i] + arrears_principal[i]
-                cash[n_pay], principal[n_pay], _ = _pay_one(
+                cash[n_pay], principal[n_pay], _, dust = _pay_one(
                     i,
                     owed,
                     fees_due,
@@ -688,26 +741,64 @@ def due_date_work(
                     missed,
                     last_instalment,
                 )
+                residue += dust
+                if prepay > 0.0 and uniform_at(off_prepay, i) < prepay:
+                    rest = _settle_one(i, sched_balance, remaining, principal_repaid)
+                    cash[n_pay] += rest
+                    principal[n_pay] += rest
+                    n_prepaid += 1
                 n_pay += 1
+        else:
+            chance = inst_late if (behind >= 2 and inst_late >= 0.0) else inst_pay
+            if chance > 0.0 and uniform_at(off_inst, i) < chance:
+                dq_acc[n_dq] = i
+                dq_cash[n_dq], dq_principal[n_dq], _, dust = _pay_one(
+                    i,
+                    fees_due[i] + last_instalment[i],
+                    fees_due,
+                    arrears_interest,
+                    arrears_principal,
+                    principal_repaid,
+                    missed,
+                    last_instalment,
+                )
+                residue += dust
+                n_dq += 1
+                if missed[i] > behind:  # older instalments larger than this one
+                    missed[i] = behind
         if missed[i] > 0:
             fees_due[i] += late_fee
             if was_current and not pays:
                 missers[n_miss] = i
                 n_miss += 1
                 episode_contacted[i] = False
-        if pays and _close_one(
-            i,
-            remaining,
-            sched_balance,
-            fees_due,
-            arrears_interest,
-            arrears_principal,
-            principal_repaid,
-            missed,
-            status,
-        ):
-            closed += 1
-    return onsets, cash[:n_pay], principal[:n_pay], missers[:n_miss], closed
+        if pays:
+            done, rest = _close_one(
+                i,
+                remaining,
+                sched_balance,
+                fees_due,
+                arrears_interest,
+                arrears_principal,
+                principal_repaid,
+                missed,
+                status,
+            )
+            if done:
+                closed += 1
+                residue += rest
+    return (
+        onsets,
+        cash[:n_pay],
+        principal[:n_pay],
+        missers[:n_miss],
+        closed,
+        residue,
+        dq_acc[:n_dq],
+        dq_cash[:n_dq],
+        dq_principal[:n_dq],
+        n_prepaid,
+    )
 
 
 # --------------------------------------------------------------------------- strategy
@@ -1176,6 +1267,9 @@ def repayment_draws(
     full_payment_share_hardship,
     partial_fraction_low,
     partial_fraction_high,
+    full_payment_dpd_scale=0.0,
+    settlement_share=0.0,
+    settlement_dpd_scale=0.0,
 ):
     """Who pays today among the delinquent accounts ``idx`` (``dpd`` aligned), and how much.
 
@@ -1184,7 +1278,15 @@ def repayment_draws(
     up to the promised amount; a broken one halves the excitation. Every other account pays
     with chance ``1 - exp(-lambda)``, ``lambda = base exp(k_w (w - 1.5)) exp(-dpd / s)``
     (times ``intensity_hardship`` in hardship) plus the decayed excitation (halved in
-    hardship); it pays in full with ``full_payment_share``, else a uniform fraction.
+    hardship); it pays in full with ``full_payment_share``, else a uniform fraction. Two options
+    (off at 0; no draw is made then): with ``settlement_share > 0`` a full payment settles the
+    whole loan with that chance (stream ``SETTLEMENT``), which rises with DPD as
+    ``1 - (1 - settlement_share) exp(-dpd / settlement_dpd_scale)`` when that scale is
+    positive; with ``full_payment_dpd_scale > 0`` a
+    full payment that does not settle stays full only with chance ``exp(-dpd / scale)`` (the
+    same ``REPAY_KIND`` draw against the decayed share), else it is a partial payment. So
+    ``P(settle) = share * s`` and ``P(cure) = share * (1 - s) * exp(-dpd / scale)`` with ``s``
+    the settlement chance.
 
     Returns
     -------
@@ -1193,12 +1295,15 @@ def repayment_draws(
     amounts : ndarray
     kept, broken : int
         Promises kept and broken today.
+    settle : ndarray of bool
+        Aligned with ``payers``: the payment also settles the principal not yet due.
     """
     n = idx.size
     kept_acc = np.empty(n, np.int64)
     kept_amt = np.empty(n)
     pay_acc = np.empty(n, np.int64)
     pay_amt = np.empty(n)
+    pay_settle = np.zeros(n, np.bool_)
     n_kept = 0
     n_broken = 0
     n_pay = 0
@@ -1206,6 +1311,7 @@ def repayment_draws(
     off_repay = stream_offset(key, _REPAY, day)
     off_kind = stream_offset(key, _REPAY_KIND, day)
     off_frac = stream_offset(key, _REPAY_FRACTION, day)
+    off_settle = stream_offset(key, _SETTLEMENT, day)
     span = partial_fraction_high - partial_fraction_low
     for k in range(n):
         if k + _AHEAD < n:
@@ -1243,19 +1349,31 @@ def repayment_draws(
         if not uniform_at(off_repay, i) < -math.expm1(-lam):
             continue
         share = full_payment_share_hardship if hard else full_payment_share
-        full = uniform_at(off_kind, i) < share
+        u_kind = uniform_at(off_kind, i)
+        full = u_kind < share
+        settles = False
+        if full and (settlement_share > 0.0 or settlement_dpd_scale > 0.0):
+            s_share = settlement_share
+            if settlement_dpd_scale > 0.0:
+                s_share = 1.0 - (1.0 - settlement_share) * math.exp(-dpd[k] / settlement_dpd_scale)
+            settles = uniform_at(off_settle, i) < s_share
+        if full_payment_dpd_scale > 0.0 and not settles:
+            full = u_kind < share * math.exp(-dpd[k] / full_payment_dpd_scale)
         frac = partial_fraction_low + span * uniform_at(off_frac, i)
         owed = fees_due[i] + arrears_interest[i] + arrears_principal[i]
         pay_acc[n_pay] = i
         pay_amt[n_pay] = owed if full else owed * frac
+        pay_settle[n_pay] = settles
         n_pay += 1
     payers = np.empty(n_kept + n_pay, np.int64)
     amounts = np.empty(n_kept + n_pay)
+    settle = np.zeros(n_kept + n_pay, np.bool_)
     payers[:n_kept] = kept_acc[:n_kept]
     amounts[:n_kept] = kept_amt[:n_kept]
     payers[n_kept:] = pay_acc[:n_pay]
     amounts[n_kept:] = pay_amt[:n_pay]
-    return payers, amounts, n_kept, n_broken
+    settle[n_kept:] = pay_settle[:n_pay]
+    return payers, amounts, n_kept, n_broken, settle
 
 
 @njit(**_JIT)
@@ -1446,3 +1564,31 @@ def invariants_hold(
         if m > 0 and day - last_due_day[i] < 0:  # negative DPD or DPD below the oldest miss
             return False
     return True
+
+
+@njit(**_JIT)
+def group_sizes(account, slots):
+    """How many entries share each entry's account (``slots`` is left clean)."""
+    n = account.size
+    count = np.zeros(n + 1, np.int64)
+    first = np.empty(n, np.int64)
+    group = np.empty(n, np.int64)
+    n_acc = 0
+    for k in range(n):
+        if k + _AHEAD < n:
+            prefetch(slots, account[k + _AHEAD])
+        i = account[k]
+        s = slots[i]
+        if s == 0:
+            first[n_acc] = i
+            n_acc += 1
+            s = n_acc
+            slots[i] = s
+        group[k] = s
+        count[s] += 1
+    out = np.empty(n, np.int64)
+    for k in range(n):
+        out[k] = count[group[k]]
+    for g in range(n_acc):
+        slots[first[g]] = 0
+    return out

@@ -37,7 +37,7 @@ from sim.actions import RECOVERY_PATHS
 from sim.channels import CHANNEL_NAMES
 from strategies.base import NoContact, Strategy
 from strategies.expected_recovery import ExpectedRecoveryCalls
-from strategies.rules import FLAG_BITS, PROMISE_STATES, RecoveryRule, Rule, RuleTable
+from strategies.rules import FLAG_BITS, RecoveryRule, Rule, RuleTable
 from strategies.split import Split
 
 LIBRARY = Path(__file__).resolve().parent / "library"

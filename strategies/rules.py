@@ -168,10 +168,10 @@ class Rule:
             if self.score_max is not None:
                 keep &= score < self.score_max
         if self.flags:
-            bits = 0
+            any_flag = np.zeros(len(view), bool)
             for f in self.flags:
-                bits |= FLAG_BITS[f]
-            keep &= (view.early_warning & bits) > 0
+                any_flag |= view.flag(FLAG_BITS[f])
+            keep &= any_flag
         if self.promise == "pending":
             keep &= view.promise_pending
         elif self.promise == "none":
