@@ -29,6 +29,10 @@ app.add_typer(strategies_app, name="strategies")
 calibration_cli.register(app)
 experiments_cli.register(app)
 
+from postloan import optimize_cli  # noqa: E402
+
+optimize_cli.register(app)
+
 try:  # the operations model mounts itself when present
     from postloan.staffing_cli import staffing_app
 
@@ -84,6 +88,11 @@ def run(
     days: int | None = typer.Option(None, "--days", help="Override the horizon in days"),
     out: Path = typer.Option(Path("results"), "--out", help="Folder to write the run folder into"),
     as_json: bool = typer.Option(False, "--json", help="Print the summary JSON only"),
+    engine: str = typer.Option(
+        "vector",
+        "--engine",
+        help="vector (the fast engine) or abm (the Mesa agent model, books up to 20,000 accounts)",
+    ),
 ) -> None:
     """Run a scenario under a strategy and save the results."""
     from postloan.store import save_run
@@ -94,7 +103,18 @@ def run(
 
     if seed is not None and seed < 0:
         raise fail("--seed: must be a non-negative integer")
+    if engine not in ("vector", "abm"):
+        raise fail(f"--engine: must be vector or abm, not {engine!r}")
     sc = load_scenario(scenario, accounts=accounts, days=days)
+    if engine == "abm":
+        from sim.abm import MAX_ACCOUNTS, run_abm
+
+        if sc.accounts > MAX_ACCOUNTS:
+            raise fail(
+                f"--engine abm: the agent-based engine handles books up to {MAX_ACCOUNTS:,} "
+                f"accounts (this one has {sc.accounts:,}); use --engine vector or --accounts"
+            )
+        simulate = run_abm  # same signature and RunResult
     strat = resolve(strategy)
     profile = load_profile(compliance)
     with Progress(
