@@ -178,6 +178,7 @@ class _Run:
             b.prepayment_monthly,
             b.delinquent_instalment_pay,
             -1.0 if b.delinquent_instalment_pay_late is None else b.delinquent_instalment_pay_late,
+            b.delinquent_instalment_pay_slope,
         )
         (
             onsets,
@@ -536,6 +537,10 @@ class _Run:
             b.full_payment_dpd_scale or 0.0,  # None (off) -> 0
             b.settlement_share,
             b.settlement_dpd_scale or 0.0,  # None (off) -> 0
+            b.catch_up_share,
+            p.last_instalment,
+            b.rest_after_partial,
+            p.last_partial_day,
         )
         if kept or broken:
             rec.add(day, promises_kept=int(kept), promises_broken=int(broken))

@@ -52,6 +52,7 @@ _DUE_PAYMENT = int(Stream.DUE_PAYMENT)
 _PREPAYMENT = int(Stream.PREPAYMENT)
 _INSTALMENT_PAY = int(Stream.INSTALMENT_PAY)
 _SETTLEMENT = int(Stream.SETTLEMENT)
+_CATCH_UP = int(Stream.CATCH_UP)
 _REACH = int(Stream.REACH)
 _ATTEMPT_STRIDE = 1 << 40  # sim.compliance.ATTEMPT_STRIDE
 _PROMISE = int(Stream.PROMISE)
@@ -642,12 +643,13 @@ def due_date_work(
     * prepayment: a current account that pays draws ``u < prepay`` (stream ``PREPAYMENT``) and
       then also pays the principal not yet due (:func:`settle_loans`), so it closes paid off;
     * instalment payment in arrears: a delinquent account with ``k`` instalments behind draws
-      ``u < inst_pay`` (``inst_late`` instead when ``k >= 2`` and ``inst_late >= 0``; stream
+      ``u < inst_pay`` (when ``k >= 2`` and ``inst_late >= 0``: ``inst_late``, times
+      ``exp(inst_slope (k - 2))`` capped at 1 when ``inst_slope != 0``; stream
       ``INSTALMENT_PAY``) and pays its fees and the instalment that fell due, staying ``k``
       behind (DPD then dates from this due date).
 
     ``params`` is ``(spell_days, miss_intercept, miss_willingness, miss_hardship, miss_dti,
-    miss_restructured, late_fee, prepay, inst_pay, inst_late)``.
+    miss_restructured, late_fee, prepay, inst_pay, inst_late, inst_slope)``.
 
     Returns
     -------
@@ -668,7 +670,19 @@ def due_date_work(
     prepaid : int
         Accounts that prepaid.
     """
-    spell_days, c0, c_w, c_h, c_dti, c_r, late_fee, prepay, inst_pay, inst_late = params
+    (
+        spell_days,
+        c0,
+        c_w,
+        c_h,
+        c_dti,
+        c_r,
+        late_fee,
+        prepay,
+        inst_pay,
+        inst_late,
+        inst_slope,
+    ) = params
     n = idx.size
     cash = np.empty(n)
     principal = np.empty(n)
@@ -749,7 +763,11 @@ def due_date_work(
                     n_prepaid += 1
                 n_pay += 1
         else:
-            chance = inst_late if (behind >= 2 and inst_late >= 0.0) else inst_pay
+            chance = inst_pay
+            if behind >= 2 and inst_late >= 0.0:
+                chance = inst_late
+                if inst_slope != 0.0:
+                    chance = _minimum(inst_late * math.exp(inst_slope * (behind - 2)), 1.0)
             if chance > 0.0 and uniform_at(off_inst, i) < chance:
                 dq_acc[n_dq] = i
                 dq_cash[n_dq], dq_principal[n_dq], _, dust = _pay_one(
@@ -1267,9 +1285,13 @@ def repayment_draws(
     full_payment_share_hardship,
     partial_fraction_low,
     partial_fraction_high,
-    full_payment_dpd_scale=0.0,
-    settlement_share=0.0,
-    settlement_dpd_scale=0.0,
+    full_payment_dpd_scale,
+    settlement_share,
+    settlement_dpd_scale,
+    catch_up_share,
+    last_instalment,
+    rest_after_partial,
+    last_partial_day,
 ):
     """Who pays today among the delinquent accounts ``idx`` (``dpd`` aligned), and how much.
 
@@ -1282,7 +1304,11 @@ def repayment_draws(
     (off at 0; no draw is made then): with ``settlement_share > 0`` a full payment settles the
     whole loan with that chance (stream ``SETTLEMENT``), which rises with DPD as
     ``1 - (1 - settlement_share) exp(-dpd / settlement_dpd_scale)`` when that scale is
-    positive; with ``full_payment_dpd_scale > 0`` a
+    positive; with ``catch_up_share > 0`` a partial payment is, with that chance (stream
+    ``CATCH_UP``), a catch-up that pays everything overdue but the newest instalment
+    (``last_instalment`` must then be given); with ``rest_after_partial`` an account that made
+    a partial payment in the last 30 days makes no other payment (kept promises aside); with
+    ``full_payment_dpd_scale > 0`` a
     full payment that does not settle stays full only with chance ``exp(-dpd / scale)`` (the
     same ``REPAY_KIND`` draw against the decayed share), else it is a partial payment. So
     ``P(settle) = share * s`` and ``P(cure) = share * (1 - s) * exp(-dpd / scale)`` with ``s``
@@ -1312,6 +1338,7 @@ def repayment_draws(
     off_kind = stream_offset(key, _REPAY_KIND, day)
     off_frac = stream_offset(key, _REPAY_FRACTION, day)
     off_settle = stream_offset(key, _SETTLEMENT, day)
+    off_catch_up = stream_offset(key, _CATCH_UP, day)
     span = partial_fraction_high - partial_fraction_low
     for k in range(n):
         if k + _AHEAD < n:
@@ -1336,6 +1363,8 @@ def repayment_draws(
                 n_broken += 1
             promise_day[i] = NEVER
             continue
+        if rest_after_partial and day - last_partial_day[i] < MONTH_DAYS:
+            continue  # paid part within the last 30 days: nothing more until 30 days after
         base = (
             base_intensity
             * math.exp(intensity_willingness * (willingness[i] - _W_CENTRE))
@@ -1363,6 +1392,9 @@ def repayment_draws(
         owed = fees_due[i] + arrears_interest[i] + arrears_principal[i]
         pay_acc[n_pay] = i
         pay_amt[n_pay] = owed if full else owed * frac
+        if catch_up_share > 0.0 and not full and uniform_at(off_catch_up, i) < catch_up_share:
+            # catch up: everything overdue but the newest instalment (one instalment behind)
+            pay_amt[n_pay] = _maximum(owed - last_instalment[i], owed * frac)
         pay_settle[n_pay] = settles
         n_pay += 1
     payers = np.empty(n_kept + n_pay, np.int64)

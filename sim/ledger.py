@@ -59,6 +59,7 @@ class Applied:
     cash: np.ndarray  # booked (excess over what was owed is returned, not booked)
     principal: np.ndarray
     cured: np.ndarray  # bool: the account has no arrears left
+    residue: float = 0.0  # principal dust cleared into principal_repaid by cures (not cash)
 
 
 def pay(p: Portfolio, idx: np.ndarray, amount: np.ndarray) -> Applied:
@@ -66,11 +67,13 @@ def pay(p: Portfolio, idx: np.ndarray, amount: np.ndarray) -> Applied:
 
     An instalment counts as paid when what is overdue falls below it: DPD then dates from the
     next unpaid one, and payments never make an account more delinquent. A cured account's
-    rounding dust is cleared (the residue counts as repaid). ``idx`` holds unique account ids.
-    The arithmetic is :func:`sim.loans.waterfall`'s, run by :func:`sim.kernels.pay`.
+    rounding dust is cleared (the residue counts as repaid and is reported in
+    ``Applied.residue``, which the engine books with the principal). ``idx`` holds unique
+    account ids. The arithmetic is :func:`sim.loans.waterfall`'s, run by
+    :func:`sim.kernels.pay`.
     """
     idx = kernels.as_ids(idx)
-    cash, principal, cured = kernels.pay(
+    cash, principal, cured, residue = kernels.pay(
         idx,
         kernels.as_values(amount, idx.size),
         p.fees_due,
@@ -80,15 +83,21 @@ def pay(p: Portfolio, idx: np.ndarray, amount: np.ndarray) -> Applied:
         p.missed,
         p.last_instalment,
     )
-    return Applied(cash, principal, cured)
+    return Applied(cash, principal, cured, residue)
 
 
 def close_paid_off(p: Portfolio, idx: np.ndarray) -> np.ndarray:
     """Mark accounts that owe nothing and have no instalments left as paid off.
 
     Rounding residue of the schedule is treated as repaid, keeping the identity exact.
-    Returns the ids closed.
+    Returns the ids closed (:func:`close_and_book` also returns the residue).
     """
+    return close_and_book(p, idx)[0]
+
+
+def close_and_book(p: Portfolio, idx: np.ndarray) -> tuple[np.ndarray, float]:
+    """:func:`close_paid_off`, also returning the principal residue (below a cent per account)
+    moved into ``principal_repaid``: a running book balance must subtract it too."""
     return kernels.close_paid_off(
         kernels.as_ids(idx),
         p.remaining,
@@ -100,6 +109,15 @@ def close_paid_off(p: Portfolio, idx: np.ndarray) -> np.ndarray:
         p.missed,
         p.status,
     )
+
+
+def settle(p: Portfolio, idx: np.ndarray) -> np.ndarray:
+    """Settlement or prepayment: accounts pay their principal not yet due (no instalment is
+    left). Pay what is overdue with :func:`pay` first; close with :func:`close_paid_off`.
+
+    Returns the principal paid per account (cash, aligned with ``idx``).
+    """
+    return kernels.settle_loans(kernels.as_ids(idx), p.sched_balance, p.remaining, p.principal_repaid)
 
 
 def restructure(p: Portfolio, idx: np.ndarray, extension_months: int) -> np.ndarray:

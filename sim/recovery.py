@@ -6,6 +6,11 @@ scaled by willingness, else next to nothing), so recovery rates come out bimodal
 data. Cash arrives after a random lag (exponential with the path's mean); agency commission is
 paid on cash received, legal and internal costs at placement, and a debt sale pays its price
 at once.
+
+Optionally (``behaviour.recovery_settlement``, off by default) a successful recovery settles the
+debt when its cash arrives: the account then leaves ``charged_off`` for ``paid_off`` (real
+status panels show such moves, e.g. the "C" code after "5" in the monthly status panel). Debt
+sales never settle: the debt changes hands.
 """
 
 from __future__ import annotations
@@ -34,6 +39,8 @@ class RecoveryBook:
     rates: list[np.ndarray] = field(default_factory=list)
     paths: list[np.ndarray] = field(default_factory=list)
     beyond_horizon: float = 0.0
+    #: day -> accounts whose recovery settles the debt that day (``recovery_settlement``)
+    settling: dict[int, list[np.ndarray]] = field(default_factory=lambda: defaultdict(list))
 
     def place(
         self,
@@ -44,8 +51,14 @@ class RecoveryBook:
         day: int,
         sc: Scenario,
         key,
+        settle: float = 0.0,
     ) -> tuple[float, float]:
-        """Place charged-off accounts; returns (cash received today, cost incurred today)."""
+        """Place charged-off accounts; returns (cash received today, cost incurred today).
+
+        With ``settle > 0`` a successful recovery on a path other than a debt sale settles the
+        debt with that chance (stream ``RECOVERY_SETTLE``) on the day its cash arrives (see
+        :meth:`settled`); nothing is drawn when ``settle`` is 0.
+        """
         specs = [sc.recovery[name] for name in RECOVERY_PATHS]
         success = np.array([s.success for s in specs])[path]
         s_mean = np.array([s.success_rate_mean for s in specs])[path]
@@ -80,6 +93,11 @@ class RecoveryBook:
         for d in np.unique(when[inside]):
             sel = inside & (when == d)
             self.pending[int(d)].append((cash[sel], cash[sel] * commission[sel]))
+        if settle > 0:
+            settles = ok & ~is_sale & (uniforms(key, Stream.RECOVERY_SETTLE, day, idx) < settle)
+            settles &= when < self.horizon
+            for d in np.unique(when[settles]):
+                self.settling[max(int(d), day)].append(idx[settles & (when == d)])
         return cash_today, cost_today
 
     def collect(self, day: int) -> tuple[float, float]:
@@ -88,6 +106,11 @@ class RecoveryBook:
         cash = sum(float(c.sum()) for c, _ in items)
         cost = sum(float(k.sum()) for _, k in items)
         return cash, cost
+
+    def settled(self, day: int) -> np.ndarray:
+        """Accounts whose recovery settles the debt today (``settle`` in :meth:`place`)."""
+        items = self.settling.pop(day, [])
+        return np.concatenate(items) if items else np.empty(0, np.int64)
 
     def all_rates(self) -> np.ndarray:
         return np.concatenate(self.rates) if self.rates else np.empty(0)

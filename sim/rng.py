@@ -63,6 +63,7 @@ class Stream(IntEnum):
     INSTALMENT_PAY = 22
     SETTLEMENT = 23
     RECOVERY_SETTLE = 24
+    CATCH_UP = 25
 
 
 def _mix(z: np.ndarray) -> np.ndarray:

@@ -220,11 +220,19 @@ class Behaviour(_Spec):
         description="chance that a delinquent account pays the instalment falling due on its due "
         "date (and its fees), staying the same number of instalments behind",
     )
-    delinquent_instalment_pay_dpd_scale: float | None = Field(
+    delinquent_instalment_pay_late: float | None = Field(
         default=None,
-        gt=0,
-        description="None: no decay; else the chance above decays as exp(-30 (k - 1) / scale) "
-        "with k the instalments behind before the new one falls due",
+        ge=0,
+        le=1,
+        description="the same chance for accounts two or more instalments behind; None: "
+        "delinquent_instalment_pay at every stage",
+    )
+    delinquent_instalment_pay_slope: float = Field(
+        default=0.0,
+        ge=-5,
+        le=5,
+        description="with delinquent_instalment_pay_late set: the chance k >= 2 instalments "
+        "behind is delinquent_instalment_pay_late * exp(slope (k - 2)), capped at 1",
     )
     settlement_share: float = Field(
         default=0.0,
@@ -233,11 +241,29 @@ class Behaviour(_Spec):
         description="chance that a delinquent account's full payment settles the whole loan "
         "(principal not yet due included; closed as paid_off)",
     )
+    settlement_dpd_scale: float | None = Field(
+        default=None,
+        gt=0,
+        description="None: settlement_share at any DPD; else the chance rises with DPD as "
+        "1 - (1 - settlement_share) exp(-dpd / scale) (late-stage full payments are settlements)",
+    )
+    catch_up_share: float = Field(
+        default=0.0,
+        ge=0,
+        le=1,
+        description="chance that a partial payment is a catch-up: everything overdue but the "
+        "newest instalment, so the account falls back to one instalment behind",
+    )
+    rest_after_partial: bool = Field(
+        default=False,
+        description="an account that made a partial payment pays nothing more (kept promises "
+        "aside) for 30 days: at most one payment a cycle",
+    )
     full_payment_dpd_scale: float | None = Field(
         default=None,
         gt=0,
-        description="None: off; else the full-payment share is multiplied by exp(-dpd / scale), "
-        "so that late-stage payments are mostly partial",
+        description="None: off; else a full payment that does not settle stays full with chance "
+        "exp(-dpd / scale), else it is partial: late-stage payments are mostly partial",
     )
     recovery_settlement: float = Field(
         default=0.0,

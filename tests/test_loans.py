@@ -65,14 +65,10 @@ def test_annuity_textbook_value():
     assert round(df["principal"].iloc[0], 2) == 788.49
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: sim/loans.py schedule_arrays amortises by forward recursion "
-    "(bal -= level_payment - bal*r), which amplifies rounding by (1+r)^n; at annual_rate 1.0 "
-    "(the validator's maximum) over 480 months (its maximum term) the last instalment is ~13x "
-    "the level payment instead of equal to it",
-)
 def test_annuity_matches_numpy_financial_at_validated_extremes():
+    # annual_rate 1.0 (the validator's maximum) over 480 months (its maximum term): a forward
+    # recursion (bal -= level_payment - bal*r) amplifies rounding by (1+r)^n and made the last
+    # instalment ~13x the level payment; schedule_arrays uses the closed-form balances
     principal, rate, term = 10_000.0, 1.0, 480
     df = schedule(principal, rate, term, "annuity")
     pmt = -npf.pmt(rate / 12, term, principal)
@@ -204,7 +200,7 @@ def test_schedule_properties(principal, rate, term, method):
     term=st.integers(1, 480),
 )
 def test_annuity_property_numpy_financial(principal, rate, term):
-    # realistic rates (up to 36 % nominal): see the xfail above for the extreme corner
+    # realistic rates (up to 36 % nominal); the extreme corner has its own test above
     df = schedule(principal, rate, term, "annuity")
     r = rate / 12
     per = np.arange(1, term + 1)

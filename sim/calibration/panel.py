@@ -71,6 +71,7 @@ MAPPING_PRESETS: dict[str, dict[str, str]] = {
     "credit_record_shifted": CREDIT_RECORD_SHIFTED_MAPPING,
     "taiwan": taiwan.TAIWAN_MAPPING,
     "taiwan_nominal": taiwan.TAIWAN_NOMINAL_MAPPING,
+    "taiwan_91plus": taiwan.TAIWAN_91PLUS_MAPPING,
 }
 
 _ALLOWED = ", ".join(MAPPING_TARGETS)
@@ -90,7 +91,7 @@ def parse_mapping(text: str) -> dict[str, str]:
         Comma-separated ``code=state`` pairs. Codes are kept as text (``0`` stays ``"0"``);
         blanks around codes and states are ignored. A name from :data:`MAPPING_PRESETS`
         (``credit_record``, ``credit_record_shifted``, ``taiwan``,
-        ``taiwan_nominal``) gives that mapping.
+        ``taiwan_nominal``, ``taiwan_91plus``) gives that mapping.
 
     Returns
     -------

@@ -45,6 +45,11 @@ available as :data:`TAIWAN_NOMINAL_MAPPING` (1, 2 -> ``1-30``, 3 -> ``61-90``, 4
 Aug->Sep pair for the 1-month state", gives a single month of data and the Sep code 1 above is
 dominated by moves from -2 and 2, so it is not a cleaner estimate.
 
+For calibration the lab uses :data:`TAIWAN_91PLUS_MAPPING` (preset ``taiwan_91plus``): the
+same, except that codes 5-9 all map to ``91-120`` read as "91+ days" (see its comment), with a
+charge-off DPD of 360 so that the simulated book, like the bank, writes nothing off within the
+observed months.
+
 Users can override any code: user entries are applied on top of :data:`TAIWAN_MAPPING`.
 """
 
@@ -82,6 +87,17 @@ TAIWAN_NOMINAL_MAPPING: dict[str, str] = {
     "3": "61-90",
     "4": "91-120",
     **{str(code): "charged_off" for code in range(5, 10)},
+}
+
+
+#: The mapping used for calibration: codes 5-9 (delayed 5 to 9+ months) stay in the lab's last
+#: open bucket (``91-120`` read as "91+"), because the bank did not write these cards off within
+#: the six months (accounts at codes 6-8 move back to 2 and to -1..0, 24 % of them a month), so
+#: with a charge-off DPD beyond the observation window (e.g. 360) the lab's ``91-120`` bucket
+#: plays the role of "91+ days, not yet charged off". No ``charged_off`` state is observed.
+TAIWAN_91PLUS_MAPPING: dict[str, str] = {
+    **TAIWAN_MAPPING,
+    **{str(code): "91-120" for code in range(5, 10)},
 }
 
 
