@@ -103,6 +103,52 @@ class _ChannelTable:
             self.cost_contact = np.where(staffed, 0.0, self.cost_contact)
 
 
+def fall_back(
+    p: Portfolio,
+    ch: _ChannelTable,
+    profile: ComplianceProfile,
+    day: int,
+    att: rules.Attempts,
+    served: np.ndarray,
+    dropped: dict[str, int],
+) -> rules.Attempts:
+    """Attempts staff could not serve move to their rule's fall-back channel, where there is
+    one and it has room; an attempt already made on that channel today is not repeated."""
+    out = att.take(served)
+    fb = att.take(~served & (att.fallback >= 0))
+    if not len(fb):
+        return out
+    fb = replace(fb, channel=fb.fallback.astype(np.int64), fallback=np.full(len(fb), -1, np.int8))
+    fb, d = rules.static_filter(fb, p, day, profile, ch.is_call, ch.third_party)
+    _merge(dropped, d)
+    room = ch.capacity - np.bincount(out.channel, minlength=N_CHANNELS)
+    keep, _ = allocate_mask(fb.channel, fb.priority, fb.value, fb.account, room)
+    both = rules.Attempts.concat([out, fb.take(keep)])
+    key = (both.account * N_CHANNELS + both.channel) * 16 + np.minimum(both.attempt, 15)
+    _, first = np.unique(key, return_index=True)
+    if first.size < len(both):
+        dropped["duplicate"] = dropped.get("duplicate", 0) + len(both) - first.size
+        both = both.take(np.sort(first))
+    return both
+
+
+def take_up_restructuring(
+    p: Portfolio, sc: Scenario, key, rec: DailyRecorder, day: int, acc: np.ndarray
+) -> None:
+    """Delinquent borrowers reached by a restructuring offer take it up or not (hardship makes
+    it likelier); a take-up cures the account on a hardship plan (``ledger.restructure``)."""
+    r = sc.restructuring
+    take = np.where(p.hardship[acc], r.take_up, r.take_up_no_hardship)
+    yes = acc[uniforms(key, Stream.RESTRUCTURE, day, acc) < take]
+    yes = yes[p.missed[yes] > 0]
+    if not yes.size:
+        return
+    waived = ledger.restructure(p, yes, r.extension_months)
+    p.promise_day[yes] = NEVER
+    rec.add(day, restructures=int(yes.size), concessions=float(waived.sum()), cures=int(yes.size))
+    rec.add(day, self_cures=int((~p.episode_contacted[yes]).sum()))
+
+
 def staffing_capacity(spec) -> DailyCapacity:
     """Daily capacity and staff cost of a scenario's staffing plan (DES, cached per plan)."""
     fields = spec.model_dump()
@@ -466,41 +512,10 @@ class _Run:
     def _fall_back(
         self, day: int, att: rules.Attempts, served: np.ndarray, dropped: dict[str, int]
     ) -> rules.Attempts:
-        """Attempts staff could not serve move to their rule's fall-back channel, where there is
-        one and it has room; an attempt already made on that channel today is not repeated."""
-        ch, p = self.ch, self.p
-        out = att.take(served)
-        fb = att.take(~served & (att.fallback >= 0))
-        if not len(fb):
-            return out
-        fb = replace(
-            fb, channel=fb.fallback.astype(np.int64), fallback=np.full(len(fb), -1, np.int8)
-        )
-        fb, d = rules.static_filter(fb, p, day, self.compliance, ch.is_call, ch.third_party)
-        _merge(dropped, d)
-        room = ch.capacity - np.bincount(out.channel, minlength=N_CHANNELS)
-        keep, _ = allocate_mask(fb.channel, fb.priority, fb.value, fb.account, room)
-        both = rules.Attempts.concat([out, fb.take(keep)])
-        key = (both.account * N_CHANNELS + both.channel) * 16 + np.minimum(both.attempt, 15)
-        _, first = np.unique(key, return_index=True)
-        if first.size < len(both):
-            dropped["duplicate"] = dropped.get("duplicate", 0) + len(both) - first.size
-            both = both.take(np.sort(first))
-        return both
+        return fall_back(self.p, self.ch, self.compliance, day, att, served, dropped)
 
     def _restructure(self, day: int, acc: np.ndarray) -> None:
-        p, r = self.p, self.sc.restructuring
-        take = np.where(p.hardship[acc], r.take_up, r.take_up_no_hardship)
-        yes = acc[uniforms(self.key, Stream.RESTRUCTURE, day, acc) < take]
-        yes = yes[p.missed[yes] > 0]
-        if not yes.size:
-            return
-        waived = ledger.restructure(p, yes, r.extension_months)
-        p.promise_day[yes] = NEVER
-        self.rec.add(
-            day, restructures=int(yes.size), concessions=float(waived.sum()), cures=int(yes.size)
-        )
-        self.rec.add(day, self_cures=int((~p.episode_contacted[yes]).sum()))
+        take_up_restructuring(self.p, self.sc, self.key, self.rec, day, acc)
 
     # ------------------------------------------------------------------ repayment
     def repay(self, day: int, dl: np.ndarray, dpd: np.ndarray) -> None:

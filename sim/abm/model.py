@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import replace
 
 import mesa
 import numpy as np
@@ -34,12 +33,18 @@ from sim.actions import RECOVERY_PATHS, AccountView, ChargeOffView, StrategyProt
 from sim.capacity import allocate_mask
 from sim.channels import N_CHANNELS, Channel
 from sim.compliance import DEFAULT_PROFILE, ComplianceProfile, record_calls
-from sim.engine import RunResult, _ChannelTable, arm_kpis
+from sim.engine import (
+    RunResult,
+    _ChannelTable,
+    arm_kpis,
+    fall_back,
+    take_up_restructuring,
+)
 from sim.kpis import DailyRecorder, monthly_table, summarise
 from sim.population import generate
-from sim.portfolio import MONTH_DAYS, N_BUCKETS, NEVER, Status
+from sim.portfolio import MONTH_DAYS, N_BUCKETS, Status
 from sim.recovery import RecoveryBook
-from sim.rng import Stream, seed_key, stream_offset, uniform_at, uniforms
+from sim.rng import Stream, seed_key, stream_offset, uniform_at
 from sim.scenario import Scenario
 
 #: The largest book the ABM accepts (about a minute per 10,000 accounts and 100 days).
@@ -356,39 +361,10 @@ class CollectionsModel(mesa.Model):
 
     def _fall_back(self, day, att, served, dropped):
         """Unserved staff attempts move to their rule's fall-back channel (as the engine)."""
-        ch, p = self.ch, self.p
-        out = att.take(served)
-        fb = att.take(~served & (att.fallback >= 0))
-        if not len(fb):
-            return out
-        fb = replace(
-            fb, channel=fb.fallback.astype(np.int64), fallback=np.full(len(fb), -1, np.int8)
-        )
-        fb, d = rules.static_filter(fb, p, day, self.compliance, ch.is_call, ch.third_party)
-        _merge(dropped, d)
-        room = ch.capacity - np.bincount(out.channel, minlength=N_CHANNELS)
-        keep, _ = allocate_mask(fb.channel, fb.priority, fb.value, fb.account, room)
-        both = rules.Attempts.concat([out, fb.take(keep)])
-        key = (both.account * N_CHANNELS + both.channel) * 16 + np.minimum(both.attempt, 15)
-        _, first = np.unique(key, return_index=True)
-        if first.size < len(both):
-            dropped["duplicate"] = dropped.get("duplicate", 0) + len(both) - first.size
-            both = both.take(np.sort(first))
-        return both
+        return fall_back(self.p, self.ch, self.compliance, day, att, served, dropped)
 
     def _restructure(self, day: int, acc: np.ndarray) -> None:
-        p, r = self.p, self.sc.restructuring
-        take = np.where(p.hardship[acc], r.take_up, r.take_up_no_hardship)
-        yes = acc[uniforms(self.key, Stream.RESTRUCTURE, day, acc) < take]
-        yes = yes[p.missed[yes] > 0]
-        if not yes.size:
-            return
-        waived = ledger.restructure(p, yes, r.extension_months)
-        p.promise_day[yes] = NEVER
-        self.rec.add(
-            day, restructures=int(yes.size), concessions=float(waived.sum()), cures=int(yes.size)
-        )
-        self.rec.add(day, self_cures=int((~p.episode_contacted[yes]).sum()))
+        take_up_restructuring(self.p, self.sc, self.key, self.rec, day, acc)
 
     def _repay(self, day: int, live: list[tuple[BorrowerAgent, int]]) -> None:
         p, rec = self.p, self.rec
