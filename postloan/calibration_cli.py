@@ -1,10 +1,25 @@
-"""``postloan calibrate`` and ``postloan backtest``: fit the borrower model to a status panel."""
+"""``postloan calibrate`` and ``postloan backtest``: fit the borrower model to a status panel.
+
+``calibrate`` writes the calibrated scenario (YAML, with a header saying how it was made) and,
+beside it, ``<name>.fit.json`` (for ``x/taiwan_cards.yaml``: ``x/taiwan_cards.fit.json``)
+with the empirical and simulated matrices, per-cell errors, standard errors and tolerances,
+counts, the fitted parameters and the goodness of fit. ``backtest`` fits on the periods up to
+``--train-until`` and compares forecasts of the later periods with what was observed; with
+``--out FILE.json`` it also writes ``FILE.html``, a self-contained chart.
+
+Every problem with the input (missing columns, unknown codes, duplicate account-periods, an
+empty file, non-numeric periods, a bad ``--map`` or ``--train-until``) is one line on stderr
+and exit code 2.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import shlex
 import tempfile
+import time
 from pathlib import Path
 
 import typer
@@ -15,6 +30,9 @@ from postloan.errors import fail
 
 err = Console(stderr=True)
 
+#: The base scenario (segments, traits, channels) of a calibration unless --base says otherwise.
+DEFAULT_BASE = Path(__file__).resolve().parents[1] / "scenarios" / "small.yaml"
+
 PanelArg = typer.Argument(..., help="Status panel: long CSV/Parquet, or the wide Taiwan file")
 IdOpt = typer.Option(None, "--id", help="Account id column")
 PeriodOpt = typer.Option(None, "--period", help="Period column (integers, e.g. months)")
@@ -23,11 +41,29 @@ MapOpt = typer.Option(
     None,
     "--map",
     help="Status codes to lab states, e.g. 'X=none,C=paid_off,0=current,1=1-30,...', or a "
-    "preset: credit_record, credit_record_shifted, taiwan, taiwan_nominal",
+    "preset: credit_record, credit_record_shifted, taiwan, taiwan_nominal, taiwan_91plus",
 )
 FormatOpt = typer.Option("long", "--format", help="long or taiwan")
 BaseOpt = typer.Option(
-    Path("scenarios/small.yaml"), "--base", help="Scenario whose book is simulated while fitting"
+    None, "--base", help="Scenario whose book is simulated while fitting (default: small.yaml)"
+)
+AccountsOpt = typer.Option(25_000, "--accounts", help="Simulated accounts per fit simulation")
+MonthsOpt = typer.Option(4, "--months", help="Simulated months per fit simulation (+1 warm-up)")
+EvalOpt = typer.Option(110, "--evaluations", help="Simulations of the main search")
+WarmOpt = typer.Option(30, "--warm-evaluations", help="Simulations of the warm-up stage")
+MinCountOpt = typer.Option(200, "--min-count", help="Rows with fewer observed moves are not fitted")
+SeedOpt = typer.Option(1, "--seed", help="Seed of every fit simulation (common random numbers)")
+ChargeOffOpt = typer.Option(
+    None, "--charge-off-dpd", help="Charge-off DPD of the simulated book (default: the base's)"
+)
+RevolvingOpt = typer.Option(
+    True,
+    "--revolving/--instalment",
+    help="Revolving (card) book: 480-month terms, so paid_off comes from prepayment and "
+    "settlement only; --instalment keeps the base scenario's loan terms",
+)
+StrategyOpt = typer.Option(
+    "default", "--strategy", help="Collections strategy the book was worked by (name or file)"
 )
 
 
@@ -40,17 +76,26 @@ def _load(panel: Path, id_col, period_col, status_col, mapping, fmt):
         return load_panel(panel, id_col, period_col, status_col, mapping, fmt=fmt)
     except PanelError as exc:
         raise fail(str(exc)) from None
-    except ValueError as exc:  # a bad --map string
-        raise fail(f"--map: {exc}") from None
+    except ValueError as exc:  # pragma: no cover - load_panel raises PanelError for input
+        raise fail(f"{panel}: {exc}") from None
 
 
-def _base(base: Path, accounts: int, months: int):
+def _base(base: Path | None):
     from sim.scenario import ScenarioError, load_scenario
 
     try:
-        return load_scenario(base, accounts=accounts, days=30 * (months + 1))
+        return load_scenario(base or DEFAULT_BASE)
     except ScenarioError as exc:
         raise fail(str(exc)) from None
+
+
+def _strategy(name: str):
+    from strategies.registry import StrategyError, resolve
+
+    try:
+        return resolve(name)
+    except StrategyError as exc:
+        raise fail(f"--strategy: {exc}") from None
 
 
 def _write_atomic(path: Path, text: str) -> None:
@@ -59,6 +104,139 @@ def _write_atomic(path: Path, text: str) -> None:
     with os.fdopen(fd, "w") as fh:
         fh.write(text)
     os.replace(tmp, path)
+
+
+def fit_json_path(out: Path) -> Path:
+    """Where ``calibrate --out x/name.yaml`` writes its fit report: ``x/name.fit.json``."""
+    return out.with_name(f"{out.stem}.fit.json")
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _check_train_until(data, train_until: int | None, strictly_inside: bool) -> None:
+    if train_until is None:
+        return
+    lo, hi = int(data["period"].min()), int(data["period"].max())
+    ok = lo < train_until < hi if strictly_inside else lo < train_until <= hi
+    if not ok:
+        where = "strictly inside" if strictly_inside else "after the first of"
+        raise fail(f"--train-until: {train_until} must lie {where} the panel's periods {lo}..{hi}")
+
+
+def _empirical(data, train_until, min_count):
+    from sim.calibration import transition_counts, transition_matrix
+
+    empirical = transition_matrix(transition_counts(data, until=train_until))
+    if int((empirical.row_totals >= min_count).sum()) == 0:
+        raise fail(
+            f"no state has {min_count} observed monthly moves (most: "
+            f"{int(empirical.row_totals.max())}); lower --min-count or give a longer panel"
+        )
+    return empirical
+
+
+def _fit(
+    data,
+    base,
+    train_until,
+    *,
+    accounts,
+    months,
+    evaluations,
+    warm,
+    min_count,
+    seed,
+    charge_off_dpd,
+    revolving,
+    strategy,
+    label,
+):
+    from sim.calibration.fit import BookSpec, calibrate
+
+    if accounts < 1000 or months < 1 or evaluations < 1 or warm < 0:
+        raise fail("--accounts must be >= 1000, --months >= 1, --evaluations >= 1")
+    empirical = _empirical(data, train_until, min_count)
+    book = BookSpec(
+        accounts=accounts, months=months, revolving=revolving, charge_off_dpd=charge_off_dpd
+    )
+    try:
+        with err.status(label) as status:
+            return calibrate(
+                base,
+                empirical,
+                strategy,
+                book=book,
+                seed=seed,
+                min_row_count=min_count,
+                max_evaluations=evaluations,
+                warm_evaluations=warm,
+                progress=lambda n, f: status.update(f"{label}: simulation {n}, objective {f:,.1f}"),
+            )
+    except ValueError as exc:  # a scenario the fitted values make invalid
+        raise fail(f"calibration failed: {exc}") from None
+
+
+def _open_shares(data, train_until) -> dict[str, float]:
+    """Initial delinquency of the written scenario: the panel's mix of open states (pooled
+    over the training periods), capped at the scenario's 0.5 in total."""
+    import numpy as np
+
+    from sim.calibration.states import STATE_INDEX
+
+    rows = data if train_until is None else data[data["period"] <= train_until]
+    counts = np.bincount(rows["state"].cat.codes.to_numpy(), minlength=7)[:5].astype(float)
+    total = counts.sum()
+    shares = counts / total if total else np.eye(5)[0]
+    keys = ("dpd_1_30", "dpd_31_60", "dpd_61_90", "dpd_91_120")
+    out = {
+        k: round(float(shares[STATE_INDEX[s]]), 6)
+        for k, s in zip(keys, ("1-30", "31-60", "61-90", "91-120"), strict=True)
+    }
+    if sum(out.values()) > 0.5:
+        scale = 0.5 / sum(out.values())
+        out = {k: v * scale for k, v in out.items()}
+    return out
+
+
+def _command(panel, fmt, id_col, period_col, status_col, mapping, train_until, out, extra):
+    parts = ["postloan", "calibrate", str(panel)]
+    if fmt != "long":
+        parts += ["--format", fmt]
+    for flag, value in (("--id", id_col), ("--period", period_col), ("--status", status_col)):
+        if value is not None:
+            parts += [flag, value]
+    if mapping is not None:
+        parts += ["--map", mapping]
+    if train_until is not None:
+        parts += ["--train-until", str(train_until)]
+    parts += extra
+    parts += ["--out", str(out)]
+    return shlex.join(parts)
+
+
+def _cells_table(result, title: str) -> Table:
+    t = Table(title=title)
+    for c in ("from", "to", "row n", "empirical", "simulated", "error", "tolerance", "ok"):
+        t.add_column(c, justify="right")
+    for c in result.cells():
+        if c["assessed"] and (c["empirical"] > 0.001 or abs(c["error"]) > 0.005):
+            t.add_row(
+                c["from"],
+                c["to"],
+                f"{c['row_count']:,}",
+                f"{c['empirical']:.3f}",
+                f"{c['simulated']:.3f}",
+                f"{c['error']:+.3f}",
+                f"{c['tolerance']:.3f}",
+                "yes" if c["within"] else "NO",
+            )
+    return t
 
 
 def register(app: typer.Typer) -> None:
@@ -72,81 +250,138 @@ def register(app: typer.Typer) -> None:
         status_col: str | None = StatusOpt,
         mapping: str | None = MapOpt,
         fmt: str = FormatOpt,
-        train_until: int | None = typer.Option(None, "--train-until", help="Last period used"),
-        out: Path = typer.Option(..., "--out", help="Calibrated scenario YAML to write"),
-        base: Path = BaseOpt,
-        accounts: int = typer.Option(30000, "--accounts", help="Simulated accounts per fit step"),
-        months: int = typer.Option(6, "--months", help="Simulated months per fit step"),
-        min_count: int = typer.Option(
-            200, "--min-count", help="Rows with fewer moves are not fitted"
+        train_until: int | None = typer.Option(
+            None, "--train-until", help="Fit on the moves ending in periods up to this one"
         ),
-        evaluations: int = typer.Option(60, "--evaluations", help="Simulation budget"),
-        seed: int = typer.Option(1, "--seed"),
-        charge_off_dpd: int | None = typer.Option(
-            None, "--charge-off-dpd", help="Book's charge-off DPD"
+        out: Path = typer.Option(..., "--out", help="Calibrated scenario YAML to write"),
+        base: Path | None = BaseOpt,
+        accounts: int = AccountsOpt,
+        months: int = MonthsOpt,
+        evaluations: int = EvalOpt,
+        warm: int = WarmOpt,
+        min_count: int = MinCountOpt,
+        seed: int = SeedOpt,
+        charge_off_dpd: int | None = ChargeOffOpt,
+        revolving: bool = RevolvingOpt,
+        strategy: str = StrategyOpt,
+        scenario_accounts: int = typer.Option(
+            50_000, "--scenario-accounts", help="Accounts of the written scenario"
+        ),
+        scenario_days: int = typer.Option(
+            360, "--scenario-days", help="Horizon (days) of the written scenario"
         ),
     ) -> None:
         """Fit the behaviour parameters so that simulated monthly transitions match a panel;
-        writes the calibrated scenario and fit.json beside it."""
-        from sim.calibration import transition_counts, transition_matrix
-        from sim.calibration.fit import calibrate as fit
-        from strategies.registry import resolve
-
+        writes the calibrated scenario and NAME.fit.json beside it."""
+        t0 = time.perf_counter()
         if out.suffix not in (".yaml", ".yml"):
             raise fail(f"--out: {out} must be a .yaml file")
-        if accounts < 1000 or months < 2 or evaluations < 1:
-            raise fail("--accounts must be >= 1000, --months >= 2, --evaluations >= 1")
         data = _load(panel, id_col, period_col, status_col, mapping, fmt)
-        empirical = transition_matrix(transition_counts(data, until=train_until))
-        base_sc = _base(base, accounts, months)
-        overrides = {"name": out.stem}
+        _check_train_until(data, train_until, strictly_inside=False)
+        base_sc = _base(base)
+        result = _fit(
+            data,
+            base_sc,
+            train_until,
+            accounts=accounts,
+            months=months,
+            evaluations=evaluations,
+            warm=warm,
+            min_count=min_count,
+            seed=seed,
+            charge_off_dpd=charge_off_dpd,
+            revolving=revolving,
+            strategy=_strategy(strategy),
+            label="fitting",
+        )
+        gof = result.goodness_of_fit()
+        fit_path = fit_json_path(out)
+        periods = (int(data["period"].min()), int(data["period"].max()))
+        extra = []
         if charge_off_dpd is not None:
-            overrides["charge_off_dpd"] = charge_off_dpd
-        base_sc = base_sc.model_validate({**base_sc.model_dump(), **overrides})
-        with err.status("fitting") as status:
-            result = fit(
-                base_sc,
-                empirical,
-                resolve("default"),
-                seed=seed,
-                min_row_count=min_count,
-                max_evaluations=evaluations,
-                progress=lambda n, f: status.update(f"fitting: simulation {n}, objective {f:,.1f}"),
-            )
+            extra += ["--charge-off-dpd", str(charge_off_dpd)]
+        if not revolving:
+            extra += ["--instalment"]
+        if base is not None:
+            extra += ["--base", str(base)]
+        defaults = {
+            "--accounts": (accounts, 25_000),
+            "--months": (months, 4),
+            "--evaluations": (evaluations, 110),
+            "--warm-evaluations": (warm, 30),
+            "--min-count": (min_count, 200),
+            "--seed": (seed, 1),
+        }
+        for flag, (value, default) in defaults.items():
+            if value != default:
+                extra += [flag, str(value)]
+        if strategy != "default":
+            extra += ["--strategy", strategy]
+        command = _command(
+            panel, fmt, id_col, period_col, status_col, mapping, train_until, out, extra
+        )
+
+        data_sc = result.scenario.model_dump()
+        data_sc.update(
+            name=out.stem,
+            description=(
+                f"Behaviour calibrated to {panel.name} (periods {periods[0]}..{periods[1]}"
+                + (f", moves up to {train_until}" if train_until is not None else "")
+                + f"); {gof['cells_within_tolerance']} of {gof['assessed_cells']} cells within "
+                "max(2 pp, 3 SE)"
+            ),
+            accounts=scenario_accounts,
+            days=scenario_days,
+            initial_delinquency=_open_shares(data, train_until),
+        )
+        from sim.scenario import Scenario
+
+        scenario = Scenario.model_validate(data_sc)
+        moves = int(result.empirical.row_totals.sum())
+        header = "\n".join(
+            [
+                f"# Calibrated scenario: the borrower behaviour fitted to {panel.name}",
+                f"# ({moves:,} monthly moves; periods {periods[0]}..{periods[1]}"
+                + (f", moves ending by {train_until}" if train_until is not None else "")
+                + ").",
+                f"# Produced by: {command}",
+                f"# Fit: {gof['cells_within_tolerance']} of {gof['assessed_cells']} transition cells "
+                f"(rows with >= {min_count} moves) within max(2 pp, 3 SE);",
+                f"# details in {fit_path.name} (docs/calibration.md explains the method).",
+                f"# Panel sha256 {_sha256(panel)}.",
+                "# The fit simulated this behaviour on a book with oversampled delinquency (see",
+                f"# {fit_path.name}: book); initial_delinquency here is the panel's mix of open",
+                "# states, accounts and days are free to change.",
+                "",
+            ]
+        )
+        _write_atomic(out, header + scenario.to_yaml())
         report = result.to_dict() | {
             "panel": str(panel),
+            "panel_sha256": _sha256(panel),
             "format": fmt,
             "mapping": mapping,
+            "columns": {"id": id_col, "period": period_col, "status": status_col},
             "train_until": train_until,
+            "periods": list(periods),
+            "strategy": strategy,
+            "command": command,
+            "scenario": str(out),
+            "wall_seconds": time.perf_counter() - t0,
+            "standard_error": "se = sqrt(se_empirical**2 + se_simulated**2), binomial",
         }
-        _write_atomic(out, result.scenario.to_yaml())
-        fit_path = (
-            out.with_name("fit.json") if out.stem == "scenario" else out.with_suffix(".fit.json")
-        )
         text = json.dumps(_clean(report), indent=2, allow_nan=False, default=_none)
         _write_atomic(fit_path, text)
-        gof = result.goodness_of_fit()
-        t = Table(
-            title=f"Calibration of {panel.name}: {gof['cells_within_tolerance']} of "
-            f"{gof['assessed_cells']} cells within max(2 pp, 3 SE)"
-        )
-        for c in ("from", "to", "row n", "empirical", "simulated", "error", "tolerance", "ok"):
-            t.add_column(c, justify="right")
-        for c in result.cells():
-            if c["assessed"] and (c["empirical"] > 0.001 or abs(c["error"]) > 0.005):
-                t.add_row(
-                    c["from"],
-                    c["to"],
-                    f"{c['row_count']:,}",
-                    f"{c['empirical']:.3f}",
-                    f"{c['simulated']:.3f}",
-                    f"{c['error']:+.3f}",
-                    f"{c['tolerance']:.3f}",
-                    "yes" if c["within"] else "NO",
-                )
-        Console().print(t)
         Console().print(
-            f"Wrote {out} and {fit_path} ({result.seconds:.0f} s, {result.evaluations} simulations)"
+            _cells_table(
+                result,
+                f"Calibration of {panel.name}: {gof['cells_within_tolerance']} of "
+                f"{gof['assessed_cells']} cells within max(2 pp, 3 SE)",
+            )
+        )
+        Console().print(
+            f"Wrote {out} and {fit_path} ({time.perf_counter() - t0:.0f} s, "
+            f"{result.evaluations} simulations)"
         )
 
     @app.command()
@@ -158,66 +393,85 @@ def register(app: typer.Typer) -> None:
         mapping: str | None = MapOpt,
         fmt: str = FormatOpt,
         train_until: int = typer.Option(..., "--train-until", help="Last training period"),
-        base: Path = BaseOpt,
-        accounts: int = typer.Option(30000, "--accounts"),
-        months: int = typer.Option(6, "--months", help="Simulated months per fit step"),
-        evaluations: int = typer.Option(40, "--evaluations"),
-        seed: int = typer.Option(1, "--seed"),
+        base: Path | None = BaseOpt,
+        accounts: int = AccountsOpt,
+        months: int = MonthsOpt,
+        evaluations: int = EvalOpt,
+        warm: int = WarmOpt,
+        min_count: int = MinCountOpt,
+        seed: int = SeedOpt,
+        charge_off_dpd: int | None = ChargeOffOpt,
+        revolving: bool = RevolvingOpt,
+        strategy: str = StrategyOpt,
+        forecast_accounts: int = typer.Option(
+            40_000, "--forecast-accounts", help="Accounts of the simulated forecast"
+        ),
         as_json: bool = typer.Option(False, "--json", help="Print the result JSON only"),
-        out: Path | None = typer.Option(None, "--out", help="Also write the JSON here"),
+        out: Path | None = typer.Option(
+            None, "--out", help="Write the JSON here, and a chart (.html) beside it"
+        ),
     ) -> None:
         """Fit on periods up to --train-until, predict the later periods of the cohort seen then,
         and compare with what was observed (and with a naive last-matrix forecast)."""
-        from sim.calibration import transition_counts, transition_matrix
         from sim.calibration.backtest import backtest as run_backtest
-        from sim.calibration.fit import calibrate as fit
-        from strategies.registry import resolve
+        from sim.calibration.backtest import chart_html
 
+        if out is not None and out.suffix != ".json":
+            raise fail(f"--out: {out} must be a .json file")
         data = _load(panel, id_col, period_col, status_col, mapping, fmt)
-        periods = data["period"]
-        if not periods.min() < train_until < periods.max():
-            raise fail(
-                f"--train-until: {train_until} must lie strictly inside the panel's periods "
-                f"{periods.min()}..{periods.max()}"
-            )
-        empirical = transition_matrix(transition_counts(data, until=train_until))
-        strategy = resolve("default")
-        with err.status("fitting on the training periods"):
-            result = fit(
-                _base(base, accounts, months),
-                empirical,
-                strategy,
-                seed=seed,
-                max_evaluations=evaluations,
-            )
+        _check_train_until(data, train_until, strictly_inside=True)
+        strat = _strategy(strategy)
+        result = _fit(
+            data,
+            _base(base),
+            train_until,
+            accounts=accounts,
+            months=months,
+            evaluations=evaluations,
+            warm=warm,
+            min_count=min_count,
+            seed=seed,
+            charge_off_dpd=charge_off_dpd,
+            revolving=revolving,
+            strategy=strat,
+            label="fitting on the training periods",
+        )
         with err.status("simulating the test periods"):
-            bt = run_backtest(data, train_until, result.scenario, strategy, seed=seed)
+            bt = run_backtest(
+                data, train_until, result.scenario, strat, seed=seed, accounts=forecast_accounts
+            )
         payload = {
-            "train_until": train_until,
+            "panel": str(panel),
             "fitted_parameters": result.parameters,
             "fit": result.goodness_of_fit(),
-            "summary": bt.summary(),
-            "errors": bt.errors().to_dict(orient="records"),
-            "observed": bt.observed.reset_index(names="period").to_dict(orient="records"),
-            "simulated": bt.simulated.reset_index(names="period").to_dict(orient="records"),
-            "naive_last_matrix": bt.naive_last.reset_index(names="period").to_dict(
-                orient="records"
-            ),
+            **bt.to_dict(),
         }
         text = json.dumps(_clean(payload), indent=2, allow_nan=False, default=_none)
+        chart_path = None
         if out is not None:
             _write_atomic(out, text)
+            html = chart_html(bt, f"Back-test of {panel.name}: train to period {train_until}")
+            if html is None:
+                err.print("plotly is not installed: no chart written")
+            else:
+                chart_path = out.with_suffix(".html")
+                _write_atomic(chart_path, html)
         if as_json:
             typer.echo(text)
             return
+        console = Console()
         t = Table(
-            title=f"Back-test: train to period {train_until}, {len(bt.observed) - 1} test periods"
+            title=f"Back-test of {panel.name}: train to period {train_until}, "
+            f"{len(bt.observed) - 1} test periods, cohort of {bt.observed.attrs['accounts']:,} "
+            "accounts"
         )
         for c in (
             "forecast",
-            "mean |share error|",
-            "max |share error|",
-            "mean |delinquent share error|",
+            "mean |share err|",
+            "max |share err|",
+            "mean |delinquent share err|",
+            "mean |paid-off share err|",
+            "mean |roll-rate err|",
         ):
             t.add_column(c, justify="right")
         for name, s in payload["summary"].items():
@@ -226,17 +480,45 @@ def register(app: typer.Typer) -> None:
                 f"{s['mean_abs_share_error']:.4f}",
                 f"{s['max_abs_share_error']:.4f}",
                 f"{s['mean_abs_delinquent_share_error']:.4f}",
+                f"{s['mean_abs_paid_off_share_error']:.4f}",
+                f"{s['mean_abs_rate_error']:.4f}",
             )
-        Console().print(t)
+        console.print(t)
+        p = Table(title="Delinquent share (1-30 .. 91-120) and current -> 1-30 by period")
+        for c in (
+            "period",
+            "observed",
+            "simulated",
+            "naive last",
+            "obs roll",
+            "sim roll",
+            "naive roll",
+        ):
+            p.add_column(c, justify="right")
+        delinquent = list(bt.observed.columns[1:5])
+        for period in bt.observed.index[1:]:
+            p.add_row(
+                str(period),
+                f"{bt.observed.loc[period, delinquent].sum():.4f}",
+                f"{bt.simulated.loc[period, delinquent].sum():.4f}",
+                f"{bt.naive_last.loc[period, delinquent].sum():.4f}",
+                f"{bt.observed_rates.loc[period, 'current->1-30']:.4f}",
+                f"{bt.predicted_rates['simulated'].loc[period, 'current->1-30']:.4f}",
+                f"{bt.predicted_rates['naive_last_matrix'].loc[period, 'current->1-30']:.4f}",
+            )
+        console.print(p)
+        written = [str(x) for x in (out, chart_path) if x is not None]
+        if written:
+            console.print("Wrote " + " and ".join(written))
 
 
 def _clean(obj):
     """Replace NaN and infinities by None, recursively (strict JSON)."""
     if isinstance(obj, dict):
-        return {k: _clean(v) for k, v in obj.items()}
+        return {str(k): _clean(v) for k, v in obj.items()}
     if isinstance(obj, list | tuple):
         return [_clean(v) for v in obj]
-    if isinstance(obj, float) and obj != obj:
+    if isinstance(obj, float) and (obj != obj or obj in (float("inf"), float("-inf"))):
         return None
     return obj
 

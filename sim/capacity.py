@@ -48,9 +48,7 @@ def allocate_mask(
     return keep, unserved
 
 
-def allocate(
-    requests: ActionRequests, capacity: np.ndarray
-) -> tuple[ActionRequests, np.ndarray]:
+def allocate(requests: ActionRequests, capacity: np.ndarray) -> tuple[ActionRequests, np.ndarray]:
     """:func:`allocate_mask` over :class:`ActionRequests`; returns the served requests."""
     if not len(requests):
         return requests, np.zeros(capacity.size, np.int64)

@@ -53,6 +53,7 @@ _PREPAYMENT = int(Stream.PREPAYMENT)
 _INSTALMENT_PAY = int(Stream.INSTALMENT_PAY)
 _SETTLEMENT = int(Stream.SETTLEMENT)
 _CATCH_UP = int(Stream.CATCH_UP)
+_REST = int(Stream.REST)
 _REACH = int(Stream.REACH)
 _ATTEMPT_STRIDE = 1 << 40  # sim.compliance.ATTEMPT_STRIDE
 _PROMISE = int(Stream.PROMISE)
@@ -1306,8 +1307,9 @@ def repayment_draws(
     ``1 - (1 - settlement_share) exp(-dpd / settlement_dpd_scale)`` when that scale is
     positive; with ``catch_up_share > 0`` a partial payment is, with that chance (stream
     ``CATCH_UP``), a catch-up that pays everything overdue but the newest instalment
-    (``last_instalment`` must then be given); with ``rest_after_partial`` an account that made
-    a partial payment in the last 30 days makes no other payment (kept promises aside); with
+    (``last_instalment`` must then be given); with ``rest_after_partial > 0`` an account that
+    made a partial payment in the last 30 days makes, with that chance (stream ``REST``, one
+    draw per partial payment), no other payment (kept promises aside); with
     ``full_payment_dpd_scale > 0`` a
     full payment that does not settle stays full only with chance ``exp(-dpd / scale)`` (the
     same ``REPAY_KIND`` draw against the decayed share), else it is a partial payment. So
@@ -1363,8 +1365,12 @@ def repayment_draws(
                 n_broken += 1
             promise_day[i] = NEVER
             continue
-        if rest_after_partial and day - last_partial_day[i] < MONTH_DAYS:
-            continue  # paid part within the last 30 days: nothing more until 30 days after
+        if rest_after_partial > 0.0 and day - last_partial_day[i] < MONTH_DAYS:
+            # paid part within the last 30 days: with chance rest_after_partial (one draw per
+            # partial payment: counter = account, day = the payment's day) nothing more
+            off_rest = stream_offset(key, _REST, last_partial_day[i])
+            if uniform_at(off_rest, i) < rest_after_partial:
+                continue
         base = (
             base_intensity
             * math.exp(intensity_willingness * (willingness[i] - _W_CENTRE))

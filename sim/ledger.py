@@ -117,7 +117,9 @@ def settle(p: Portfolio, idx: np.ndarray) -> np.ndarray:
 
     Returns the principal paid per account (cash, aligned with ``idx``).
     """
-    return kernels.settle_loans(kernels.as_ids(idx), p.sched_balance, p.remaining, p.principal_repaid)
+    return kernels.settle_loans(
+        kernels.as_ids(idx), p.sched_balance, p.remaining, p.principal_repaid
+    )
 
 
 def restructure(p: Portfolio, idx: np.ndarray, extension_months: int) -> np.ndarray:

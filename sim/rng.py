@@ -64,6 +64,7 @@ class Stream(IntEnum):
     SETTLEMENT = 23
     RECOVERY_SETTLE = 24
     CATCH_UP = 25
+    REST = 26
 
 
 def _mix(z: np.ndarray) -> np.ndarray:

@@ -254,10 +254,12 @@ class Behaviour(_Spec):
         description="chance that a partial payment is a catch-up: everything overdue but the "
         "newest instalment, so the account falls back to one instalment behind",
     )
-    rest_after_partial: bool = Field(
-        default=False,
-        description="an account that made a partial payment pays nothing more (kept promises "
-        "aside) for 30 days: at most one payment a cycle",
+    rest_after_partial: float = Field(
+        default=0.0,
+        ge=0,
+        le=1,
+        description="chance that an account that made a partial payment pays nothing more (kept "
+        "promises aside) for 30 days: at most one payment a cycle",
     )
     full_payment_dpd_scale: float | None = Field(
         default=None,

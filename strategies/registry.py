@@ -252,7 +252,6 @@ def load_strategy_file(path: str | Path, _seen: tuple[str, ...] = ()) -> Strateg
     return RuleTable(spec.name, rules, spec.description, recovery)
 
 
-
 def library() -> dict[str, Path]:
     """The library's strategy files by name (the file's stem)."""
     return {p.stem: p for p in sorted(LIBRARY.glob("*.yaml"))}
