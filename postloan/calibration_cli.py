@@ -103,6 +103,9 @@ def _write_atomic(path: Path, text: str) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     with os.fdopen(fd, "w") as fh:
         fh.write(text)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes the file private; give it the usual mode
     os.replace(tmp, path)
 
 
@@ -240,7 +243,8 @@ def _cells_table(result, title: str) -> Table:
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``calibrate`` and ``backtest`` to the main CLI."""
+    """Add ``calibrate``, ``backtest`` and ``stress`` to the main CLI."""
+    register_stress(app)
 
     @app.command()
     def calibrate(
@@ -345,8 +349,8 @@ def register(app: typer.Typer) -> None:
                 + (f", moves ending by {train_until}" if train_until is not None else "")
                 + ").",
                 f"# Produced by: {command}",
-                f"# Fit: {gof['cells_within_tolerance']} of {gof['assessed_cells']} transition cells "
-                f"(rows with >= {min_count} moves) within max(2 pp, 3 SE);",
+                f"# Fit: {gof['cells_within_tolerance']} of {gof['assessed_cells']} transition "
+                f"cells (rows with >= {min_count} moves) within max(2 pp, 3 SE);",
                 f"# details in {fit_path.name} (docs/calibration.md explains the method).",
                 f"# Panel sha256 {_sha256(panel)}.",
                 "# The fit simulated this behaviour on a book with oversampled delinquency (see",
@@ -510,6 +514,58 @@ def register(app: typer.Typer) -> None:
         written = [str(x) for x in (out, chart_path) if x is not None]
         if written:
             console.print("Wrote " + " and ".join(written))
+
+
+def register_stress(app: typer.Typer) -> None:
+    """Add ``stress``: a calibrated book under the baseline, mild and severe macro paths."""
+
+    @app.command()
+    def stress(
+        scenario: Path = typer.Argument(
+            ..., help="Scenario YAML, e.g. scenarios/status_panel.yaml"
+        ),
+        strategy: str = StrategyOpt,
+        accounts: int | None = typer.Option(None, "--accounts", help="Override the account count"),
+        days: int | None = typer.Option(None, "--days", help="Override the horizon in days"),
+        seed: int | None = typer.Option(None, "--seed", help="Seed (default: the scenario's)"),
+        write: bool = typer.Option(
+            False, "--write", help="Also write NAME_mild.yaml and NAME_severe.yaml beside it"
+        ),
+        as_json: bool = typer.Option(False, "--json", help="Print the table as JSON"),
+    ) -> None:
+        """Run a scenario under the baseline, mild and severe recession paths (same book, same
+        luck) and compare roll rates, hardship onsets and 30+ DPD delinquency."""
+        from sim.calibration.stress import stress_table, stressed_yaml
+        from sim.scenario import ScenarioError, load_scenario
+
+        try:
+            sc = load_scenario(scenario, accounts=accounts, days=days)
+        except ScenarioError as exc:
+            raise fail(str(exc)) from None
+        strat = _strategy(strategy)
+        if write:
+            for path in ("mild", "severe"):
+                out = scenario.with_name(f"{scenario.stem}_{path}.yaml")
+                _write_atomic(out, stressed_yaml(load_scenario(scenario), scenario, path))
+                err.print(f"wrote {out}")
+        with err.status("simulating three macro paths"):
+            table = stress_table(sc, strat, seed)
+        if as_json:
+            typer.echo(table.reset_index().to_json(orient="records", indent=2))
+            return
+        t = Table(title=f"{sc.name}: {sc.accounts:,} accounts, {sc.days} days, three macro paths")
+        t.add_column("")
+        for path in table.index:
+            t.add_column(path, justify="right")
+        for col in table.columns:
+            values = table[col]
+            fmt = (
+                (lambda v: f"{v:,.0f}")
+                if col in ("hardship_onsets", "charge_offs")
+                else (lambda v: f"{v:.2%}")
+            )
+            t.add_row(col, *(fmt(v) for v in values))
+        Console().print(t)
 
 
 def _clean(obj):
