@@ -448,6 +448,7 @@ def register(app: typer.Typer) -> None:
             "panel": str(panel),
             "fitted_parameters": result.parameters,
             "fit": result.goodness_of_fit(),
+            "fit_cells": [c for c in result.cells() if c["assessed"]],
             **bt.to_dict(),
         }
         text = json.dumps(_clean(payload), indent=2, allow_nan=False, default=_none)

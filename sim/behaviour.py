@@ -24,6 +24,16 @@ The equations (per day unless said otherwise):
 * **Irritation** is a stock decaying with a half-life, raised by every attempt; above the
   borrower's tolerance each further contact risks a complaint and churn in proportion to the
   excess.
+* **Calibration additions** (off by default; docs/behaviour.md, "Calibration additions"):
+  prepayment of a paying current account (``prepayment_monthly``); on the due date a delinquent
+  account pays the new instalment with ``delinquent_instalment_pay`` (``_late`` two or more
+  behind, times ``exp(slope (k - 2))``); a full payment settles the loan with
+  ``settlement_share`` (rising as ``1 - (1 - s) exp(-dpd / settlement_dpd_scale)``), and one
+  that does not settle stays full with ``exp(-dpd / full_payment_dpd_scale)``; a partial
+  payment is a catch-up to one instalment behind with ``catch_up_share``, after which the
+  account rests 30 days with ``rest_after_partial``; a successful recovery settles a
+  charged-off debt with ``recovery_settlement``. They run in the kernels ``due_date_work``
+  and ``repayment_draws`` and in :mod:`sim.recovery`.
 
 The engine runs these equations in compiled loops (:mod:`sim.kernels`): the hardship, signal,
 DTI and excitation updates below call those kernels directly; the contact and repayment steps

@@ -164,7 +164,17 @@ class Macro(_Spec):
 
 
 class Behaviour(_Spec):
-    """Parameters of the daily borrower model (see docs/behaviour.md for the equations)."""
+    """Parameters of the daily borrower model (see docs/behaviour.md for the equations).
+
+    The calibration additions (``prepayment_monthly`` .. ``recovery_settlement``; the section
+    "Calibration additions" of docs/behaviour.md) fit the model to real monthly status panels:
+    prepayment of current accounts, instalments paid in arrears (one, and two or more behind,
+    with a stage trend), settlements of delinquent loans (rising with DPD if asked), full
+    payments that turn partial late in arrears, catch-up payments back to one instalment
+    behind, a rest after a partial payment, and settlement of charged-off debt when a
+    successful recovery arrives. Each is off at its default, and off means the engine runs
+    exactly as without it (no draw, same results bit for bit).
+    """
 
     mode: Literal["model", "markov"] = "model"
     roll_matrix: list[list[float]] | None = Field(

@@ -6,6 +6,11 @@
 * :mod:`~sim.calibration.taiwan`: the Taiwan adapter and its default code mapping.
 * :mod:`~sim.calibration.transitions`: transition counts, probabilities with standard errors,
   state shares per period and a naive forecast baseline for back-tests.
+* :mod:`~sim.calibration.fit`: fit behaviour parameters to an empirical matrix (minimum distance
+  on simulated transitions with common random numbers; see docs/calibration.md).
+* :mod:`~sim.calibration.backtest`: fit on early periods, forecast the later ones, compare.
+* :mod:`~sim.calibration.stress`: baseline, mild and severe recession paths on a calibrated book.
+* :mod:`~sim.calibration.synthetic`: status panels simulated by the lab itself (tests, demos).
 """
 
 from sim.calibration.panel import (
@@ -17,7 +22,11 @@ from sim.calibration.panel import (
     parse_mapping,
 )
 from sim.calibration.states import ABSORBING, NO_LOAN, STATE_DTYPE, STATES
-from sim.calibration.taiwan import TAIWAN_MAPPING, TAIWAN_NOMINAL_MAPPING
+from sim.calibration.taiwan import (
+    TAIWAN_91PLUS_MAPPING,
+    TAIWAN_MAPPING,
+    TAIWAN_NOMINAL_MAPPING,
+)
 from sim.calibration.transitions import (
     TransitionEstimate,
     naive_forecast,
@@ -34,6 +43,7 @@ __all__ = [
     "NO_LOAN",
     "STATES",
     "STATE_DTYPE",
+    "TAIWAN_91PLUS_MAPPING",
     "TAIWAN_MAPPING",
     "TAIWAN_NOMINAL_MAPPING",
     "PanelError",

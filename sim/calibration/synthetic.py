@@ -14,15 +14,19 @@ import pandas as pd
 from sim.calibration.states import STATE_DTYPE, STATES
 from sim.compliance import DEFAULT_PROFILE
 from sim.engine import _Run
-from sim.portfolio import MONTH_DAYS
+from sim.portfolio import MONTH_DAYS, Portfolio
 from sim.scenario import Scenario
 
 
-def simulate_panel(scenario: Scenario, strategy, seed: int | None = None) -> pd.DataFrame:
+def simulate_panel(
+    scenario: Scenario, strategy, seed: int | None = None, portfolio: Portfolio | None = None
+) -> pd.DataFrame:
     """The month-end states of every account of a simulated book, as a long panel.
 
     Periods are 0 (the start) .. ``scenario.days // 30``; accounts keep their absorbing state
     once there (as in the lender's extract, where a paid-off or charged-off account stays so).
+    ``portfolio`` runs that book (modified in place) instead of the one ``seed`` draws, so that
+    a panel can differ from another run only in its behavioural luck.
 
     Returns
     -------
@@ -31,7 +35,7 @@ def simulate_panel(scenario: Scenario, strategy, seed: int | None = None) -> pd.
         the form :func:`sim.calibration.load_panel` returns.
     """
     seed = scenario.seed if seed is None else int(seed)
-    run = _Run(scenario, strategy, seed, DEFAULT_PROFILE, None)
+    run = _Run(scenario, strategy, seed, DEFAULT_PROFILE, portfolio)
     p = run.p
     snaps = [p.bucket(0)]
     for day in range(scenario.days):

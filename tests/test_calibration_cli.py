@@ -1,0 +1,235 @@
+"""``postloan calibrate``, ``postloan backtest`` and ``postloan stress`` end to end.
+
+A small panel simulated by the lab itself (and written the way a lender would, with its own
+column names and codes) goes through the command line with tiny fit budgets; broken panels get
+one clear line and exit code 2. One real calibration (Taiwan, reduced budget) runs when the
+shared data folder is there; the full calibrations' figures are in docs/calibration.md.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from postloan.calibration_cli import fit_json_path
+from postloan.cli import app
+from sim.calibration.fit import BookSpec, calibration_book
+from sim.calibration.synthetic import simulate_panel, write_panel_csv
+from sim.scenario import Scenario, load_scenario
+from strategies.default import default_strategy
+
+ROOT = Path(__file__).resolve().parents[1]
+SMALL = ROOT / "scenarios" / "small.yaml"
+DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+TAIWAN = DATA / "taiwan_credit_card_default" / "UCI_Credit_Card.csv"
+
+CODES = {
+    "current": "0",
+    "1-30": "1",
+    "31-60": "2",
+    "61-90": "3",
+    "91-120": "4",
+    "charged_off": "W",
+    "paid_off": "C",
+}
+MAP = ",".join(f"{code}={state}" for state, code in CODES.items())
+COLUMNS = ["--id", "acct", "--period", "month", "--status", "status"]
+TINY = ["--accounts", "3000", "--months", "2", "--evaluations", "3", "--warm-evaluations", "2"]
+
+runner = CliRunner()
+
+
+def invoke(*args: str):
+    return runner.invoke(app, [str(a) for a in args], env={"COLUMNS": "200"})
+
+
+@pytest.fixture(scope="module")
+def panel_csv(tmp_path_factory) -> Path:
+    """Seven months of a 4,000-account book in a lender's coding (acct, month, status)."""
+    sc = calibration_book(
+        load_scenario(SMALL), BookSpec(accounts=4000, months=6, initial=(0.03, 0.02, 0.02, 0.02))
+    )
+    data = sc.model_dump()
+    data["behaviour"].update(prepayment_monthly=0.03, settlement_share=0.1)
+    panel = simulate_panel(Scenario.model_validate(data), default_strategy(), seed=5)
+    path = tmp_path_factory.mktemp("panel") / "book.csv"
+    write_panel_csv(panel, path, CODES)
+    return path
+
+
+def test_calibrate_writes_scenario_and_fit_report(panel_csv, tmp_path):
+    out = tmp_path / "cal" / "mybook.yaml"
+    res = invoke("calibrate", panel_csv, *COLUMNS, "--map", MAP, *TINY, "--out", out)
+    assert res.exit_code == 0, res.output
+    assert out.exists() and fit_json_path(out) == tmp_path / "cal" / "mybook.fit.json"
+    text = out.read_text()
+    assert text.startswith("# Calibrated scenario")
+    assert "# Produced by: postloan calibrate" in text and "--out" in text
+    sc = load_scenario(out)
+    assert sc.name == "mybook" and sc.behaviour.prepayment_monthly > 0
+    assert yaml.safe_load(text)["behaviour"]["miss_intercept"] == sc.behaviour.miss_intercept
+    report = json.loads(fit_json_path(out).read_text())
+    for key in (
+        "parameters",
+        "goodness_of_fit",
+        "empirical",
+        "simulated",
+        "cells",
+        "book",
+        "command",
+        "panel_sha256",
+    ):
+        assert key in report
+    cell = report["cells"][0]
+    for key in ("empirical", "simulated", "error", "se_empirical", "se_simulated", "tolerance"):
+        assert key in cell
+    assert report["empirical"]["counts"][0][0] > 0
+    assert set(report["parameters"]) >= {"behaviour.miss_intercept", "behaviour.base_intensity"}
+    assert "within max(2 pp, 3 SE)" in res.output
+
+
+def test_calibrate_with_train_until_uses_the_early_moves(panel_csv, tmp_path):
+    out = tmp_path / "early.yaml"
+    res = invoke(
+        "calibrate", panel_csv, *COLUMNS, "--map", MAP, *TINY, "--train-until", "4", "--out", out
+    )
+    assert res.exit_code == 0, res.output
+    report = json.loads(fit_json_path(out).read_text())
+    assert report["train_until"] == 4
+    # moves ending by period 4: 4 of the 7 month-pairs of 4,000 accounts
+    assert sum(map(sum, report["empirical"]["counts"])) == 4 * 4000
+
+
+def test_backtest_writes_json_and_chart(panel_csv, tmp_path):
+    out = tmp_path / "bt.json"
+    res = invoke(
+        "backtest",
+        panel_csv,
+        *COLUMNS,
+        "--map",
+        MAP,
+        *TINY,
+        "--train-until",
+        "4",
+        "--forecast-accounts",
+        "3000",
+        "--out",
+        out,
+    )
+    assert res.exit_code == 0, res.output
+    payload = json.loads(out.read_text())
+    assert set(payload["summary"]) == {"simulated", "naive_last_matrix", "naive_pooled_matrix"}
+    periods = [r["period"] for r in payload["observed_shares"]]
+    assert periods == [4, 5, 6, 7]
+    assert len(payload["observed_rates"]) == 3 and "current->1-30" in payload["observed_rates"][0]
+    assert {"mean_abs_share_error", "mean_abs_rate_error"} <= set(payload["summary"]["simulated"])
+    chart = out.with_suffix(".html")
+    assert chart.exists() and "<html>" in chart.read_text()[:500].lower()
+    assert "Back-test" in res.output
+
+
+def test_stress_compares_three_macro_paths(tmp_path):
+    res = invoke("stress", SMALL, "--accounts", "2000", "--days", "180", "--json")
+    assert res.exit_code == 0, res.output
+    rows = {r["path"]: r for r in json.loads(res.output)}
+    assert list(rows) == ["baseline", "mild", "severe"]
+    assert rows["severe"]["hardship_onsets"] > rows["mild"]["hardship_onsets"]
+    assert rows["mild"]["hardship_onsets"] > rows["baseline"]["hardship_onsets"]
+    assert rows["severe"]["peak_unemployment"] == pytest.approx(0.10)
+    # writing the variants beside the scenario
+    src = tmp_path / "book.yaml"
+    src.write_text(SMALL.read_text())
+    res = invoke("stress", src, "--accounts", "1000", "--days", "60", "--write")
+    assert res.exit_code == 0, res.output
+    severe = load_scenario(tmp_path / "book_severe.yaml")
+    assert severe.macro.shock["size"] == 0.06
+    assert (tmp_path / "book_mild.yaml").read_text().startswith("# book.yaml under the mild")
+
+
+# ----------------------------------------------------------------------------- broken input
+def _write(tmp_path: Path, text: str, name: str = "p.csv") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("text", "args", "message"),
+    [
+        ("acct,month\n1,1\n", [], "missing column(s) 'status'"),
+        ("acct,month,status\n1,1,0\n1,2,Q\n", [], "code(s) with no mapping: 'Q'"),
+        ("acct,month,status\n1,1,0\n1,1,1\n", [], "duplicate account-period"),
+        ("", [], "file is empty"),
+        ("acct,month,status\n1,jan,0\n", [], "non-numeric period"),
+        ("acct,month,status\n", [], "no data rows"),
+        ("acct,month,status\n1,1,0\n", ["--map", "0=nowhere"], "not a lab state"),
+        ("acct,month,status\n1,1,0\n", ["--format", "wide"], "--format"),
+    ],
+)
+def test_broken_panels_exit_2_with_a_clear_error(tmp_path, text, args, message):
+    path = _write(tmp_path, text)
+    mapping = ["--map", MAP] if "--map" not in args else []
+    for command in ("calibrate", "backtest"):
+        extra = ["--out", tmp_path / "x.yaml"] if command == "calibrate" else []
+        extra += ["--train-until", "1"] if command == "backtest" else []
+        res = invoke(command, path, *COLUMNS, *mapping, *args, *extra)
+        assert res.exit_code == 2, res.output
+        assert message in res.output, res.output
+        assert "Traceback" not in res.output
+
+
+def test_missing_file_and_bad_options_exit_2(panel_csv, tmp_path):
+    res = invoke("calibrate", tmp_path / "nope.csv", *COLUMNS, "--out", tmp_path / "x.yaml")
+    assert res.exit_code == 2 and "file not found" in res.output
+    res = invoke("calibrate", panel_csv, *COLUMNS, "--map", MAP, "--out", tmp_path / "x.txt")
+    assert res.exit_code == 2 and "must be a .yaml file" in res.output
+    res = invoke(
+        "backtest", panel_csv, *COLUMNS, "--map", MAP, "--train-until", "99", "--out", "x.json"
+    )
+    assert res.exit_code == 2 and "--train-until" in res.output
+    res = invoke(
+        "calibrate", panel_csv, *COLUMNS, "--map", MAP, "--min-count", "10000000", "--out",
+        tmp_path / "y.yaml",
+    )  # fmt: skip
+    assert res.exit_code == 2 and "observed monthly moves" in res.output
+
+
+# ----------------------------------------------------------------------------- real data
+@pytest.mark.skipif(not TAIWAN.exists(), reason=f"real data not found under {DATA}")
+def test_real_calibration_with_a_reduced_budget(tmp_path):
+    """The Taiwan calibration end to end with a small budget (the full one, 110 + 30
+    simulations of 25,000 accounts, takes about a minute: its figures are in
+    docs/calibration.md and scenarios/taiwan_cards.fit.json)."""
+    out = tmp_path / "tw.yaml"
+    res = invoke(
+        "calibrate",
+        TAIWAN,
+        "--format",
+        "taiwan",
+        "--map",
+        "taiwan_91plus",
+        "--train-until",
+        "5",
+        "--charge-off-dpd",
+        "360",
+        "--accounts",
+        "8000",
+        "--evaluations",
+        "6",
+        "--warm-evaluations",
+        "8",
+        "--out",
+        out,
+    )
+    assert res.exit_code == 0, res.output
+    report = json.loads(fit_json_path(out).read_text())
+    gof = report["goodness_of_fit"]
+    assert gof["assessed_cells"] == 35  # five rows of 7 cells with >= 200 moves
+    assert report["book"]["charge_off_dpd"] == 360
+    assert sum(map(sum, report["empirical"]["counts"])) == 120_000  # Apr -> Aug, 30,000 cards
+    big = [c for c in report["cells"] if c["from"] == "current"]
+    assert all(c["within"] for c in big)  # the warm-up stage fits the large rows
