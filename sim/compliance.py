@@ -186,6 +186,9 @@ class Attempts:
         return int(self.account.size)
 
     def take(self, keep: np.ndarray) -> Attempts:
+        """The attempts selected by a boolean mask or by positions."""
+        if keep.dtype == np.bool_:
+            keep = np.flatnonzero(keep)  # one scan of the mask, not one per array
         return Attempts(*(v[keep] for v in self.__dict__.values()))
 
     @staticmethod
@@ -251,24 +254,30 @@ def static_filter(
 ) -> tuple[Attempts, dict[str, int]]:
     """Drop attempts outside the profile's contact hours, on third-party channels where those
     are forbidden, and calls within the quiet period after an earlier day's conversation."""
-    dropped: dict[str, int] = {}
     if not profile.enforce or not len(att):
-        return att, dropped
+        return att, {}
     start, end = profile.contact_hours
-    keep = np.maximum(att.hour_start, start) < np.minimum(att.hour_end, end)
-    dropped["contact_hours"] = int((~keep).sum())
-    if not profile.third_party_contact:
-        tp = third_party[att.channel]
-        dropped["third_party"] = int((tp & keep).sum())
-        keep &= ~tp
     q = profile.quiet_days_after_conversation
+    keep, counts = kernels.static_checks(
+        att.account,
+        att.channel,
+        att.hour_start,
+        att.hour_end,
+        start,
+        end,
+        profile.third_party_contact,
+        third_party,
+        -1 if q is None else int(q),
+        is_call,
+        portfolio.last_conversation,
+        day,
+    )
+    dropped = {"contact_hours": int(counts[0])}
+    if not profile.third_party_contact:
+        dropped["third_party"] = int(counts[1])
     if q is not None:
-        calls = is_call[att.channel] & keep
-        since = day - portfolio.last_conversation[att.account[calls]]
-        quiet = (since >= 1) & (since <= q)
-        dropped["quiet_after_conversation"] = int(quiet.sum())
-        keep[np.flatnonzero(calls)[quiet]] = False
-    return (att if keep.all() else att.take(keep)), dropped
+        dropped["quiet_after_conversation"] = int(counts[2])
+    return (att if not counts.any() else att.take(keep)), dropped
 
 
 def reached(
@@ -319,7 +328,7 @@ def sequential_caps(
     single = calls[size == 1]
     stop1 = np.zeros(single.size, np.int8)
     if cap7 is not None:
-        used = (portfolio.call_ring[att.account[single]] > day - 7).sum(axis=1)
+        used = kernels.calls_in_window(att.account[single], portfolio.call_ring, day - 7)
         stop1[used + 1 > cap7] = 1
     if conn_cap == 0 or unans_cap == 0:
         ok = rpc_of(att.take(single))
@@ -348,7 +357,7 @@ def sequential_caps(
 
         rank = np.arange(idx.size) - group_start
         if cap7 is not None:
-            used = (portfolio.call_ring[acc] > day - 7).sum(axis=1)
+            used = kernels.calls_in_window(acc, portfolio.call_ring, day - 7)
             stop = np.where(used + rank + 1 > cap7, 1, stop).astype(np.int8)
         if quiet is not None:
             stop = np.where((stop == 0) & (before(conv) > 0), 2, stop)

@@ -416,7 +416,14 @@ class _Run:
         acc, chan = att.account, att.channel
         calls = ch.is_call[chan]
         n_breach = rules.breaches(
-            att, rpc_of, p.last_conversation[acc], day, prof, ch.is_call, ch.talks, p.n
+            att,
+            rpc_of,
+            kernels.gather(p.last_conversation, acc),
+            day,
+            prof,
+            ch.is_call,
+            ch.talks,
+            p.n,
         )
         n_breach += record_calls(p, acc[calls], day, prof)
         rec.add(day, compliance_breaches=n_breach)

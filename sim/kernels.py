@@ -999,6 +999,83 @@ def call_cap_excess(account, priority, day, call_ring, cap, slots):
 
 
 @njit(**_JIT)
+def static_checks(
+    account,
+    channel,
+    hour_start,
+    hour_end,
+    start,
+    end,
+    third_party_allowed,
+    third_party,
+    quiet_days,
+    is_call,
+    last_conversation,
+    day,
+):
+    """The compliance checks that need no other attempt of the day, in one pass.
+
+    An attempt is dropped, in this order, when its hours miss the window ``[start, end)``, when
+    its channel is a third-party one and those are not allowed, or when it is a call within
+    ``quiet_days`` (``< 0``: no quiet period) after an earlier day's conversation.
+
+    Returns
+    -------
+    keep : ndarray of bool
+    dropped : ndarray of int64
+        Counts by reason: hours, third party, quiet period.
+    """
+    n = account.size
+    keep = np.ones(n, np.bool_)
+    dropped = np.zeros(3, np.int64)
+    for k in range(n):
+        if quiet_days >= 0 and k + _AHEAD < n:
+            prefetch(last_conversation, account[k + _AHEAD])
+        c = channel[k]
+        if max(hour_start[k], start) >= min(hour_end[k], end):
+            keep[k] = False
+            dropped[0] += 1
+        elif not third_party_allowed and third_party[c]:
+            keep[k] = False
+            dropped[1] += 1
+        elif quiet_days >= 0 and is_call[c]:
+            since = day - last_conversation[account[k]]
+            if since >= 1 and since <= quiet_days:
+                keep[k] = False
+                dropped[2] += 1
+    return keep, dropped
+
+
+@njit(**_JIT)
+def calls_in_window(account, call_ring, since):
+    """Call attempts on each account's ring made after day ``since`` (the 7-day window)."""
+    n = account.size
+    out = np.empty(n, np.int64)
+    for k in range(n):
+        if k + _AHEAD < n:
+            prefetch(call_ring[account[k + _AHEAD]], 0)
+        i = account[k]
+        c = 0
+        for q in range(call_ring.shape[1]):
+            if call_ring[i, q] > since:
+                c += 1
+        out[k] = c
+    return out
+
+
+@njit(**_JIT)
+def gather(values, account):
+    """``values[account]`` for a scattered book: the accounts' rows are prefetched ahead."""
+    n = account.size
+    out = np.empty(n, values.dtype)
+    for k in range(n):
+        if k + _AHEAD < n:
+            prefetch(values, account[k + _AHEAD])
+        out[k] = values[account[k]]
+    return out
+
+
+@njit(**_JIT)
 def record_call_attempts(account, day, call_ring, call_ring_pos, cap, slots):
     """Write call attempts into each account's ring of recent attempt days.
 
