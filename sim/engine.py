@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -36,16 +36,10 @@ from sim import behaviour as bh
 from sim import compliance as rules
 from sim import kernels, ledger
 from sim.actions import RECOVERY_PATHS, AccountView, ChargeOffView, StrategyProtocol
-from sim.capacity import allocate_mask
-from sim.channels import CHANNEL_NAMES, N_CHANNELS, Channel, Reachability
-from sim.compliance import (
-    DEFAULT_PROFILE,
-    ComplianceProfile,
-    call_channel_mask,
-    record_calls,
-)
+from sim.channels import Channel
+from sim.compliance import DEFAULT_PROFILE, ComplianceProfile
+from sim.dispatch import ChannelTable, serve
 from sim.kpis import DailyRecorder, monthly_table, summarise
-from sim.operations import DailyCapacity, StaffingPlan, daily_capacity
 from sim.population import generate
 from sim.portfolio import MONTH_DAYS, N_BUCKETS, NEVER, Portfolio, Status
 from sim.recovery import RecoveryBook
@@ -70,68 +64,6 @@ class RunResult:
     contact_log: pd.DataFrame | None = None  # every attempt made (``contact_log=True``)
 
 
-class _ChannelTable:
-    """The scenario's channel specs as arrays indexed by channel code."""
-
-    def __init__(self, sc: Scenario):
-        specs = [sc.channels[name] for name in CHANNEL_NAMES]
-        self.cost_attempt = np.array([s.cost_per_attempt for s in specs])
-        self.cost_contact = np.array([s.cost_per_contact for s in specs])
-        self.reach = np.array([s.reach for s in specs])
-        self.effect = np.array([s.effect for s in specs])
-        self.promise_rate = np.array([s.promise_rate for s in specs])
-        self.irritation = np.array([s.irritation for s in specs])
-        self.reach_trait = np.array(
-            [Reachability[s.reachability.upper()].value for s in specs], np.int64
-        )
-        self.is_call = call_channel_mask(sc.channels)
-        # a telephone conversation: a call on which promises are made (Reg F's quiet period)
-        self.talks = self.is_call & (self.promise_rate > 0)
-        self.third_party = np.array([s.third_party for s in specs])
-        self.capacity = np.full(N_CHANNELS, np.inf)
-        self.capacity[Channel.CALL] = sc.staff.call_attempts_per_day
-        self.capacity[Channel.VISIT] = sc.staff.visits_per_day
-        self.staffing = None
-        if sc.staffing is not None:
-            # the operations model (SimPy) turns the staffing plan into daily capacity and a
-            # daily staff cost; agent labour is then paid per day, not per attempt
-            self.staffing = staffing_capacity(sc.staffing)
-            self.capacity[Channel.CALL] = self.staffing.call_attempts_per_day
-            self.capacity[Channel.VISIT] = self.staffing.visits_per_day
-            staffed = np.array([sc.channels[n].staff_limited for n in CHANNEL_NAMES])
-            self.cost_attempt = np.where(staffed, 0.0, self.cost_attempt)
-            self.cost_contact = np.where(staffed, 0.0, self.cost_contact)
-
-
-def fall_back(
-    p: Portfolio,
-    ch: _ChannelTable,
-    profile: ComplianceProfile,
-    day: int,
-    att: rules.Attempts,
-    served: np.ndarray,
-    dropped: dict[str, int],
-) -> rules.Attempts:
-    """Attempts staff could not serve move to their rule's fall-back channel, where there is
-    one and it has room; an attempt already made on that channel today is not repeated."""
-    out = att.take(served)
-    fb = att.take(~served & (att.fallback >= 0))
-    if not len(fb):
-        return out
-    fb = replace(fb, channel=fb.fallback.astype(np.int64), fallback=np.full(len(fb), -1, np.int8))
-    fb, d = rules.static_filter(fb, p, day, profile, ch.is_call, ch.third_party)
-    _merge(dropped, d)
-    room = ch.capacity - np.bincount(out.channel, minlength=N_CHANNELS)
-    keep, _ = allocate_mask(fb.channel, fb.priority, fb.value, fb.account, room)
-    both = rules.Attempts.concat([out, fb.take(keep)])
-    key = (both.account * N_CHANNELS + both.channel) * 16 + np.minimum(both.attempt, 15)
-    _, first = np.unique(key, return_index=True)
-    if first.size < len(both):
-        dropped["duplicate"] = dropped.get("duplicate", 0) + len(both) - first.size
-        both = both.take(np.sort(first))
-    return both
-
-
 def take_up_restructuring(
     p: Portfolio, sc: Scenario, key, rec: DailyRecorder, day: int, acc: np.ndarray
 ) -> None:
@@ -147,13 +79,6 @@ def take_up_restructuring(
     p.promise_day[yes] = NEVER
     rec.add(day, restructures=int(yes.size), concessions=float(waived.sum()), cures=int(yes.size))
     rec.add(day, self_cures=int((~p.episode_contacted[yes]).sum()))
-
-
-def staffing_capacity(spec) -> DailyCapacity:
-    """Daily capacity and staff cost of a scenario's staffing plan (DES, cached per plan)."""
-    fields = spec.model_dump()
-    replications = fields.pop("replications")
-    return daily_capacity(StaffingPlan(**fields), replications=replications)
 
 
 class _Run:
@@ -172,7 +97,7 @@ class _Run:
         self.compliance = compliance
         self.p = portfolio if portfolio is not None else generate(sc, seed)
         self.macro = bh.MacroPath(sc)
-        self.ch = _ChannelTable(sc)
+        self.ch = ChannelTable(sc)
         self.rec = DailyRecorder(sc.days)
         self.recovery = RecoveryBook(horizon=sc.days)
         p = self.p
@@ -387,46 +312,11 @@ class _Run:
     def contact(self, day: int, view: AccountView) -> None:
         """Ask the strategy, enforce compliance and capacity, play out the contacts."""
         p, sc, ch, rec, prof = self.p, self.sc, self.ch, self.rec, self.compliance
-        req = self.strategy.decide(view)
-        if not len(req):
-            return
-        if req.channel.size and (req.channel.min() < 0 or req.channel.max() >= N_CHANNELS):
-            raise ValueError(f"strategy {self.strategy.name!r} requested an unknown channel code")
-        att, dup = rules.expand(req, p.n)
-        dropped = {"duplicate": dup}
-        att, d = rules.static_filter(att, p, day, prof, ch.is_call, ch.third_party)
-        _merge(dropped, d)
-        keep, unserved = allocate_mask(
-            att.channel, att.priority, att.value, att.account, ch.capacity
-        )
-        rec.add_by_channel(day, "unserved", unserved)
-        if not keep.all():
-            att = self._fall_back(day, att, keep, dropped)
-        if not len(att):
-            rec.add(day, **{f"dropped_{k}": v for k, v in dropped.items()})
-            return
-        rpc_of = rules.reach_draws(p, day, self.key, ch.reach, ch.reach_trait)
-        keep, d = rules.sequential_caps(att, p, day, prof, ch.is_call, ch.talks, rpc_of)
-        _merge(dropped, d)
-        rec.add(day, **{f"dropped_{k}": v for k, v in dropped.items()})
-        if not keep.all():
-            att = att.take(keep)
-        if not len(att):
+        att = serve(self.strategy.decide(view), p, ch, prof, day, self.key, rec, self.strategy.name)
+        if att is None:
             return
         acc, chan = att.account, att.channel
-        calls = ch.is_call[chan]
-        n_breach = rules.breaches(
-            att,
-            rpc_of,
-            kernels.gather(p.last_conversation, acc),
-            day,
-            prof,
-            ch.is_call,
-            ch.talks,
-            p.n,
-        )
-        n_breach += record_calls(p, acc[calls], day, prof)
-        rec.add(day, compliance_breaches=n_breach)
+        rpc_of = rules.reach_draws(p, day, self.key, ch.reach, ch.reach_trait)
         if self.contact_log is not None:
             self.contact_log.append(
                 pd.DataFrame(
@@ -515,11 +405,6 @@ class _Run:
             churned=int(churners.size),
             lifetime_value_lost=float(p.lifetime_value[np.sort(churners)].sum()),
         )
-
-    def _fall_back(
-        self, day: int, att: rules.Attempts, served: np.ndarray, dropped: dict[str, int]
-    ) -> rules.Attempts:
-        return fall_back(self.p, self.ch, self.compliance, day, att, served, dropped)
 
     def _restructure(self, day: int, acc: np.ndarray) -> None:
         take_up_restructuring(self.p, self.sc, self.key, self.rec, day, acc)
@@ -808,8 +693,3 @@ def arm_kpis(p: Portfolio, arms: tuple[str, ...], day: int) -> dict[str, dict]:
             "delinquency_rate_30p": float(late_bal[a] / bal[a]) if bal[a] > 0 else 0.0,
         }
     return out
-
-
-def _merge(total: dict[str, int], more: dict[str, int]) -> None:
-    for k, v in more.items():
-        total[k] = total.get(k, 0) + v

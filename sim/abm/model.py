@@ -25,21 +25,14 @@ import numpy as np
 import pandas as pd
 
 from sim import behaviour as bh
-from sim import compliance as rules
 from sim import ledger
 from sim.abm.agents import BorrowerAgent, Rules
 from sim.abm.peer import edge_array
 from sim.actions import RECOVERY_PATHS, AccountView, ChargeOffView, StrategyProtocol
-from sim.capacity import allocate_mask
 from sim.channels import N_CHANNELS, Channel
-from sim.compliance import DEFAULT_PROFILE, ComplianceProfile, record_calls
-from sim.engine import (
-    RunResult,
-    _ChannelTable,
-    arm_kpis,
-    fall_back,
-    take_up_restructuring,
-)
+from sim.compliance import DEFAULT_PROFILE, ComplianceProfile
+from sim.dispatch import ChannelTable, serve
+from sim.engine import RunResult, arm_kpis, take_up_restructuring
 from sim.kpis import DailyRecorder, monthly_table, summarise
 from sim.population import generate
 from sim.portfolio import MONTH_DAYS, N_BUCKETS, Status
@@ -104,7 +97,7 @@ class CollectionsModel(mesa.Model):
         self.peer_shock = float(peer_shock)
         self.p = generate(scenario, seed)
         self.macro = bh.MacroPath(scenario)
-        self.ch = _ChannelTable(scenario)
+        self.ch = ChannelTable(scenario)
         self.rec = DailyRecorder(scenario.days)
         self.recovery = RecoveryBook(horizon=scenario.days)
         self.day = 0
@@ -282,38 +275,10 @@ class CollectionsModel(mesa.Model):
         """The strategy asks, compliance and capacity filter, the borrowers answer."""
         p, ch, rec, prof = self.p, self.ch, self.rec, self.compliance
         req = self.strategy.decide(self._view(day, live))
-        if not len(req):
-            return
-        if req.channel.size and (req.channel.min() < 0 or req.channel.max() >= N_CHANNELS):
-            raise ValueError(f"strategy {self.strategy.name!r} requested an unknown channel code")
-        att, dup = rules.expand(req, p.n)
-        dropped = {"duplicate": dup}
-        att, d = rules.static_filter(att, p, day, prof, ch.is_call, ch.third_party)
-        _merge(dropped, d)
-        keep, unserved = allocate_mask(
-            att.channel, att.priority, att.value, att.account, ch.capacity
-        )
-        rec.add_by_channel(day, "unserved", unserved)
-        if not keep.all():
-            att = self._fall_back(day, att, keep, dropped)
-        if not len(att):
-            rec.add(day, **{f"dropped_{k}": v for k, v in dropped.items()})
-            return
-        rpc_of = rules.reach_draws(p, day, self.key, ch.reach, ch.reach_trait)
-        keep, d = rules.sequential_caps(att, p, day, prof, ch.is_call, ch.talks, rpc_of)
-        _merge(dropped, d)
-        rec.add(day, **{f"dropped_{k}": v for k, v in dropped.items()})
-        if not keep.all():
-            att = att.take(keep)
-        if not len(att):
+        att = serve(req, p, ch, prof, day, self.key, rec, self.strategy.name)
+        if att is None:
             return
         acc, chan = att.account, att.channel
-        calls = ch.is_call[chan]
-        n_breach = rules.breaches(
-            att, rpc_of, p.last_conversation[acc], day, prof, ch.is_call, ch.talks, p.n
-        )
-        n_breach += record_calls(p, acc[calls], day, prof)
-        rec.add(day, compliance_breaches=n_breach)
 
         # the borrowers answer, attempt by attempt in the order served
         p.last_contact[chan, acc] = day
@@ -358,10 +323,6 @@ class CollectionsModel(mesa.Model):
                 churned += 1
                 lost += float(p.lifetime_value[i])
         rec.add(day, complaints=complaints, churned=churned, lifetime_value_lost=lost)
-
-    def _fall_back(self, day, att, served, dropped):
-        """Unserved staff attempts move to their rule's fall-back channel (as the engine)."""
-        return fall_back(self.p, self.ch, self.compliance, day, att, served, dropped)
 
     def _restructure(self, day: int, acc: np.ndarray) -> None:
         take_up_restructuring(self.p, self.sc, self.key, self.rec, day, acc)
