@@ -74,8 +74,15 @@ class AccountView:
         if name.startswith("_") or name not in self._GATHERED:
             raise AttributeError(name)
         if name not in self._cache:
-            self._cache[name] = getattr(self._p, name)[self.account]
+            self._cache[name] = self._gather(name)
         return self._cache[name]
+
+    def _gather(self, name: str) -> np.ndarray:
+        """The portfolio's ``name`` for the view's accounts (a copy)."""
+        values = getattr(self._p, name)
+        if values.ndim == 1:
+            return kernels.gather(values, self.account)  # prefetching: the book is scattered
+        return values[self.account]
 
     def _cached(self, name: str, fn) -> np.ndarray:
         if name not in self._cache:
@@ -86,7 +93,7 @@ class AccountView:
     def bucket(self) -> np.ndarray:
         """Bucket code (0 current ... 4 for 91+), from DPD."""
         return self._cached(
-            "bucket", lambda: bucket_of(np.maximum(self.dpd, 0), self._p.status[self.account])
+            "bucket", lambda: bucket_of(np.maximum(self.dpd, 0), self._gather("status"))
         )
 
     @property
@@ -97,10 +104,9 @@ class AccountView:
     @property
     def arrears(self) -> np.ndarray:
         """Amount overdue: principal and interest in arrears plus fees."""
-        a = self.account
-        p = self._p
+        g = self._gather
         return self._cached(
-            "arrears", lambda: p.arrears_principal[a] + p.arrears_interest[a] + p.fees_due[a]
+            "arrears", lambda: g("arrears_principal") + g("arrears_interest") + g("fees_due")
         )
 
     @property
@@ -111,25 +117,23 @@ class AccountView:
     @property
     def promise_pending(self) -> np.ndarray:
         """A promise to pay falls due today or later."""
-        return self._cached(
-            "promise_pending", lambda: self._p.promise_day[self.account] >= self.day
-        )
+        return self._cached("promise_pending", lambda: self._gather("promise_day") >= self.day)
 
     def flag(self, bit: int) -> np.ndarray:
         """One early-warning flag (an ``EW_*`` constant) as a boolean array."""
 
         def compute() -> np.ndarray:
-            a, p, day = self.account, self._p, self.day
+            day = self.day
             if bit == EW_PARTIAL_PAYMENT:
-                return day - p.last_partial_day[a] <= 90
+                return day - self._gather("last_partial_day") <= 90
             if bit == EW_DTI_RISING:
-                return p.dti[a] >= 1.15 * p.dti_opening[a]
+                return self._gather("dti") >= 1.15 * self._gather("dti_opening")
             if bit == EW_MISSED_REMINDER:
-                return p.missed_reminder[a].copy()
+                return self._gather("missed_reminder")
             if bit == EW_HARDSHIP_SEEN:
-                return p.hardship_seen[a].copy()
+                return self.hardship_seen.copy()
             if bit == EW_BROKEN_PROMISE:
-                return p.promises_broken[a] > 0
+                return self.promises_broken > 0
             raise ValueError(f"unknown early-warning flag bit {bit}")
 
         return self._cached(f"flag_{bit}", compute)
@@ -154,7 +158,7 @@ class AccountView:
 
     def days_since_conversation(self) -> np.ndarray:
         """Days since the last right-party contact on any channel."""
-        return self.day - self._p.last_conversation[self.account]
+        return self.day - self._gather("last_conversation")
 
     @property
     def expected_value(self) -> np.ndarray:
