@@ -87,6 +87,8 @@ def fall_back(
     _merge(dropped, d)
     room = ch.capacity - np.bincount(out.channel, minlength=N_CHANNELS)
     keep, _ = allocate_mask(fb.channel, fb.priority, fb.value, fb.account, room)
+    if not keep.any():
+        return out
     both = rules.Attempts.concat([out, fb.take(keep)])
     key = (both.account * N_CHANNELS + both.channel) * 16 + np.minimum(both.attempt, 15)
     _, first = np.unique(key, return_index=True)

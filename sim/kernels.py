@@ -150,6 +150,22 @@ def prefetch(arr, i):
 
 
 @njit(inline="always")
+def _group_of(i, slots, first, n_groups):
+    """Account ``i``'s group (numbered from 1 in order of first sight) and the group count.
+
+    ``slots[i]`` holds the group of an account seen before, 0 otherwise; a new account opens a
+    group and is listed in ``first`` (so the caller can clear ``slots`` afterwards).
+    """
+    s = slots[i]
+    if s == 0:
+        first[n_groups] = i
+        n_groups += 1
+        s = n_groups
+        slots[i] = s
+    return s, n_groups
+
+
+@njit(inline="always")
 def _minimum(a, b):
     """``numpy.minimum`` of two floats (NaN propagates from the first)."""
     return a if (a <= b or a != a) else b
@@ -927,78 +943,6 @@ def has_duplicate_requests(account, channel, slots):
 
 
 @njit(**_JIT)
-def call_cap_excess(account, priority, day, call_ring, cap, slots):
-    """Call requests over the 7-in-7 cap.
-
-    Inside an account, requests are ranked by priority (highest first, then request order);
-    a request is over the cap when the calls of the last 7 days (the ring) plus its rank
-    exceed ``cap - 1``.
-
-    Returns
-    -------
-    over : ndarray of bool, aligned with ``account``
-    """
-    n = account.size
-    group = np.empty(n, np.int64)
-    count = np.zeros(n, np.int64)
-    first = np.empty(n, np.int64)
-    n_acc = 0
-    for k in range(n):
-        if k + _AHEAD < n:
-            prefetch(slots, account[k + _AHEAD])
-        i = account[k]
-        s = slots[i]
-        if s == 0:
-            first[n_acc] = i
-            n_acc += 1
-            s = n_acc
-            slots[i] = s
-        group[k] = s - 1
-        count[s - 1] += 1
-    rank = np.zeros(n, np.int64)
-    multi = False
-    for g in range(n_acc):
-        if count[g] > 1:
-            multi = True
-            break
-    if multi:  # rank requests of accounts with several call requests today
-        start = np.zeros(n_acc + 1, np.int64)
-        for g in range(n_acc):
-            start[g + 1] = start[g] + count[g]
-        fill = start[:-1].copy()
-        members = np.empty(n, np.int64)
-        for k in range(n):
-            g = group[k]
-            members[fill[g]] = k
-            fill[g] += 1
-        for g in range(n_acc):
-            if count[g] < 2:
-                continue
-            for x in range(start[g], start[g + 1]):
-                a = members[x]
-                r = 0
-                for y in range(start[g], start[g + 1]):
-                    b = members[y]
-                    if priority[b] > priority[a] or (priority[b] == priority[a] and b < a):
-                        r += 1
-                rank[a] = r
-    over = np.empty(n, np.bool_)
-    ring = call_ring.shape[1]
-    for k in range(n):
-        if k + _AHEAD < n:
-            prefetch(call_ring[account[k + _AHEAD]], 0)
-        i = account[k]
-        used = 0
-        for j in range(ring):
-            if call_ring[i, j] > day - 7:
-                used += 1
-        over[k] = used + rank[k] + 1 > cap
-    for g in range(n_acc):
-        slots[first[g]] = 0
-    return over
-
-
-@njit(**_JIT)
 def static_checks(
     account,
     channel,
@@ -1097,12 +1041,7 @@ def record_call_attempts(account, day, call_ring, call_ring_pos, cap, slots):
             prefetch(call_ring[j], 0)
             prefetch(call_ring_pos, j)
         i = account[k]
-        s = slots[i]
-        if s == 0:
-            first[n_acc] = i
-            n_acc += 1
-            s = n_acc
-            slots[i] = s
+        s, n_acc = _group_of(i, slots, first, n_acc)
         r = today[s - 1]
         if cap >= 0:
             in_window = 0
@@ -1227,12 +1166,7 @@ def contact_outcomes(
         if ch_promise_rate[c] > 0:
             episode_contacted[i] = True
             last_conversation[i] = day
-        s = slots[i]
-        if s == 0:
-            conv_acc[n_conv] = i
-            n_conv += 1
-            s = n_conv
-            slots[i] = s
+        s, n_conv = _group_of(i, slots, conv_acc, n_conv)
         fade = math.exp(-_dpd(day, missed[i], last_due_day[i]) / effect_dpd_scale)
         jump[s - 1] += ch_effect[c] * sensitivity[i] * fade
         rate = ch_promise_rate[c] * (0.5 + _sigmoid(willingness[i] - _W_CENTRE))
@@ -1300,12 +1234,7 @@ def irritation_and_churn(
         if k + _AHEAD < n:
             prefetch(slots, account[k + _AHEAD])
         i = account[k]
-        s = slots[i]
-        if s == 0:
-            uniq[n_acc] = i
-            n_acc += 1
-            s = n_acc
-            slots[i] = s
+        s, n_acc = _group_of(i, slots, uniq, n_acc)
         amount[s - 1] += ch_irritation[channel[k]]
     off_complaint = stream_offset(key, _COMPLAINT, day)
     off_churn = stream_offset(key, _CHURN, day)
@@ -1693,12 +1622,7 @@ def group_sizes(account, slots):
         if k + _AHEAD < n:
             prefetch(slots, account[k + _AHEAD])
         i = account[k]
-        s = slots[i]
-        if s == 0:
-            first[n_acc] = i
-            n_acc += 1
-            s = n_acc
-            slots[i] = s
+        s, n_acc = _group_of(i, slots, first, n_acc)
         group[k] = s
         count[s] += 1
     out = np.empty(n, np.int64)
