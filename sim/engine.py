@@ -64,6 +64,30 @@ class RunResult:
     contact_log: pd.DataFrame | None = None  # every attempt made (``contact_log=True``)
 
 
+def place_charge_offs(
+    p: Portfolio,
+    sc: Scenario,
+    strategy: StrategyProtocol | None,
+    recovery: RecoveryBook,
+    rec: DailyRecorder,
+    key,
+    day: int,
+    idx: np.ndarray,
+    claim: np.ndarray,
+) -> None:
+    """Charged-off accounts go on the recovery path the strategy chooses (the scenario's
+    default path without a strategy); today's recovery cash and cost are recorded."""
+    if strategy is not None:
+        view = ChargeOffView(idx, claim, p.purpose[idx], p.credit[idx], p.capacity[idx])
+        path = np.asarray(strategy.recovery_path(view), dtype=np.int64)
+    else:
+        path = np.full(idx.size, RECOVERY_PATHS.index(sc.pre_charge_off_recovery_path))
+    cash, cost = recovery.place(
+        p, idx, claim, path, day, sc, key, settle=sc.behaviour.recovery_settlement
+    )
+    rec.add(day, charge_offs=int(idx.size), collected_recovery=cash, cost_recovery=cost)
+
+
 def take_up_restructuring(
     p: Portfolio, sc: Scenario, key, rec: DailyRecorder, day: int, acc: np.ndarray
 ) -> None:
@@ -247,25 +271,8 @@ class _Run:
         p.missed[idx] = 0
         self._book_principal(principal)
         self.n_charged_off += idx.size
-        if self.strategy is not None:
-            path = np.asarray(
-                self.strategy.recovery_path(
-                    ChargeOffView(idx, claim, p.purpose[idx], p.credit[idx], p.capacity[idx])
-                ),
-                dtype=np.int64,
-            )
-        else:
-            path = np.full(idx.size, RECOVERY_PATHS.index(sc.pre_charge_off_recovery_path))
-        cash, cost = self.recovery.place(
-            p, idx, claim, path, day, sc, self.key, settle=sc.behaviour.recovery_settlement
-        )
-        self.rec.add(
-            day,
-            charge_offs=int(idx.size),
-            charge_off_amount=float(principal.sum()),
-            collected_recovery=cash,
-            cost_recovery=cost,
-        )
+        place_charge_offs(p, sc, self.strategy, self.recovery, self.rec, self.key, day, idx, claim)
+        self.rec.add(day, charge_off_amount=float(principal.sum()))
 
     def _book_principal(self, amount: np.ndarray) -> None:
         self.outstanding -= float(np.sum(amount))

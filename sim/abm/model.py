@@ -28,11 +28,11 @@ from sim import behaviour as bh
 from sim import ledger
 from sim.abm.agents import BorrowerAgent, Rules
 from sim.abm.peer import edge_array
-from sim.actions import RECOVERY_PATHS, AccountView, ChargeOffView, StrategyProtocol
+from sim.actions import AccountView, StrategyProtocol
 from sim.channels import N_CHANNELS, Channel
 from sim.compliance import DEFAULT_PROFILE, ComplianceProfile
 from sim.dispatch import ChannelTable, serve
-from sim.engine import RunResult, arm_kpis, take_up_restructuring
+from sim.engine import RunResult, arm_kpis, place_charge_offs, take_up_restructuring
 from sim.kpis import DailyRecorder, monthly_table, summarise
 from sim.population import generate
 from sim.portfolio import MONTH_DAYS, N_BUCKETS, Status
@@ -240,21 +240,8 @@ class CollectionsModel(mesa.Model):
         p, sc = self.p, self.sc
         principal, claim = ledger.charge_off(p, idx)
         p.missed[idx] = 0
-        if self.strategy is not None:
-            view = ChargeOffView(idx, claim, p.purpose[idx], p.credit[idx], p.capacity[idx])
-            path = np.asarray(self.strategy.recovery_path(view), dtype=np.int64)
-        else:
-            path = np.full(idx.size, RECOVERY_PATHS.index(sc.pre_charge_off_recovery_path))
-        cash, cost = self.recovery.place(
-            p, idx, claim, path, day, sc, self.key, settle=sc.behaviour.recovery_settlement
-        )
-        self.rec.add(
-            day,
-            charge_offs=int(idx.size),
-            charge_off_amount=float(principal.sum()),
-            collected_recovery=cash,
-            cost_recovery=cost,
-        )
+        place_charge_offs(p, sc, self.strategy, self.recovery, self.rec, self.key, day, idx, claim)
+        self.rec.add(day, charge_off_amount=float(principal.sum()))
         if self.peer_shock > 0:
             for i in idx:
                 for nb in self.borrowers[int(i)].neighbours:
