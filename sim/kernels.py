@@ -193,7 +193,33 @@ def _dpd(day, missed, last_due_day):
 @njit(inline="always")
 def _excitation_now(excitation, excitation_day, day, decay_days):
     """The self-exciting intensity decayed to today."""
+    if excitation == 0.0:  # most accounts: nothing to decay (and 0 * exp(.) is 0 exactly)
+        return excitation
     return excitation * math.exp(-(day - excitation_day) / decay_days)
+
+
+#: DPD values whose decay factors the kernels tabulate (beyond: computed as they come).
+_DECAY_DAYS = 400
+
+
+@njit(inline="always")
+def _decay_table(scale):
+    """``exp(-d / scale)`` for ``d = 0 .. _DECAY_DAYS - 1``, once per call of a kernel; empty
+    when ``scale <= 0`` (the factor is off)."""
+    if scale <= 0.0:
+        return np.empty(0)
+    table = np.empty(_DECAY_DAYS)
+    for d in range(_DECAY_DAYS):
+        table[d] = math.exp(-d / scale)
+    return table
+
+
+@njit(inline="always")
+def _decay(table, d, scale):
+    """``exp(-d / scale)``: from the table where it has ``d`` (the very same number)."""
+    if 0 <= d < table.size:
+        return table[d]
+    return math.exp(-d / scale)
 
 
 # --------------------------------------------------------------------------- behaviour
@@ -1143,6 +1169,7 @@ def contact_outcomes(
         last_contact[channel[k], account[k]] = day
     conv_acc = np.empty(n, np.int64)
     jump = np.zeros(n)
+    fade_table = _decay_table(effect_dpd_scale)
     offers = np.empty(n, np.int64)
     n_conv = 0
     n_offers = 0
@@ -1167,7 +1194,7 @@ def contact_outcomes(
             episode_contacted[i] = True
             last_conversation[i] = day
         s, n_conv = _group_of(i, slots, conv_acc, n_conv)
-        fade = math.exp(-_dpd(day, missed[i], last_due_day[i]) / effect_dpd_scale)
+        fade = _decay(fade_table, _dpd(day, missed[i], last_due_day[i]), effect_dpd_scale)
         jump[s - 1] += ch_effect[c] * sensitivity[i] * fade
         rate = ch_promise_rate[c] * (0.5 + _sigmoid(willingness[i] - _W_CENTRE))
         made = uniform_at(off_promise, counter) < rate
@@ -1348,6 +1375,9 @@ def repayment_draws(
     off_settle = stream_offset(key, _SETTLEMENT, day)
     off_catch_up = stream_offset(key, _CATCH_UP, day)
     span = partial_fraction_high - partial_fraction_low
+    intensity_table = _decay_table(intensity_dpd_scale)
+    settlement_table = _decay_table(settlement_dpd_scale)
+    full_table = _decay_table(full_payment_dpd_scale)
     for k in range(n):
         if k + _AHEAD < n:
             prefetch(missed, idx[k + _AHEAD])
@@ -1380,7 +1410,7 @@ def repayment_draws(
         base = (
             base_intensity
             * math.exp(intensity_willingness * (willingness[i] - _W_CENTRE))
-            * math.exp(-dpd[k] / intensity_dpd_scale)
+            * _decay(intensity_table, dpd[k], intensity_dpd_scale)
         )
         exc = _excitation_now(excitation[i], excitation_day[i], day, excitation_decay_days)
         if hard:
@@ -1396,10 +1426,11 @@ def repayment_draws(
         if full and (settlement_share > 0.0 or settlement_dpd_scale > 0.0):
             s_share = settlement_share
             if settlement_dpd_scale > 0.0:
-                s_share = 1.0 - (1.0 - settlement_share) * math.exp(-dpd[k] / settlement_dpd_scale)
+                fade = _decay(settlement_table, dpd[k], settlement_dpd_scale)
+                s_share = 1.0 - (1.0 - settlement_share) * fade
             settles = uniform_at(off_settle, i) < s_share
         if full_payment_dpd_scale > 0.0 and not settles:
-            full = u_kind < share * math.exp(-dpd[k] / full_payment_dpd_scale)
+            full = u_kind < share * _decay(full_table, dpd[k], full_payment_dpd_scale)
         frac = partial_fraction_low + span * uniform_at(off_frac, i)
         owed = fees_due[i] + arrears_interest[i] + arrears_principal[i]
         pay_acc[n_pay] = i
