@@ -91,7 +91,7 @@ def run(
     engine: str = typer.Option(
         "vector",
         "--engine",
-        help="vector (the fast engine) or abm (the Mesa agent model, books up to 20,000 accounts)",
+        help="vector (the fast engine) or abm (the Mesa agent model, books up to 200,000 accounts)",
     ),
 ) -> None:
     """Run a scenario under a strategy and save the results."""

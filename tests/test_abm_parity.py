@@ -121,8 +121,8 @@ def test_data_collector_reports_the_daily_kpis(scenario):
 
 
 def test_books_too_large_are_refused():
-    sc = load_scenario("scenarios/small.yaml", accounts=20_001, days=30)
-    with pytest.raises(BookTooLarge, match="20,000"):
+    sc = load_scenario("scenarios/small.yaml", accounts=200_001, days=30)
+    with pytest.raises(BookTooLarge, match="200,000"):
         CollectionsModel(sc, resolve("standard"), 1)
 
 
