@@ -1,9 +1,11 @@
 """Treatment allocation and team sizing as a mathematical programme (Pyomo, solved by HiGHS).
 
-1. :func:`response_table` estimates, by simulation, what one account of each segment yields
-   under each treatment (a strategy): cash collected, contact cost, churn, and the call attempts
-   and field visits it takes, per account. Every treatment runs the same book on the same seeds
-   (common random numbers); per-account totals are grouped by segment.
+1. :func:`estimate_responses` estimates, by simulation, what one account of each segment
+   yields under each treatment (a strategy): cash collected while delinquent, contact cost,
+   churn, and the call attempts and field visits it takes, per account, with standard errors.
+   Every treatment runs the same book on the same seeds (common random numbers); per-account
+   totals are grouped by segment. Post-charge-off recoveries are booked by the engine for the
+   book as a whole, so they are not in the table (see :func:`with_recovery`).
 2. :class:`AllocationModel` chooses the share of each segment given each treatment
    (``x[s, t] >= 0``, ``sum_t x[s, t] = 1``) and, optionally, integer call and field team sizes,
    to maximise net recovery (collected - contact cost - labour) under a budget, the staff
@@ -12,6 +14,9 @@
    budget or the churn cap. The budget and cap are mutable parameters and the model is solved
    by the persistent APPSI HiGHS interface, which sends only the changed bounds on a re-solve
    instead of rebuilding the model.
+4. :func:`choose_plan` chooses the plan on one half of the accounts and predicts its KPIs from
+   the other half: choosing by the highest noisy estimate and predicting with the same
+   estimates overstates the plan (the winner's curse); the held-out half does not.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ from pyomo.contrib.appsi.solvers import Highs
 from sim.channels import channel_code
 from sim.engine import simulate
 from sim.scenario import CAPACITIES, CREDIT_STANDINGS, PURPOSES, Scenario
-from strategies.base import Strategy
+from strategies.base import NoContact, Strategy
 
 MEASURES = ("collected", "cost", "churn", "calls", "visits")
 BIG = 1e15
@@ -57,63 +62,161 @@ def segment_names() -> list[str]:
     return [f"{p}/{c}/{k}" for p in PURPOSES for c in CREDIT_STANDINGS for k in CAPACITIES]
 
 
-def per_account_outcomes(scenario: Scenario, strategy: Strategy, seed: int) -> pd.DataFrame:
-    """Per-segment totals of one run: accounts, collected, cost, churn, calls, visits."""
-    res = simulate(
-        scenario, _OneArm(strategy), seed, keep_portfolio=True, contact_log=True, check=False
-    )
-    p = res.portfolio
-    seg = (
+#: Per-segment sums a run yields (per fold): accounts, the measures, and the sum of squared
+#: per-account net (for standard errors).
+SUMS = ("accounts", *MEASURES, "net_sq")
+#: Accounts are split into folds by id (``account % N_FOLDS``): the plan is chosen on one fold
+#: and its KPIs predicted from the other, so the prediction does not inherit the optimism of
+#: the choice (the winner's curse).
+N_FOLDS = 2
+
+
+@dataclass
+class OutcomeTask:
+    scenario: Scenario
+    strategy: Strategy
+    seed: int
+    contacts: bool = True
+
+
+def _segment_codes(p) -> np.ndarray:
+    return (
         p.purpose.astype(np.int64) * len(CREDIT_STANDINGS) * len(CAPACITIES)
         + p.credit.astype(np.int64) * len(CAPACITIES)
         + p.capacity.astype(np.int64)
     )
-    n = len(segment_names())
-    log = res.contact_log
+
+
+def segment_sums(task: OutcomeTask) -> dict:
+    """One run of ``task.strategy``: per fold and segment, the sums of :data:`SUMS` (an array
+    ``(N_FOLDS, segments, len(SUMS))``), and the run summary's net recovery. A top-level
+    function, so the experiment executors can run it in worker processes."""
+    res = simulate(
+        task.scenario,
+        _OneArm(task.strategy),
+        task.seed,
+        keep_portfolio=True,
+        contact_log=task.contacts,
+        check=False,
+    )
+    p = res.portfolio
+    n_seg = len(segment_names())
     calls = np.zeros(p.n)
     visits = np.zeros(p.n)
+    log = res.contact_log
     if log is not None and len(log):
         ch = log["channel"].to_numpy()
         for name, arr in (("call", calls), ("visit", visits)):
             mask = ch == (name if ch.dtype == object else channel_code(name))
             np.add.at(arr, log["account"].to_numpy()[mask].astype(np.int64), 1.0)
-    out = pd.DataFrame(
-        {
-            "segment": segment_names(),
-            "accounts": np.bincount(seg, minlength=n),
-            "collected": np.bincount(seg, p.cash_collected, n),
-            "cost": np.bincount(seg, p.contact_cost, n),
-            "churn": np.bincount(seg, p.churned.astype(float), n),
-            "calls": np.bincount(seg, calls, n),
-            "visits": np.bincount(seg, visits, n),
-        }
+    net = p.cash_collected - p.contact_cost
+    values = {
+        "accounts": np.ones(p.n),
+        "collected": p.cash_collected,
+        "cost": p.contact_cost,
+        "churn": p.churned.astype(float),
+        "calls": calls,
+        "visits": visits,
+        "net_sq": net * net,
+    }
+    cell = (np.arange(p.n) % N_FOLDS) * n_seg + _segment_codes(p)
+    sums = np.stack([np.bincount(cell, values[k], N_FOLDS * n_seg) for k in SUMS], axis=1).reshape(
+        N_FOLDS, n_seg, len(SUMS)
     )
-    out.attrs["net_recovery"] = res.summary["net_recovery"]
-    return out
+    return {"sums": sums, "net_recovery": float(res.summary["net_recovery"])}
+
+
+def per_account_outcomes(scenario: Scenario, strategy: Strategy, seed: int) -> pd.DataFrame:
+    """Per-segment totals of one run: accounts, collected, cost, churn, calls, visits."""
+    out = segment_sums(OutcomeTask(scenario, strategy, seed))
+    tot = out["sums"].sum(axis=0)
+    df = pd.DataFrame(tot[:, : 1 + len(MEASURES)], columns=["accounts", *MEASURES])
+    df["accounts"] = df["accounts"].astype(np.int64)
+    df.insert(0, "segment", segment_names())
+    df.attrs["net_recovery"] = out["net_recovery"]
+    return df
+
+
+def _table(sums: np.ndarray, folds: Sequence[int], n_seeds: int, tname: str) -> pd.DataFrame:
+    """Per-account means from the sums of ``folds`` (summed over seeds), sized to the whole
+    book: ``accounts`` is the segment's accounts per run over all folds."""
+    whole = sums.sum(axis=0)
+    part = sums[list(folds)].sum(axis=0)
+    n = part[:, 0]
+    df = pd.DataFrame({"segment": segment_names(), "treatment": tname})
+    df["accounts"] = whole[:, 0] / n_seeds
+    for j, m in enumerate(MEASURES, start=1):
+        df[m] = np.divide(part[:, j], n, out=np.zeros(len(n)), where=n > 0)
+    net_sum = part[:, 1] - part[:, 2]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        var = (part[:, -1] - net_sum**2 / n) / (n - 1)
+        df["se_net"] = np.where(n > 1, np.sqrt(np.maximum(var, 0) / n), np.nan)
+    df["observed"] = n.astype(np.int64)
+    return df
+
+
+@dataclass
+class Responses:
+    """Response tables from one set of simulations.
+
+    ``table`` uses every account; ``select`` only fold 0 (choose the plan on it) and
+    ``predict`` only fold 1 (predict the chosen plan's KPIs from it: these accounts played no
+    part in the choice, so the prediction is free of the winner's curse). All three are sized
+    to the whole book.
+    """
+
+    table: pd.DataFrame
+    select: pd.DataFrame
+    predict: pd.DataFrame
+    seeds: list[int]
+
+
+def estimate_responses(
+    scenario: Scenario,
+    treatments: dict[str, Strategy],
+    seeds: Sequence[int],
+    executor=None,
+    contacts: bool = True,
+) -> Responses:
+    """Simulate every treatment on every seed (the same seeds for all: common random numbers)
+    and tabulate per-account responses by segment x treatment, in long format:
+    ``segment, treatment, accounts, collected, cost, churn, calls, visits, net, se_net,
+    observed`` (``se_net``: standard error of the per-account net; ``observed``: accounts the
+    means rest on). ``contacts=False`` skips counting calls and visits (faster; they are only
+    needed when the model sizes teams)."""
+    seeds = [int(s) for s in seeds]
+    tasks = [
+        OutcomeTask(scenario, s, seed, contacts) for s in treatments.values() for seed in seeds
+    ]
+    if executor is None:
+        from optimizer.search import _Serial
+
+        executor = _Serial()
+    results = dict(executor.imap_unordered(segment_sums, tasks))
+    tables: dict[str, list[pd.DataFrame]] = {"table": [], "select": [], "predict": []}
+    for i, tname in enumerate(treatments):
+        sums = sum(results[i * len(seeds) + j]["sums"] for j in range(len(seeds)))
+        for key, folds in (("table", range(N_FOLDS)), ("select", [0]), ("predict", [1])):
+            tables[key].append(_table(sums, folds, len(seeds), tname))
+    out = {}
+    for key, parts in tables.items():
+        t = pd.concat(parts, ignore_index=True)
+        t["net"] = t["collected"] - t["cost"]
+        cols = ["segment", "treatment", "accounts", *MEASURES, "net", "se_net", "observed"]
+        out[key] = t.loc[t["accounts"] > 0, cols].reset_index(drop=True)
+    return Responses(out["table"], out["select"], out["predict"], seeds)
 
 
 def response_table(
     scenario: Scenario,
     treatments: dict[str, Strategy],
     seeds: Sequence[int],
+    executor=None,
+    contacts: bool = True,
 ) -> pd.DataFrame:
-    """Per-account responses by segment x treatment (means over ``seeds``), long format:
-    ``segment, treatment, accounts, collected, cost, churn, calls, visits, net``."""
-    rows = []
-    for tname, strat in treatments.items():
-        parts = [per_account_outcomes(scenario, strat, s) for s in seeds]
-        tot = sum(df[["accounts", *MEASURES]].to_numpy(float) for df in parts)
-        df = pd.DataFrame(tot, columns=["accounts", *MEASURES])
-        acc = df["accounts"].to_numpy()
-        for m in MEASURES:
-            df[m] = np.divide(df[m], acc, out=np.zeros(len(df)), where=acc > 0)
-        df["accounts"] = acc / len(seeds)
-        df.insert(0, "treatment", tname)
-        df.insert(0, "segment", parts[0]["segment"])
-        rows.append(df)
-    table = pd.concat(rows, ignore_index=True)
-    table["net"] = table["collected"] - table["cost"]
-    return table[table["accounts"] > 0].reset_index(drop=True)
+    """Per-account responses by segment x treatment over every account (see
+    :func:`estimate_responses`, which also gives the fold tables)."""
+    return estimate_responses(scenario, treatments, seeds, executor, contacts).table
 
 
 @dataclass
@@ -264,6 +367,70 @@ def predict(table: pd.DataFrame, plan: dict[str, str]) -> dict[str, float]:
             tot[m] += float(r["accounts"] * r[col])
     tot["net_recovery"] = tot["collected"] - tot["cost"]
     return tot
+
+
+class RecoveryOnly(NoContact):
+    """Contacts nobody; post-charge-off paths from recovery rules (a rule table's)."""
+
+    def __init__(self, recovery, name: str = "none"):
+        from strategies.rules import RuleTable
+
+        self.name = name
+        self.recovery = tuple(recovery)
+        self._paths = RuleTable(name, [], "", list(recovery))
+
+    def recovery_path(self, view):
+        return self._paths.recovery_path(view)
+
+
+def with_recovery(treatments: dict[str, Strategy], source: Strategy) -> dict[str, Strategy]:
+    """The treatments with their contact rules but ``source``'s post-charge-off recovery rules
+    (``none`` becomes :class:`RecoveryOnly`).
+
+    The response table measures cash and contact cost per account *before* charge-off only:
+    the engine books post-charge-off recoveries and their costs for the book as a whole, not
+    per account. If treatments also differ in recovery paths (``aggressive`` takes every
+    charged-off claim above 2,000 to court), the allocation would be blind to that part of
+    their net recovery; with one recovery policy for all, it chooses contact policies only.
+    """
+    from strategies.rules import RuleTable
+
+    recovery = list(getattr(source, "recovery", ()) or ())
+    out: dict[str, Strategy] = {}
+    for name, t in treatments.items():
+        if isinstance(t, RuleTable):
+            out[name] = RuleTable(t.name, list(t.rules), t.description, recovery, t.scorecard)
+        elif isinstance(t, NoContact):
+            out[name] = RecoveryOnly(recovery, t.name)
+        else:
+            raise TypeError(f"treatment {name!r} must be a rule table or 'none'")
+    return out
+
+
+def choose_plan(
+    responses: Responses,
+    budget: float | None = None,
+    churn_cap: float | None = None,
+    teams: TeamEconomics | None = None,
+) -> dict:
+    """Choose a plan on the selection fold and predict it from the other.
+
+    Returns ``plan`` (segment -> treatment), ``solve`` (the model's result on the selection
+    table), ``model`` (for sweeps), ``predicted`` (the plan's totals from
+    :attr:`Responses.predict`: the honest prediction) and ``in_sample`` (its totals from the
+    table it was chosen on, which flatter it).
+    """
+    model = AllocationModel(responses.select, budget=budget, churn_cap=churn_cap, teams=teams)
+    r = model.solve()
+    out = {"solve": r, "model": model, "status": r["status"]}
+    if r["status"] == "optimal":
+        plan = rounded_plan(responses.select, r["shares"])
+        out |= {
+            "plan": plan,
+            "predicted": predict(responses.predict, plan),
+            "in_sample": predict(responses.select, plan),
+        }
+    return out
 
 
 def synthetic_table(segments: int, treatments: int, seed: int = 0) -> pd.DataFrame:

@@ -3,7 +3,7 @@
 An allocation plan (segment -> treatment) becomes one rule table: each treatment's contact rules
 restricted to its segments (purpose, credit and capacity filters), and its recovery rules
 likewise (the base class's default paths for treatments without any). The strategy is then
-simulated on the same seeds as the response table and the simulated totals are set against the
+simulated, on fresh seeds for an honest check, and the simulated totals are set against the
 model's predictions.
 """
 
@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from optimizer.allocation import per_account_outcomes, predict
+from optimizer.allocation import predict
 from sim.actions import AccountView, ActionRequests, ChargeOffView
 from sim.scenario import CAPACITIES, CREDIT_STANDINGS, Scenario, StaffingSpec
 from strategies.base import NoContact, Strategy
@@ -37,7 +37,7 @@ def plan_strategy(
         purpose, credit, capacity = seg.split("/")
         strat = treatments[tname]
         if isinstance(strat, NoContact):
-            contact, rec = (), DEFAULT_RECOVERY
+            contact, rec = (), (getattr(strat, "recovery", ()) or DEFAULT_RECOVERY)
         elif isinstance(strat, RuleTable):
             contact, rec = strat.rules, (strat.recovery or DEFAULT_RECOVERY)
         else:
@@ -89,7 +89,7 @@ class SegmentPlan(Strategy):
         return ActionRequests.concat(parts)
 
     def recovery_path(self, view: ChargeOffView) -> np.ndarray:
-        path = np.empty(view.account.size, np.int64)
+        path = Strategy.recovery_path(self, view)  # the default for segments not in the plan
         which = self.lookup[_codes(view.purpose, view.credit, view.capacity)]
         for a, strategy in enumerate(self.strategies):
             sel = np.flatnonzero(which == a)
@@ -112,30 +112,73 @@ def closed_loop(
     treatments: dict[str, Strategy],
     seeds: Sequence[int],
     staffing: StaffingSpec | None = None,
+    executor=None,
+    contacts: bool = True,
 ) -> pd.DataFrame:
-    """Predicted vs simulated totals of a plan (rows: KPI; columns predicted, simulated, gap)."""
+    """Predicted (from ``table``) vs simulated totals of a plan, one row per KPI.
+
+    Columns: ``predicted``, ``simulated`` (mean over ``seeds``), ``gap`` (simulated - predicted,
+    relative to the prediction), ``gap_low`` / ``gap_high`` (95 % t-interval of the per-seed
+    gaps: the simulation's own noise), ``pred_se`` (the prediction's standard error, relative,
+    from the per-account spread in ``table``; net recovery only).
+
+    For an honest check, ``seeds`` should be seeds the table was not estimated on and
+    ``table`` one the plan was not chosen on (:attr:`Responses.predict`).
+    """
+    from optimizer.allocation import OutcomeTask, segment_sums
+    from optimizer.verify import t_interval
+
     strat = plan_strategy(plan, treatments)
     fast = SegmentPlan(plan, treatments)
     sc = scenario
     if staffing is not None:
         sc = Scenario.model_validate({**scenario.model_dump(), "staffing": staffing.model_dump()})
     pred = predict(table, plan)
-    sims = [per_account_outcomes(sc, fast, s) for s in seeds]
-    sim = {
-        "collected": np.mean([d["collected"].sum() for d in sims]),
-        "cost": np.mean([d["cost"].sum() for d in sims]),
-        "churned": np.mean([d["churn"].sum() for d in sims]),
-        "calls": np.mean([d["calls"].sum() for d in sims]),
-        "visits": np.mean([d["visits"].sum() for d in sims]),
-    }
-    sim["net_recovery"] = sim["collected"] - sim["cost"]
+    tasks = [OutcomeTask(sc, fast, int(s), contacts) for s in seeds]
+    if executor is None:
+        from optimizer.search import _Serial
+
+        executor = _Serial()
+    results = dict(executor.imap_unordered(segment_sums, tasks))
+    per_seed = []
+    for i in range(len(tasks)):
+        tot = results[i]["sums"].sum(axis=(0, 1))  # folds, segments
+        row = {
+            "collected": tot[1],
+            "cost": tot[2],
+            "churned": tot[3],
+            "calls": tot[4],
+            "visits": tot[5],
+        }
+        row["net_recovery"] = row["collected"] - row["cost"]
+        per_seed.append(row)
+    idx = table.set_index(["segment", "treatment"])
+    var = 0.0
+    if "se_net" in idx:
+        for s, t in plan.items():
+            r = idx.loc[(s, t)]
+            var += float(r["accounts"] * r["se_net"]) ** 2 if np.isfinite(r["se_net"]) else 0.0
     rows = []
     for k in ("net_recovery", "collected", "cost", "churned", "calls", "visits"):
-        p, s = pred[k], float(sim[k])
+        p = pred[k]
+        sims = np.array([r[k] for r in per_seed], float)
+        gaps = (sims - p) / abs(p) if p else np.full(len(sims), np.nan)
+        g, lo, hi = t_interval(gaps)
         rows.append(
-            {"kpi": k, "predicted": p, "simulated": s, "gap": (s - p) / abs(p) if p else np.nan}
+            {
+                "kpi": k,
+                "predicted": p,
+                "simulated": float(sims.mean()),
+                "gap": g,
+                "gap_low": lo,
+                "gap_high": hi,
+                "pred_se": np.sqrt(var) / abs(p) if k == "net_recovery" and p else np.nan,
+            }
         )
     out = pd.DataFrame(rows)
     out.attrs["strategy"] = strat
-    out.attrs["summary_net_recovery"] = float(np.mean([d.attrs["net_recovery"] for d in sims]))
+    out.attrs["seeds"] = [int(s) for s in seeds]
+    out.attrs["summary_net_recovery"] = float(
+        np.mean([results[i]["net_recovery"] for i in results])
+    )
     return out

@@ -312,13 +312,20 @@ def search(
     return SearchResult(pareto_front(table), table, pd.DataFrame(state.history), ev.simulations)
 
 
-def best_compromise(front: pd.DataFrame, max_cost: float | None = None) -> pd.Series:
-    """The front's compromise: the highest net recovery within ``max_cost`` when given (and
-    any point meets it), else the point nearest the ideal in range-normalised objectives."""
+def best_compromise(
+    front: pd.DataFrame, max_cost: float | None = None, max_churn: float | None = None
+) -> pd.Series:
+    """The front's compromise: the highest net recovery among the points within ``max_cost``
+    (and ``max_churn`` when given) when any point meets them, else the point nearest the ideal
+    in range-normalised objectives."""
     if front.empty:
         raise ValueError("the Pareto front is empty (no feasible candidate)")
-    if max_cost is not None:
-        within = front[front["cost"] <= max_cost]
+    if max_cost is not None or max_churn is not None:
+        within = front
+        if max_cost is not None:
+            within = within[within["cost"] <= max_cost]
+        if max_churn is not None:
+            within = within[within["churned"] <= max_churn]
         if not within.empty:
             return within.loc[within["net_recovery"].idxmax()]
     F = objective_matrix(front)

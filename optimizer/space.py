@@ -16,6 +16,10 @@ A space file::
          touches_per_week: 4, low: 0, high: 1}
       - {name: call_start, kind: start_day, channel: call, bucket: 1-30, low: 1, high: 15}
       - {name: early_agents, kind: staffing, team: early_stage, low: 2, high: 20}
+    allocation:                      # --method allocation
+      treatments: [none, light_touch, standard, aggressive]
+      teams: false                   # size call and field teams (integer)
+      recovery: base                 # recovery paths: the base strategy's, or 'treatment'
 
 Lever kinds:
 
@@ -126,6 +130,11 @@ class AllocationSpec(BaseModel):
     )
     teams: bool = Field(default=False, description="size call and field teams (integer)")
     max_agents: int = Field(default=200, ge=0)
+    recovery: Literal["base", "treatment"] = Field(
+        default="base",
+        description="post-charge-off recovery paths: the base strategy's for every treatment "
+        "('base': the allocation chooses contact policies only) or each treatment's own",
+    )
 
 
 class SpaceSpec(BaseModel):

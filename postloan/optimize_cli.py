@@ -20,8 +20,16 @@ class Method(StrEnum):
     allocation = "allocation"
 
 
-def _chart(front: pd.DataFrame, levers: list[str], path: Path, title: str) -> Path | None:
-    """Pareto scatter (cost vs net recovery, colour churn) and parallel coordinates, one HTML."""
+class Compromise(StrEnum):
+    cost = "cost"
+    cost_and_churn = "cost-and-churn"
+
+
+def _chart(
+    front: pd.DataFrame, levers: list[str], path: Path, title: str, extra: str = ""
+) -> Path | None:
+    """Pareto scatter (cost vs net recovery, colour churn) and parallel coordinates, one HTML
+    (``extra``: more HTML appended, e.g. the verification table)."""
     try:
         import plotly.graph_objects as go
     except ImportError:  # pragma: no cover
@@ -65,26 +73,66 @@ def _chart(front: pd.DataFrame, levers: list[str], path: Path, title: str) -> Pa
         + "</title></head><body>"
         + scatter.to_html(include_plotlyjs="inline", full_html=False)
         + par.to_html(include_plotlyjs=False, full_html=False)
+        + extra
         + "</body></html>"
     )
     path.write_text(html, encoding="utf-8")
     return path
 
 
-def _paired(scenario, a, b, seeds, executor) -> dict:
-    """Paired (same seeds) difference a - b in net recovery and cost."""
-    from optimizer.search import EvalTask, evaluate_task
-    from postloan.compare import t_interval
+def _verification_html(v) -> str:
+    """The verification table as an HTML section."""
+    import html
 
-    tasks = [EvalTask(scenario, s, seed) for seed in seeds for s in (a, b)]
-    res: dict[int, dict] = dict(executor.imap_unordered(evaluate_task, tasks))
-    out = {}
-    for k in ("net_recovery", "cost"):
-        d = np.array([res[2 * i][k] - res[2 * i + 1][k] for i in range(len(seeds))])
-        base = np.array([res[2 * i + 1][k] for i in range(len(seeds))])
-        m, _, lo, hi = t_interval(d)
-        out[k] = {"mean_diff": m, "lo": lo, "hi": hi, "relative": m / abs(base.mean())}
-    return out
+    cols = ("candidate", "reference", "no_contact", "diff", "ci_low", "ci_high")
+    cols = [c for c in cols if c in v.table]
+    head = "".join(f"<th>{c}</th>" for c in ["kpi", *cols, "uplift"])
+    body = ""
+    for k, row in v.table.iterrows():
+        cells = "".join(f"<td style='text-align:right'>{row[c]:,.0f}</td>" for c in cols)
+        body += (
+            f"<tr><td>{k}</td>{cells}<td style='text-align:right'>{row['uplift']:+.2%}</td></tr>"
+        )
+    verdict = html.escape(v.verdict()).replace("\n", "<br>")
+    return (
+        f"<h2>Verification on {len(v.seeds)} fresh seeds (paired, common random numbers)</h2>"
+        f"<p>{verdict}</p><table border='1' cellspacing='0' cellpadding='3'>"
+        f"<tr>{head}</tr>{body}</table>"
+    )
+
+
+def _print_verification(console: Console, v) -> None:
+    from rich.table import Table
+
+    t = Table(title=f"verification: {v.candidate} vs {v.reference}, {len(v.seeds)} fresh seeds")
+    for c in ("kpi", "candidate", "reference", "diff", "95% CI", "uplift"):
+        t.add_column(c, justify="left" if c == "kpi" else "right")
+    for k, row in v.table.iterrows():
+        t.add_row(
+            k,
+            f"{row['candidate']:,.0f}",
+            f"{row['reference']:,.0f}",
+            f"{row['diff']:+,.0f}",
+            f"[{row['ci_low']:+,.0f}, {row['ci_high']:+,.0f}]",
+            f"{row['uplift']:+.2%}" if np.isfinite(row["uplift"]) else "",
+        )
+    Console(file=console.file, width=max(console.width, 112)).print(t)
+    console.print(v.verdict())
+
+
+def _verify(out: Path, console: Console, sc, best_sc, best_strategy, reference, seeds, ex):
+    """Paired check of the chosen policy against the reference on fresh seeds; files in out."""
+    import json
+
+    from optimizer.verify import verify
+
+    err.print(f"verification: {len(seeds)} fresh seeds x 3 runs (candidate, reference, none) ...")
+    v = verify(sc, best_strategy, reference, seeds, ex, candidate_scenario=best_sc)
+    v.table.to_csv(out / "verification.csv")
+    v.runs.to_csv(out / "verification_runs.csv", index=False)
+    (out / "verification.json").write_text(json.dumps(v.summary(), indent=2), encoding="utf-8")
+    _print_verification(console, v)
+    return v
 
 
 def register(app: typer.Typer) -> None:
@@ -104,7 +152,19 @@ def register(app: typer.Typer) -> None:
         accounts: int | None = typer.Option(None, "--accounts", help="Override accounts"),
         days: int | None = typer.Option(None, "--days", help="Override the horizon"),
         check_seeds: int = typer.Option(
-            5, "--check-seeds", help="Seeds for the paired check against 'standard' (0: skip)"
+            10,
+            "--check-seeds",
+            help="Fresh seeds (not searched on) for the paired verification against the "
+            "reference and the allocation's closed loop (0: skip; otherwise at least 2)",
+        ),
+        reference: str = typer.Option(
+            "standard", "--reference", help="Strategy the chosen policy is verified against"
+        ),
+        compromise: Compromise = typer.Option(
+            Compromise.cost,
+            "--compromise",
+            help="Search: pick the best net recovery at no more than the reference's cost "
+            "('cost') or its cost and churn ('cost-and-churn'), on the search seeds",
         ),
     ) -> None:
         """Find the policies that trade net recovery against cost and churn best.
@@ -112,17 +172,23 @@ def register(app: typer.Typer) -> None:
         Writes pareto.csv, pareto.html (Pareto chart and parallel coordinates),
         best_compromise.yaml (a strategy file for `postloan run --strategy`) and, when the
         space sizes teams, best_compromise_scenario.yaml (the scenario with that staffing).
+        Then re-runs the chosen policy and the reference strategy on fresh seeds (paired) and
+        writes verification.csv / .json (net recovery and cost differences with 95 %
+        intervals); the allocation method also writes predicted_vs_simulated.csv.
         """
-        from optimizer.search import replication_seeds
         from optimizer.space import load_space, space_from_dict
+        from optimizer.verify import verification_seeds
         from postloan.executors import make_executor
         from sim.scenario import load_scenario
         from strategies.registry import resolve
 
         if generations < 1 or population < 4:
             raise fail("--generations must be >= 1 and --population >= 4")
+        if check_seeds == 1 or check_seeds < 0:
+            raise fail("--check-seeds must be 0 (skip) or at least 2")
         sc = load_scenario(scenario, accounts=accounts, days=days)
         sp = load_space(space)
+        ref = resolve(reference)
         if budget is not None or churn_cap is not None:
             data = sp.spec.model_dump()
             if budget is not None:
@@ -132,33 +198,26 @@ def register(app: typer.Typer) -> None:
             sp = space_from_dict(data, str(space))
         out.mkdir(parents=True, exist_ok=True)
         console = Console()
+        seeds = verification_seeds(sc, check_seeds)
+        extra = ""
         with make_executor(jobs) as ex:
             if method is Method.search:
-                best_strategy, best_sc = _run_search(
-                    sp, sc, out, ex, generations, population, resume, console
+                best_strategy, best_sc, front = _run_search(
+                    sp, sc, out, ex, generations, population, resume, console, ref, compromise
                 )
             else:
-                best_strategy, best_sc = _run_allocation(sp, sc, out, budget, churn_cap, console)
-            if check_seeds > 0:
-                seeds = [s + 104729 for s in replication_seeds(sc, check_seeds)]
-                std = resolve("standard")
-                pd_ = _paired(best_sc, best_strategy, std, seeds, ex)
-                pd.DataFrame(pd_).T.to_csv(out / "vs_standard.csv")
-                n = pd_["net_recovery"]
-                c = pd_["cost"]
-                console.print(
-                    f"best compromise vs standard on {check_seeds} fresh seeds (paired): "
-                    f"net recovery {n['mean_diff']:+,.0f} ({n['relative']:+.1%}), 95% CI "
-                    f"[{n['lo']:+,.0f}, {n['hi']:+,.0f}]; cost {c['mean_diff']:+,.0f} "
-                    f"[{c['lo']:+,.0f}, {c['hi']:+,.0f}]"
-                )
+                best_strategy, best_sc, front = _run_allocation(sp, sc, out, ex, seeds, console)
+            if check_seeds:
+                v = _verify(out, console, sc, best_sc, best_strategy, ref, seeds, ex)
+                extra = _verification_html(v)
+        front_df, levers, title = front
+        _chart(front_df, levers, out / "pareto.html", title, extra)
         console.print(f"wrote {out}/pareto.csv, pareto.html, best_compromise.yaml")
 
 
-def _run_search(sp, sc, out, ex, generations, population, resume, console):
+def _run_search(sp, sc, out, ex, generations, population, resume, console, ref, compromise):
     from optimizer.search import EvalTask, best_compromise, evaluate_task, replication_seeds, search
     from optimizer.space import strategy_yaml
-    from strategies.registry import resolve
 
     def report(rec):
         err.print(
@@ -183,19 +242,30 @@ def _run_search(sp, sc, out, ex, generations, population, resume, console):
     res.front[cols + extra].to_csv(out / "pareto.csv", index=False)
     res.evaluated.to_csv(out / "evaluated.csv", index=False)
     res.history.to_csv(out / "convergence.csv", index=False)
-    _chart(res.front, sp.names, out / "pareto.html", f"{sc.name} x {sp.spec.name}")
-    # the compromise: the best net recovery at no more than the standard strategy's cost
+    # the compromise: the best net recovery at no more than the reference's cost (and churn)
+    # on the search seeds
     seeds = replication_seeds(sc, sp.spec.replications)
-    std_cost = np.mean([evaluate_task(EvalTask(sc, resolve("standard"), s))["cost"] for s in seeds])
-    best = best_compromise(res.front, max_cost=std_cost)
+    tasks = [EvalTask(sc, ref, s) for s in seeds]
+    runs = [r for _, r in ex.imap_unordered(evaluate_task, tasks)]
+    ref_cost = float(np.mean([r["cost"] for r in runs]))
+    ref_churn = float(np.mean([r["churned"] for r in runs]))
+    max_churn = ref_churn if compromise is Compromise.cost_and_churn else None
+    best = best_compromise(res.front, max_cost=ref_cost, max_churn=max_churn)
+    limit = f"at no more than {ref.name}'s cost {ref_cost:,.0f}" + (
+        f" and churn {ref_churn:,.1f}" if max_churn is not None else ""
+    )
+    rule = f"best net recovery {limit}"
+    if best["cost"] > ref_cost or (max_churn is not None and best["churned"] > max_churn):
+        rule = f"nearest the ideal; no front point is {limit}"
     x = np.array([best[n] for n in sp.names], float)
     strat = sp.strategy(x, name="best_compromise")
     staffing = sp.staffing(sc, x)
     header = "# best compromise of `postloan optimize` (search)\n"
     header += f"# levers: {sp.as_dict(x)}\n"
     header += (
-        f"# predicted: net_recovery {best['net_recovery']:,.0f}, cost {best['cost']:,.0f},"
-        f" churned {best['churned']:.1f} (standard's cost {std_cost:,.0f})\n"
+        f"# on the search seeds: net_recovery {best['net_recovery']:,.0f}, cost "
+        f"{best['cost']:,.0f}, churned {best['churned']:.1f} ({ref.name}'s cost {ref_cost:,.0f})"
+        "\n# fresh-seed check against the reference: verification.csv\n"
     )
     best_sc = sp.scenario(sc, x)
     if staffing is not None and sp.has_staffing:
@@ -207,11 +277,17 @@ def _run_search(sp, sc, out, ex, generations, population, resume, console):
         (out / "best_compromise_scenario.yaml").write_text(best_sc.to_yaml(), encoding="utf-8")
     (out / "best_compromise.yaml").write_text(strategy_yaml(strat, header), encoding="utf-8")
     console.print(res.front[cols].to_string(index=False, float_format=lambda v: f"{v:,.1f}"))
-    return strat, best_sc
+    console.print(f"chosen compromise ({rule}, search seeds): {sp.as_dict(x)}")
+    return strat, best_sc, (res.front, sp.names, f"{sc.name} x {sp.spec.name}")
 
 
-def _run_allocation(sp, sc, out, budget, churn_cap, console):
-    from optimizer.allocation import AllocationModel, response_table, rounded_plan
+def _run_allocation(sp, sc, out, ex, check, console):
+    from optimizer.allocation import (
+        choose_plan,
+        estimate_responses,
+        rounded_plan,
+        with_recovery,
+    )
     from optimizer.closed_loop import SegmentPlan, closed_loop, plan_strategy
     from optimizer.search import replication_seeds
     from optimizer.space import strategy_yaml
@@ -219,28 +295,34 @@ def _run_allocation(sp, sc, out, budget, churn_cap, console):
 
     names = sp.spec.allocation.treatments
     treatments = {n: resolve(n) for n in names}
+    if sp.spec.allocation.recovery == "base":  # one recovery policy: see with_recovery
+        treatments = with_recovery(treatments, sp.base)
     seeds = replication_seeds(sc, sp.spec.replications)
     err.print(f"response table: {len(names)} treatments x {len(seeds)} seeds ...")
-    table = response_table(sc, treatments, seeds)
-    table.to_csv(out / "response_table.csv", index=False)
-    budget = budget if budget is not None else sp.spec.constraints.budget
-    churn_cap = churn_cap if churn_cap is not None else sp.spec.constraints.churn_cap
-    model = AllocationModel(table, budget=budget, churn_cap=churn_cap)
-    lo = float(table.assign(c=table.accounts * table.cost).groupby("segment")["c"].min().sum())
-    hi = float(table.assign(c=table.accounts * table.cost).groupby("segment")["c"].max().sum())
-    frontier = model.sweep("budget", np.linspace(lo, hi, 12))
+    resp = estimate_responses(sc, treatments, seeds, ex, contacts=False)
+    resp.table.to_csv(out / "response_table.csv", index=False)
+    budget = sp.spec.constraints.budget
+    churn_cap = sp.spec.constraints.churn_cap
+    chosen = choose_plan(resp, budget=budget, churn_cap=churn_cap)
+    if chosen["status"] != "optimal":
+        raise fail(f"the allocation model is {chosen['status']}: loosen the budget or churn cap")
+    model, table = chosen["model"], resp.select
+    cost = table.accounts * table.cost
+    lo = float(cost.groupby(table.segment).min().sum())
+    hi = float(cost.groupby(table.segment).max().sum())
     plan_rows = []
-    for b in frontier["budget"]:
-        r = model.solve(budget=b)
+    for b in np.linspace(lo, hi, 12):  # epsilon-constraint sweep, persistent re-solves
+        r = model.solve(budget=float(b))
         if r["status"] == "optimal":
             plan = rounded_plan(table, r["shares"])
             plan_rows.append(
                 {
                     **plan,
-                    "budget": b,
+                    "budget": float(b),
                     "net_recovery": r["net_recovery"],
                     "cost": r["cost"],
                     "churned": r["churned"],
+                    "seconds": r["seconds"],
                 }
             )
     pareto = pd.DataFrame(plan_rows)
@@ -249,19 +331,31 @@ def _run_allocation(sp, sc, out, budget, churn_cap, console):
     coded = pareto.copy()
     for c in segs:  # treatments as numbers for the parallel coordinates
         coded[c] = coded[c].map({n: i for i, n in enumerate(names)})
-    _chart(coded, ["budget", *segs[:12]], out / "pareto.html", f"{sc.name} allocation")
-    r = model.solve(budget=budget, churn_cap=churn_cap)
-    if r["status"] != "optimal":
-        raise fail(f"the allocation model is {r['status']}: loosen the budget or churn cap")
-    plan = rounded_plan(table, r["shares"])
-    check = closed_loop(sc, table, plan, treatments, seeds)
-    check.to_csv(out / "predicted_vs_simulated.csv", index=False)
-    console.print(check.to_string(index=False))
+    plan, r = chosen["plan"], chosen["solve"]
+    if check:
+        loop = closed_loop(sc, resp.predict, plan, treatments, check, executor=ex, contacts=False)
+        loop.insert(2, "in_sample", [chosen["in_sample"][k] for k in loop["kpi"]])
+        loop.to_csv(out / "predicted_vs_simulated.csv", index=False)
+        console.print(
+            f"closed loop on {len(check)} fresh seeds (prediction from held-out accounts; "
+            "net recovery before charge-off: delinquent cash less contact cost):"
+        )
+        Console(file=console.file, width=max(console.width, 112)).print(
+            loop.to_string(index=False, float_format=lambda v: f"{v:,.4g}")
+        )
+        console.print(
+            "the run summary's net recovery (with post-charge-off recoveries and all costs), "
+            f"simulated: {loop.attrs['summary_net_recovery']:,.0f}"
+        )
     strat = plan_strategy(plan, treatments, name="best_compromise")
     header = (
         "# allocation plan of `postloan optimize --method allocation`\n"
-        f"# predicted net recovery {r['net_recovery']:,.0f}, cost {r['cost']:,.0f}; "
-        f"solved in {r['seconds']:.3f} s\n"
+        f"# predicted (held-out accounts) net recovery {chosen['predicted']['net_recovery']:,.0f},"
+        f" cost {chosen['predicted']['cost']:,.0f}; solved in {r['seconds']:.3f} s\n"
     )
     (out / "best_compromise.yaml").write_text(strategy_yaml(strat, header), encoding="utf-8")
-    return SegmentPlan(plan, treatments, name="best_compromise"), sc
+    return (
+        SegmentPlan(plan, treatments, name="best_compromise"),
+        sc,
+        (coded, ["budget", *segs[:12]], f"{sc.name} allocation"),
+    )
