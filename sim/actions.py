@@ -225,6 +225,8 @@ class AccountView:
                 *(column[start : start + 64] for column in table),
             )
             parts.append((acc, chan, prio, value, rule + start, pos))
+        if not parts:  # an empty table asks for nothing
+            return ActionRequests.empty(), np.empty(0, np.int16), np.empty(0, np.int64)
         if len(parts) == 1:
             acc, chan, prio, value, rule, pos = parts[0]
         else:

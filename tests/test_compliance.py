@@ -142,3 +142,9 @@ def test_user_defined_profile(tmp_path):
 def test_channel_names_cover_calls():
     assert IS_CALL[Channel.CALL] and IS_CALL[Channel.IVR]
     assert not IS_CALL[[CHANNEL_NAMES.index(c) for c in ("sms", "email", "letter")]].any()
+
+
+def test_an_empty_rule_table_contacts_nobody():
+    result = simulate(SC, RuleTable("empty", ()), contact_log=True)
+    assert sum(result.summary["contacts"].values()) == 0
+    assert result.contact_log is None or len(result.contact_log) == 0
