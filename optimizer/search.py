@@ -10,21 +10,29 @@ through an executor (anything with ``imap_unordered(fn, items)`` yielding ``(ind
 e.g. ``postloan.executors.make_executor``); the default runs them here, one after another.
 
 The search runs generation by generation (pymoo's ask-and-tell interface) and after each one
-writes a checkpoint (``checkpoint.pkl``) to the output folder: the algorithm state, every
-evaluation so far and the convergence record (hypervolume per generation). ``resume=True``
-continues from it.
+writes a checkpoint (``checkpoint.json``, plain JSON written atomically) to the output folder:
+the settings a resume must share (levers, constraints, base strategy, scenario hash, seeds,
+population size), the candidates asked for in every generation, every evaluation so far and
+the convergence record (hypervolume per generation). ``resume=True`` continues from it: it
+sets NSGA-II up with the same seed and replays the stored generations with ask and tell on the
+stored evaluations (no simulation runs again), checking that the replay asks for the stored
+candidates, then goes on. Nothing is unpickled: a results folder may come from anyone.
 """
 
 from __future__ import annotations
 
-import pickle
+import hashlib
+import json
+import math
+import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import numpy as np
 import pandas as pd
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 from pymoo.algorithms.moo.nsga2 import NSGA2
 from pymoo.core.evaluator import Evaluator
 from pymoo.core.problem import Problem
@@ -33,12 +41,23 @@ from pymoo.indicators.hv import HV
 from pymoo.problems.static import StaticProblem
 from pymoo.util.nds.non_dominated_sorting import NonDominatedSorting
 
-from optimizer.space import Space
+from optimizer.space import Space, strategy_yaml
 from sim.engine import simulate
 from sim.scenario import Scenario
 
 OBJECTIVES = ("net_recovery", "cost", "churned")
-CHECKPOINT = "checkpoint.pkl"
+KPI_NAMES = (
+    "net_recovery",
+    "cost",
+    "churned",
+    "collected",
+    "compliance_breaches",
+    "service_level",
+)
+CHECKPOINT = "checkpoint.json"
+LEGACY_CHECKPOINT = "checkpoint.pkl"
+CHECKPOINT_FORMAT = "postloan-search-checkpoint"
+CHECKPOINT_VERSION = 1
 
 
 class _Serial:
@@ -198,6 +217,7 @@ class SearchState:
     ref: np.ndarray | None = None
     ideal: np.ndarray | None = None
     generation: int = 0
+    asked: list[list[tuple]] = field(default_factory=list)  # candidates per generation
 
 
 @dataclass
@@ -227,6 +247,254 @@ def _problem(space: Space, n_constr: int) -> Problem:
     )
 
 
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be resumed from; the message names the file and the field."""
+
+
+def _number(v: Any) -> Any:
+    """A JSON number, or "nan" / "inf" / "-inf" (non-finite floats are written as strings)."""
+    if isinstance(v, bool):
+        raise ValueError("must be a number")
+    if isinstance(v, int | float):
+        return float(v)
+    if isinstance(v, str) and v in ("nan", "inf", "-inf"):
+        return float(v)
+    raise ValueError("must be a number")
+
+
+Number = Annotated[float, BeforeValidator(_number)]
+Count = Annotated[int, Field(strict=True, ge=0)]
+
+
+class _Evaluation(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    x: list[Number]
+    kpis: dict[str, Number]
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    generation: Count
+    evaluated: Count
+    simulations: Count
+    front_size: Count
+    hypervolume: Number
+    best_net_recovery: Number
+
+
+class _Checkpoint(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    format: Literal["postloan-search-checkpoint"]
+    version: Literal[1]
+    settings: dict[str, Any]
+    generation: Count
+    simulations: Count
+    ref: list[Number] | None
+    ideal: list[Number] | None
+    asked: list[list[list[Number]]]
+    evaluations: list[_Evaluation]
+    history: list[_Record]
+
+
+def _plain(v: Any) -> Any:
+    """``v`` as JSON data (numpy scalars to Python; non-finite floats to "nan" / "inf")."""
+    if isinstance(v, dict):
+        return {str(k): _plain(x) for k, x in v.items()}
+    if isinstance(v, list | tuple | np.ndarray):
+        return [_plain(x) for x in v]
+    if isinstance(v, bool | np.bool_):
+        return bool(v)
+    if isinstance(v, int | np.integer):
+        return int(v)
+    if isinstance(v, float | np.floating):
+        v = float(v)
+        return v if math.isfinite(v) else str(v)
+    return v
+
+
+def _loc(parts: Sequence) -> str:
+    out = ""
+    for p in parts:
+        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
+    return out or "(top level)"
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def search_settings(
+    space: Space,
+    scenario: Scenario,
+    seeds: Sequence[int],
+    population: int,
+    seed: int,
+    compliance: Any = None,
+) -> dict:
+    """What a resumed search must share with the checkpoint (as JSON data)."""
+    spec = space.spec.model_dump(mode="json")
+    return _plain(
+        {
+            "levers": spec["levers"],
+            "constraints": spec["constraints"],
+            "base_strategy": spec["base_strategy"],
+            "base_strategy_sha256": _sha256(strategy_yaml(space.base)),
+            "scenario_sha256": scenario.content_hash(),
+            "replication_seeds": list(seeds),
+            "population": population,
+            "seed": seed,
+            "compliance": None if compliance is None else repr(compliance),
+        }
+    )
+
+
+def _first_difference(a: Any, b: Any, loc: tuple) -> tuple | None:
+    """Where the JSON values ``a`` and ``b`` first differ (None if equal)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        for k in [*a, *(k for k in b if k not in a)]:
+            if k not in a or k not in b:
+                return (*loc, k)
+            d = _first_difference(a[k], b[k], (*loc, k))
+            if d is not None:
+                return d
+        return None
+    if isinstance(a, list) and isinstance(b, list):
+        if len(a) != len(b):
+            return loc
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            d = _first_difference(x, y, (*loc, i))
+            if d is not None:
+                return d
+        return None
+    same = a == b and isinstance(a, bool) == isinstance(b, bool)
+    return None if same else loc
+
+
+def _get(v: Any, loc: tuple) -> Any:
+    for k in loc:
+        try:
+            v = v[k]
+        except (KeyError, IndexError, TypeError):
+            return "(missing)"
+    return v
+
+
+def write_checkpoint(path: Path, state: SearchState, ev: CandidateEvaluator, settings: dict):
+    """The search state as JSON, written atomically (a temporary file, then a rename)."""
+    doc = {
+        "format": CHECKPOINT_FORMAT,
+        "version": CHECKPOINT_VERSION,
+        "settings": settings,
+        "generation": state.generation,
+        "simulations": ev.simulations,
+        "ref": state.ref,
+        "ideal": state.ideal,
+        "asked": state.asked,
+        "evaluations": [{"x": list(k), "kpis": r} for k, r in ev.cache.items()],
+        "history": state.history,
+    }
+    text = json.dumps(_plain(doc), indent=1, allow_nan=False)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("w", encoding="utf-8") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def read_checkpoint(path: Path, settings: dict, ev: CandidateEvaluator) -> _Checkpoint:
+    """Read and check a checkpoint against this search; errors name the file and the field."""
+    try:
+        text = path.read_bytes()
+    except OSError as exc:
+        raise CheckpointError(f"{path}: cannot read the checkpoint: {exc}") from None
+    try:
+        data = json.loads(text.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CheckpointError(f"{path}: not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise CheckpointError(f"{path}: not a search checkpoint (a JSON object expected)")
+    try:
+        ck = _Checkpoint.model_validate(data)
+    except ValidationError as exc:
+        e = exc.errors()[0]
+        msg = e["msg"].removeprefix("Value error, ")
+        more = f" (and {exc.error_count() - 1} more problems)" if exc.error_count() > 1 else ""
+        raise CheckpointError(f"{path}: field '{_loc(e['loc'])}': {msg}{more}") from None
+
+    def bad(loc: Sequence, msg: str) -> CheckpointError:
+        return CheckpointError(f"{path}: field '{_loc(loc)}': {msg}")
+
+    diff = _first_difference(ck.settings, settings, ())
+    if diff is not None:
+        what = {
+            "scenario_sha256": "another scenario (its file, --accounts or --days)",
+            "base_strategy_sha256": "the base strategy's rules changed",
+        }.get(diff[0] if diff else "")
+        what = what or (
+            f"the checkpoint has {_get(ck.settings, diff)!r}, this search has "
+            f"{_get(settings, diff)!r}"
+        )
+        raise bad(
+            ("settings", *diff),
+            f"{what}; resume with the same settings, or run without --resume (or with "
+            "another output folder) to start afresh",
+        )
+    n = len(ev.space.names)
+    if len(ck.asked) != ck.generation:
+        raise bad(("asked",), f"{len(ck.asked)} generations, expected {ck.generation}")
+    if len(ck.history) != ck.generation:
+        raise bad(("history",), f"{len(ck.history)} records, expected {ck.generation}")
+    for i, rec in enumerate(ck.history):
+        if rec.generation != i + 1:
+            raise bad(("history", i, "generation"), f"{rec.generation}, expected {i + 1}")
+    for name in ("ref", "ideal"):
+        v = getattr(ck, name)
+        if (v is None) != (ck.generation == 0) or (v is not None and len(v) != 3):
+            raise bad((name,), "must hold 3 numbers (one per objective) after a generation")
+    cache: dict[tuple, dict] = {}
+    for i, e in enumerate(ck.evaluations):
+        key = tuple(e.x)
+        if len(key) != n or ev.key(key) != key:
+            raise bad(("evaluations", i, "x"), f"not a point of the space ({n} levers)")
+        if key in cache:
+            raise bad(("evaluations", i, "x"), "repeated candidate")
+        if set(e.kpis) != set(KPI_NAMES):
+            raise bad(("evaluations", i, "kpis"), f"must hold exactly {', '.join(KPI_NAMES)}")
+        cache[key] = dict(e.kpis)
+    for g, gen in enumerate(ck.asked):
+        for j, x in enumerate(gen):
+            if tuple(x) not in cache:
+                raise bad(("asked", g, j), "a candidate without an evaluation")
+    ev.cache = cache
+    ev.simulations = ck.simulations
+    return ck
+
+
+def _tell(algorithm, problem: Problem, ev: CandidateEvaluator, pop, results: list[dict]):
+    F, G = ev.objectives(results)
+    Evaluator().eval(StaticProblem(problem, F=F, G=G), pop)
+    algorithm.tell(infills=pop)
+
+
+def _replay(algorithm, problem: Problem, ev: CandidateEvaluator, ck: _Checkpoint, path: Path):
+    """Ask and tell the stored generations again, from the stored evaluations."""
+    for g, stored in enumerate(ck.asked):
+        pop = algorithm.ask()
+        keys = [ev.key(x) for x in pop.get("X")]
+        if keys != [tuple(x) for x in stored]:
+            raise CheckpointError(
+                f"{path}: field 'asked[{g}]': replaying the search does not ask for the stored "
+                f"candidates of generation {g + 1} (an edited file, or another version of the "
+                "optimiser or pymoo); run without --resume to start afresh"
+            )
+        _tell(algorithm, problem, ev, pop, [ev.cache[k] for k in keys])
+
+
 def search(
     space: Space,
     scenario: Scenario,
@@ -241,46 +509,58 @@ def search(
     on_generation: Callable[[dict], None] | None = None,
     replications: int | None = None,
 ) -> SearchResult:
-    """Run NSGA-II for ``generations`` generations (in total, counting resumed ones)."""
+    """Run NSGA-II for ``generations`` generations (in total, counting resumed ones).
+
+    With ``out``, a checkpoint (``checkpoint.json``) is written there after every generation;
+    ``resume=True`` continues from it (raises :class:`CheckpointError` when it is malformed or
+    was written with other settings). A resumed search ends as an uninterrupted one would.
+    """
     ev = CandidateEvaluator(space, scenario, executor, replications, compliance)
     folder = Path(out) if out is not None else None
     ckpt = folder / CHECKPOINT if folder is not None else None
-    state: SearchState | None = None
-    if resume and ckpt is not None and ckpt.exists():
-        with ckpt.open("rb") as fh:
-            state = pickle.load(fh)
-        ev.cache = state.cache
-    n_constr = ev.objectives(
-        [
-            {
-                k: 0.0
-                for k in ("net_recovery", "cost", "churned", "compliance_breaches", "service_level")
-            }
-        ]
-    )[1].shape[1]
+    settings = search_settings(space, scenario, ev.seeds, population, seed, compliance)
+    loaded: _Checkpoint | None = None
+    if resume and folder is not None:
+        if ckpt.exists():
+            loaded = read_checkpoint(ckpt, settings, ev)
+        elif (folder / LEGACY_CHECKPOINT).exists():
+            raise CheckpointError(
+                f"{folder / LEGACY_CHECKPOINT}: pickle checkpoints of older versions are not "
+                "loaded (unpickling a file can run any code); run without --resume to start "
+                "afresh"
+            )
+    n_constr = ev.objectives([dict.fromkeys(KPI_NAMES, 0.0)])[1].shape[1]
     problem = _problem(space, n_constr)
-    if state is None:
-        from pymoo.operators.crossover.sbx import SBX
-        from pymoo.operators.mutation.pm import PM
+    from pymoo.operators.crossover.sbx import SBX
+    from pymoo.operators.mutation.pm import PM
 
-        algorithm = NSGA2(
-            pop_size=population,
-            sampling=initial_population(space, population, seed),
-            crossover=SBX(prob=0.9, eta=15),
-            mutation=PM(eta=20),
-            repair=_RoundIntegers(space.integer),
-            eliminate_duplicates=True,
+    algorithm = NSGA2(
+        pop_size=population,
+        sampling=initial_population(space, population, seed),
+        crossover=SBX(prob=0.9, eta=15),
+        mutation=PM(eta=20),
+        repair=_RoundIntegers(space.integer),
+        eliminate_duplicates=True,
+    )
+    algorithm.setup(problem, seed=seed, verbose=False)
+    state = SearchState(algorithm, ev.cache)
+    if loaded is not None:
+        _replay(algorithm, problem, ev, loaded, ckpt)
+        state = SearchState(
+            algorithm,
+            ev.cache,
+            history=[r.model_dump() for r in loaded.history],
+            ref=None if loaded.ref is None else np.array(loaded.ref),
+            ideal=None if loaded.ideal is None else np.array(loaded.ideal),
+            generation=loaded.generation,
+            asked=[[tuple(x) for x in gen] for gen in loaded.asked],
         )
-        algorithm.setup(problem, seed=seed, verbose=False)
-        state = SearchState(algorithm, ev.cache)
-    algorithm = state.algorithm
     while state.generation < generations:
         pop = algorithm.ask()
         X = pop.get("X")
         results = ev.evaluate(X)
-        F, G = ev.objectives(results)
-        Evaluator().eval(StaticProblem(problem, F=F, G=G), pop)
-        algorithm.tell(infills=pop)
+        state.asked.append([ev.key(x) for x in X])
+        _tell(algorithm, problem, ev, pop, results)
         state.generation += 1
         table = ev.table()
         front = pareto_front(table)
@@ -301,11 +581,7 @@ def search(
         state.history.append(rec)
         state.cache = ev.cache
         if ckpt is not None:
-            folder.mkdir(parents=True, exist_ok=True)
-            tmp = ckpt.with_suffix(".tmp")
-            with tmp.open("wb") as fh:
-                pickle.dump(state, fh)
-            tmp.replace(ckpt)
+            write_checkpoint(ckpt, state, ev, settings)
         if on_generation is not None:
             on_generation(rec)
     table = ev.table()

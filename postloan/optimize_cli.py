@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import StrEnum
+from functools import wraps
 from pathlib import Path
 
 import numpy as np
@@ -135,9 +137,26 @@ def _verify(out: Path, console: Console, sc, best_sc, best_strategy, reference, 
     return v
 
 
+def _optimiser_errors(fn: Callable) -> Callable:
+    """A bad space file or an unusable checkpoint: one message and exit code 2."""
+
+    @wraps(fn)
+    def wrapper(*args, **kwargs):
+        from optimizer.search import CheckpointError
+        from optimizer.space import SpaceError
+
+        try:
+            return fn(*args, **kwargs)
+        except (SpaceError, CheckpointError) as exc:
+            raise fail(str(exc)) from None
+
+    return wrapper
+
+
 def register(app: typer.Typer) -> None:
     @app.command()
     @user_errors
+    @_optimiser_errors
     def optimize(
         scenario: Path = typer.Argument(..., help="Scenario YAML file"),
         space: Path = typer.Option(..., "--space", help="Decision space YAML"),
@@ -147,7 +166,11 @@ def register(app: typer.Typer) -> None:
         generations: int = typer.Option(8, "--generations", help="NSGA-II generations"),
         population: int = typer.Option(16, "--population", help="NSGA-II population size"),
         jobs: int = typer.Option(1, "-j", "--jobs", help="Worker processes"),
-        resume: bool = typer.Option(False, "--resume", help="Continue from the checkpoint"),
+        resume: bool = typer.Option(
+            False,
+            "--resume",
+            help="Search: continue from checkpoint.json in --out (same settings required)",
+        ),
         out: Path = typer.Option(Path("results/optimize"), "--out", help="Output folder"),
         accounts: int | None = typer.Option(None, "--accounts", help="Override accounts"),
         days: int | None = typer.Option(None, "--days", help="Override the horizon"),

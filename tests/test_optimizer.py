@@ -3,10 +3,13 @@ time, honest prediction), closed loop on fresh seeds, verification against a ref
 
 from __future__ import annotations
 
+import json
+import pickle
 import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import yaml
 from typer.testing import CliRunner
@@ -23,6 +26,7 @@ from optimizer.allocation import (
 from optimizer.closed_loop import closed_loop
 from optimizer.search import (
     CandidateEvaluator,
+    CheckpointError,
     hypervolume,
     objective_matrix,
     pareto_front,
@@ -174,10 +178,118 @@ def test_search_reaches_grid_hypervolume_and_resumes(tiny, tmp_path):
     assert ratio >= 0.95
     assert list(res.history["generation"]) == [1, 2, 3, 4]
     assert (np.diff(res.history["hypervolume"]) >= -1e-12).all()
-    # resume: two more generations continue from the checkpoint
-    more = search(sp, tiny, generations=5, population=10, out=tmp_path / "s", resume=True)
+    # resume: one more generation continues from the checkpoint (the same seed: replayed)
+    more = search(sp, tiny, generations=5, population=10, out=tmp_path / "s", resume=True, seed=3)
     assert list(more.history["generation"]) == [1, 2, 3, 4, 5]
+    pd.testing.assert_frame_equal(more.history.iloc[:4], res.history)
+    pd.testing.assert_frame_equal(more.evaluated.iloc[: len(res.evaluated)], res.evaluated)
     assert len(more.evaluated) >= len(res.evaluated)
+
+
+class _NoSimulation:
+    """An executor that fails if asked to simulate anything."""
+
+    def imap_unordered(self, fn, items):
+        raise AssertionError("a simulation ran")
+
+
+@pytest.fixture(scope="module")
+def micro():
+    return load_scenario(ROOT / "scenarios" / "small.yaml", accounts=300, days=30)
+
+
+def test_resumed_search_equals_uninterrupted(micro, tmp_path):
+    sp = space_from_dict(TWO_LEVERS)
+    kw = {"population": 6, "seed": 3}
+    full = search(sp, micro, generations=4, **kw)
+    out = tmp_path / "s"
+    search(sp, micro, generations=2, out=out, **kw)
+    # the checkpoint is plain JSON (no pickle anywhere)
+    doc = json.loads((out / "checkpoint.json").read_text(encoding="utf-8"))
+    assert doc["generation"] == 2 and len(doc["asked"]) == 2 and len(doc["history"]) == 2
+    assert sorted(p.name for p in out.iterdir()) == ["checkpoint.json"]
+    # replaying the stored generations simulates nothing
+    again = search(sp, micro, generations=2, out=out, resume=True, executor=_NoSimulation(), **kw)
+    assert again.simulations == doc["simulations"] and len(again.history) == 2
+    # interrupted after 2 generations and resumed to 4 = 4 uninterrupted generations
+    resumed = search(sp, micro, generations=4, out=out, resume=True, **kw)
+    pd.testing.assert_frame_equal(resumed.evaluated, full.evaluated)
+    pd.testing.assert_frame_equal(resumed.front, full.front)
+    pd.testing.assert_frame_equal(resumed.history, full.history)
+    assert resumed.simulations == full.simulations
+
+
+def test_malformed_or_mismatched_checkpoint_is_a_clear_error(micro, tmp_path):
+    sp = space_from_dict(TWO_LEVERS)
+    out = tmp_path / "s"
+    search(sp, micro, generations=2, population=4, seed=3, out=out)
+    path = out / "checkpoint.json"
+    good = json.loads(path.read_text(encoding="utf-8"))
+
+    def resume(doc=None, space=sp, population=4):
+        if doc is not None:
+            path.write_text(json.dumps(doc), encoding="utf-8")
+        # checks come before any simulation: the executor fails if one runs
+        ex = _NoSimulation()
+        search(
+            space,
+            micro,
+            generations=3,
+            population=population,
+            seed=3,
+            out=out,
+            resume=True,
+            executor=ex,
+        )
+
+    def tampered(edit):
+        doc = json.loads(json.dumps(good))
+        edit(doc)
+        return doc
+
+    with pytest.raises(
+        CheckpointError,
+        match=r"checkpoint\.json: field 'settings\.population': "
+        r"the checkpoint has 4, this search has 6",
+    ):
+        resume(population=6)
+    budget = space_from_dict({**TWO_LEVERS, "constraints": {"budget": 1e6}})
+    with pytest.raises(CheckpointError, match=r"field 'settings\.constraints\.budget'"):
+        resume(space=budget)
+    cases = [
+        (
+            lambda d: d["evaluations"][0]["kpis"].update(cost="lots"),
+            r"field 'evaluations\[0\]\.kpis\.cost': must be a number",
+        ),
+        (lambda d: d.pop("history"), r"field 'history': Field required"),
+        (lambda d: d.update(format="something else"), r"field 'format'"),
+        (lambda d: d.update(generation=3), r"field 'asked': 2 generations, expected 3"),
+        (
+            lambda d: d["evaluations"][0].update(x=[99.0, 1.0]),
+            r"field 'evaluations\[0\]\.x': not a point of the space",
+        ),
+        (lambda d: d["asked"][1].reverse(), r"field 'asked\[1\]': replaying the search"),
+    ]
+    for edit, message in cases:
+        with pytest.raises(CheckpointError, match=r"checkpoint\.json: " + message):
+            resume(tampered(edit))
+    path.write_bytes(pickle.dumps(good))
+    with pytest.raises(CheckpointError, match=r"checkpoint\.json: not valid JSON"):
+        resume()
+    # an old pickle checkpoint is never loaded (unpickling this one would make a folder)
+    path.unlink()
+    marker = tmp_path / "unpickled"
+
+    class Payload:
+        def __reduce__(self):
+            import os
+
+            return os.mkdir, (str(marker),)
+
+    (out / "checkpoint.pkl").write_bytes(pickle.dumps(Payload()))
+    with pytest.raises(CheckpointError, match=r"checkpoint\.pkl: pickle checkpoints"):
+        resume()
+    assert not marker.exists()
 
 
 def test_allocation_200x12_solves_fast():
@@ -307,10 +419,6 @@ def test_cli_end_to_end_and_run_accepts_best_compromise(tmp_path):
     ]
     r = runner.invoke(app, args)
     assert r.exit_code == 0, r.output
-    import json
-
-    import pandas as pd
-
     front = pd.read_csv(out / "pareto.csv")
     assert {"call_every", "call_start", "net_recovery", "cost", "churned"} <= set(front.columns)
     html = (out / "pareto.html").read_text()
@@ -325,6 +433,12 @@ def test_cli_end_to_end_and_run_accepts_best_compromise(tmp_path):
     assert "verdict:" in r.output
     r = runner.invoke(app, [*args[:-2], "--check-seeds", "0", "--resume", "--generations", "3"])
     assert r.exit_code == 0, r.output
+    assert json.loads((out / "checkpoint.json").read_text())["generation"] == 3
+    # a resume with other settings: one message naming the file and the field, exit code 2
+    r = runner.invoke(app, [*args[:-2], "--check-seeds", "0", "--resume", "--population", "6"])
+    assert r.exit_code == 2, r.output
+    assert "checkpoint.json: field 'settings.population'" in r.output
+    assert "Traceback" not in r.output
     r = runner.invoke(
         app,
         [
