@@ -8,12 +8,18 @@ from functools import wraps
 
 import typer
 
+from optimizer.space import SpaceError
 from sim.compliance import ComplianceError
 from sim.scenario import ScenarioError
 from strategies.registry import StrategyError
 
 #: Exceptions that mean "the user gave us something we cannot use".
-USER_ERRORS: tuple[type[BaseException], ...] = (ScenarioError, StrategyError, ComplianceError)
+USER_ERRORS: tuple[type[BaseException], ...] = (
+    ScenarioError,
+    StrategyError,
+    ComplianceError,
+    SpaceError,
+)
 
 
 def fail(message: str) -> typer.Exit:
