@@ -363,11 +363,6 @@ class CollectionsModel(mesa.Model):
         )
 
 
-def _merge(total: dict[str, int], more: dict[str, int]) -> None:
-    for k, v in more.items():
-        total[k] = total.get(k, 0) + v
-
-
 def run_abm(
     scenario: Scenario,
     strategy: StrategyProtocol | None,
