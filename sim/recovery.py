@@ -7,6 +7,11 @@ data. Cash arrives after a random lag (exponential with the path's mean); agency
 paid on cash received, legal and internal costs at placement, and a debt sale pays its price
 at once.
 
+An account is charged off at most once, so its recovery luck (success, rate, lag, settlement)
+is drawn once, keyed by ``(seed, stream, account)`` and not by the charge-off day
+(:func:`sim.rng.account_uniforms`): two strategies that charge an account off on different days
+give it the same luck (common random numbers across strategies, docs/experiments.md).
+
 Optionally (``behaviour.recovery_settlement``, off by default) a successful recovery settles the
 debt when its cash arrives: the account then leaves ``charged_off`` for ``paid_off`` (real
 status panels show such moves, e.g. the "C" code after "5" in the monthly status panel). Debt
@@ -24,7 +29,7 @@ from sim.actions import RECOVERY_PATHS
 from sim.behaviour import sigmoid
 from sim.population import WILLINGNESS_CENTRE
 from sim.portfolio import Portfolio
-from sim.rng import Stream, uniforms
+from sim.rng import Stream, account_uniforms
 from sim.scenario import Scenario
 
 
@@ -69,16 +74,17 @@ class RecoveryBook:
         is_sale = path == RECOVERY_PATHS.index("sale")
 
         will = sigmoid(p.willingness[idx] - WILLINGNESS_CENTRE)
-        ok = uniforms(key, Stream.RECOVERY_SUCCESS, day, idx) < np.clip(
+        # once-per-account draws, keyed by (seed, stream, account) and not by the charge-off
+        # day: an account charged off on different days under two strategies keeps its luck
+        ok = account_uniforms(key, Stream.RECOVERY_SUCCESS, idx) < np.clip(
             success * (0.5 + will), 0, 1
         )
-        u = uniforms(key, Stream.RECOVERY_RATE, day, idx)
+        u = account_uniforms(key, Stream.RECOVERY_RATE, idx)
         rate = np.where(ok, np.clip(s_mean * (0.6 + 0.8 * u), 0, 1), f_mean * 2.0 * u)
         price = np.array([s.price for s in specs])[path]
         rate = np.where(is_sale, price, rate)
-        lag = np.where(
-            is_sale, 0, np.ceil(-np.log1p(-uniforms(key, Stream.RECOVERY_LAG, day, idx)) * lag_mean)
-        ).astype(np.int64)
+        u_lag = account_uniforms(key, Stream.RECOVERY_LAG, idx)
+        lag = np.where(is_sale, 0, np.ceil(-np.log1p(-u_lag) * lag_mean)).astype(np.int64)
         cash = claim * rate
         self.rates.append(rate)
         self.paths.append(path.astype(np.int8))
@@ -94,7 +100,7 @@ class RecoveryBook:
             sel = inside & (when == d)
             self.pending[int(d)].append((cash[sel], cash[sel] * commission[sel]))
         if settle > 0:
-            settles = ok & ~is_sale & (uniforms(key, Stream.RECOVERY_SETTLE, day, idx) < settle)
+            settles = ok & ~is_sale & (account_uniforms(key, Stream.RECOVERY_SETTLE, idx) < settle)
             settles &= when < self.horizon
             for d in np.unique(when[settles]):
                 self.settling[max(int(d), day)].append(idx[settles & (when == d)])

@@ -1,6 +1,7 @@
 """Counter-based random numbers: the same account on the same day gets the same luck.
 
-Every draw in the engine is a pure function of ``(seed, stream, day, account)``, computed with
+Every draw in the engine is a pure function of ``(seed, stream, day, account)`` (``day`` is
+:data:`ONCE` for luck an account uses at most once, see :func:`account_uniforms`), computed with
 the SplitMix64 finaliser (Steele, Lea & Flood 2014) over unsigned 64-bit integers. Nothing
 depends on which accounts happen to be active today or in what order they are visited, so
 
@@ -135,3 +136,19 @@ def uniforms(key: np.uint64, stream: int, day: int, accounts: np.ndarray) -> np.
     return _uniforms(np.uint64(key), int(stream), int(day), accounts.reshape(-1)).reshape(
         accounts.shape
     )
+
+
+#: The ``day`` of draws made at most once per account in a run (:func:`account_uniforms`); no
+#: simulation day is negative, so these never meet a day's draws of the same stream.
+ONCE = -1
+
+
+def account_uniforms(key: np.uint64, stream: int, accounts: np.ndarray) -> np.ndarray:
+    """Uniform draws on [0, 1) keyed by ``(seed, stream, account)`` only: for luck an account
+    uses at most once in a run, whenever that happens (e.g. its post-charge-off recovery).
+
+    The draw does not depend on the day the event happens, so two strategies that charge an
+    account off on different days still give it the same recovery luck (common random numbers
+    across strategies). Same as ``uniforms(key, stream, ONCE, accounts)``.
+    """
+    return uniforms(key, stream, ONCE, accounts)
