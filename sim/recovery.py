@@ -38,14 +38,19 @@ class RecoveryBook:
     """Placements and the cash they will bring, by day."""
 
     horizon: int
-    pending: dict[int, list[tuple[np.ndarray, np.ndarray]]] = field(
-        default_factory=lambda: defaultdict(list)
-    )
+    #: cash arriving on each day of the run, and the agency commission it costs
+    cash_due: np.ndarray = field(init=False)
+    commission_due: np.ndarray = field(init=False)
     rates: list[np.ndarray] = field(default_factory=list)
     paths: list[np.ndarray] = field(default_factory=list)
+    lags: list[np.ndarray] = field(default_factory=list)
     beyond_horizon: float = 0.0
     #: day -> accounts whose recovery settles the debt that day (``recovery_settlement``)
     settling: dict[int, list[np.ndarray]] = field(default_factory=lambda: defaultdict(list))
+
+    def __post_init__(self) -> None:
+        self.cash_due = np.zeros(self.horizon)
+        self.commission_due = np.zeros(self.horizon)
 
     def place(
         self,
@@ -88,6 +93,7 @@ class RecoveryBook:
         cash = claim * rate
         self.rates.append(rate)
         self.paths.append(path.astype(np.int8))
+        self.lags.append(lag)
 
         when = day + lag
         today = when <= day
@@ -96,9 +102,11 @@ class RecoveryBook:
         later = ~today
         inside = later & (when < self.horizon)
         self.beyond_horizon += float(cash[later & ~inside].sum())
-        for d in np.unique(when[inside]):
-            sel = inside & (when == d)
-            self.pending[int(d)].append((cash[sel], cash[sel] * commission[sel]))
+        arrive, due = when[inside], cash[inside]
+        self.cash_due += np.bincount(arrive, weights=due, minlength=self.horizon)
+        self.commission_due += np.bincount(
+            arrive, weights=due * commission[inside], minlength=self.horizon
+        )
         if settle > 0:
             settles = ok & ~is_sale & (account_uniforms(key, Stream.RECOVERY_SETTLE, idx) < settle)
             settles &= when < self.horizon
@@ -108,10 +116,7 @@ class RecoveryBook:
 
     def collect(self, day: int) -> tuple[float, float]:
         """Cash arriving today and the commission it costs."""
-        items = self.pending.pop(day, [])
-        cash = sum(float(c.sum()) for c, _ in items)
-        cost = sum(float(k.sum()) for _, k in items)
-        return cash, cost
+        return float(self.cash_due[day]), float(self.commission_due[day])
 
     def settled(self, day: int) -> np.ndarray:
         """Accounts whose recovery settles the debt today (``settle`` in :meth:`place`)."""
@@ -120,6 +125,10 @@ class RecoveryBook:
 
     def all_rates(self) -> np.ndarray:
         return np.concatenate(self.rates) if self.rates else np.empty(0)
+
+    def all_lags(self) -> np.ndarray:
+        """Days from charge-off to the recovery cash, in order of placement (0: debt sales)."""
+        return np.concatenate(self.lags) if self.lags else np.empty(0, np.int64)
 
     def all_paths(self) -> np.ndarray:
         return np.concatenate(self.paths) if self.paths else np.empty(0, np.int8)
