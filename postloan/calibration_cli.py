@@ -30,6 +30,20 @@ from postloan.errors import fail
 
 err = Console(stderr=True)
 
+#: Defaults of the fit options (the shipped calibrations use them; see docs/calibration.md).
+DEFAULTS = {
+    "accounts": 25_000,
+    "months": 4,
+    "evaluations": 42,
+    "warm_evaluations": 20,
+    "late_evaluations": 24,
+    "refine_accounts": 50_000,
+    "refine_evaluations": 8,
+    "holdout_seeds": 3,
+    "min_count": 200,
+    "seed": 1,
+}
+
 #: The base scenario (segments, traits, channels) of a calibration unless --base says otherwise.
 DEFAULT_BASE = Path(__file__).resolve().parents[1] / "scenarios" / "small.yaml"
 
@@ -47,12 +61,49 @@ FormatOpt = typer.Option("long", "--format", help="long or taiwan")
 BaseOpt = typer.Option(
     None, "--base", help="Scenario whose book is simulated while fitting (default: small.yaml)"
 )
-AccountsOpt = typer.Option(25_000, "--accounts", help="Simulated accounts per fit simulation")
-MonthsOpt = typer.Option(4, "--months", help="Simulated months per fit simulation (+1 warm-up)")
-EvalOpt = typer.Option(110, "--evaluations", help="Simulations of the main search")
-WarmOpt = typer.Option(30, "--warm-evaluations", help="Simulations of the warm-up stage")
-MinCountOpt = typer.Option(200, "--min-count", help="Rows with fewer observed moves are not fitted")
-SeedOpt = typer.Option(1, "--seed", help="Seed of every fit simulation (common random numbers)")
+AccountsOpt = typer.Option(
+    DEFAULTS["accounts"], "--accounts", help="Simulated accounts of the search's book"
+)
+MonthsOpt = typer.Option(
+    DEFAULTS["months"], "--months", help="Simulated months per fit simulation (+1 warm-up)"
+)
+EvalOpt = typer.Option(
+    DEFAULTS["evaluations"], "--evaluations", help="Simulations of the main search"
+)
+WarmOpt = typer.Option(
+    DEFAULTS["warm_evaluations"],
+    "--warm-evaluations",
+    help="Simulations of the warm-up stage (early-stage parameters, rows current and 1-30)",
+)
+LateOpt = typer.Option(
+    DEFAULTS["late_evaluations"],
+    "--late-evaluations",
+    help="Simulations of the second warm-up stage (late-stage parameters, all rows)",
+)
+RefineAccountsOpt = typer.Option(
+    DEFAULTS["refine_accounts"],
+    "--refine-accounts",
+    help="Accounts of the refining stage's book (other accounts and luck than the search's)",
+)
+RefineOpt = typer.Option(
+    DEFAULTS["refine_evaluations"],
+    "--refine-evaluations",
+    help="Simulations of the refining stage (0: none)",
+)
+HoldoutOpt = typer.Option(
+    DEFAULTS["holdout_seeds"],
+    "--holdout-seeds",
+    help="Fresh seeds the calibrated book is checked on, at --scenario-accounts (0: none)",
+)
+MinCountOpt = typer.Option(
+    DEFAULTS["min_count"], "--min-count", help="Rows with fewer observed moves are not fitted"
+)
+SeedOpt = typer.Option(
+    DEFAULTS["seed"],
+    "--seed",
+    help="Seed of the search's simulations (common random numbers); the refining stage uses "
+    "seed + 1, the fresh-seed check seed + 101 ..",
+)
 ChargeOffOpt = typer.Option(
     None, "--charge-off-dpd", help="Charge-off DPD of the simulated book (default: the base's)"
 )
@@ -153,6 +204,11 @@ def _fit(
     months,
     evaluations,
     warm,
+    late,
+    refine_accounts,
+    refine_evaluations,
+    holdout_seeds,
+    check_accounts,
     min_count,
     seed,
     charge_off_dpd,
@@ -160,14 +216,20 @@ def _fit(
     strategy,
     label,
 ):
-    from sim.calibration.fit import BookSpec, calibrate
+    from sim.calibration.fit import BookSpec, calibrate, default_holdout_seeds
 
-    if accounts < 1000 or months < 1 or evaluations < 1 or warm < 0:
-        raise fail("--accounts must be >= 1000, --months >= 1, --evaluations >= 1")
+    if accounts < 1000 or refine_accounts < 1000 or check_accounts < 1000:
+        raise fail("--accounts, --refine-accounts and --scenario-accounts must be >= 1000")
+    if months < 1 or evaluations < 1 or min(warm, late, refine_evaluations, holdout_seeds) < 0:
+        raise fail(
+            "--months and --evaluations must be >= 1; --warm-evaluations, --late-evaluations, "
+            "--refine-evaluations and --holdout-seeds >= 0"
+        )
     empirical = _empirical(data, train_until, min_count)
     book = BookSpec(
         accounts=accounts, months=months, revolving=revolving, charge_off_dpd=charge_off_dpd
     )
+    refine = BookSpec(accounts=refine_accounts, months=months)
     try:
         with err.status(label) as status:
             return calibrate(
@@ -175,10 +237,15 @@ def _fit(
                 empirical,
                 strategy,
                 book=book,
+                refine=refine,
                 seed=seed,
                 min_row_count=min_count,
                 max_evaluations=evaluations,
                 warm_evaluations=warm,
+                late_evaluations=late,
+                refine_evaluations=refine_evaluations,
+                check_accounts=check_accounts,
+                holdout_seeds=default_holdout_seeds(seed, holdout_seeds),
                 progress=lambda n, f: status.update(f"{label}: simulation {n}, objective {f:,.1f}"),
             )
     except ValueError as exc:  # a scenario the fitted values make invalid
@@ -242,6 +309,36 @@ def _cells_table(result, title: str) -> Table:
     return t
 
 
+def _holdout_lines(verdicts) -> list[str]:
+    """Header lines on the fresh-seed check."""
+    if not verdicts:
+        return ["# Fresh-seed check: not run."]
+    seeds = ", ".join(str(v["seed"]) for v in verdicts)
+    within = ", ".join(f"{v['cells_within_tolerance']}" for v in verdicts)
+    worst = max(verdicts, key=lambda v: v["max_error_over_tolerance"])
+    return [
+        f"# Fresh-seed check ({verdicts[0]['accounts']:,} accounts, seeds {seeds}): "
+        f"{within} of {verdicts[0]['assessed_cells']} cells",
+        f"# within tolerance; worst {worst['max_error_over_tolerance']:.2f} x tolerance "
+        f"({worst['worst_cell']}, seed {worst['seed']}).",
+    ]
+
+
+def _holdout_table(verdicts) -> Table:
+    t = Table(title="Fresh-seed check: the calibrated book simulated again on other seeds")
+    for c in ("seed", "accounts", "cells within", "worst / tolerance", "worst cell"):
+        t.add_column(c, justify="right")
+    for v in verdicts:
+        t.add_row(
+            str(v["seed"]),
+            f"{v['accounts']:,}",
+            f"{v['cells_within_tolerance']} / {v['assessed_cells']}",
+            f"{v['max_error_over_tolerance']:.2f}",
+            str(v["worst_cell"]),
+        )
+    return t
+
+
 def register(app: typer.Typer) -> None:
     """Add ``calibrate``, ``backtest`` and ``stress`` to the main CLI."""
     register_stress(app)
@@ -263,20 +360,35 @@ def register(app: typer.Typer) -> None:
         months: int = MonthsOpt,
         evaluations: int = EvalOpt,
         warm: int = WarmOpt,
+        late: int = LateOpt,
+        refine_accounts: int = RefineAccountsOpt,
+        refine_evaluations: int = RefineOpt,
+        holdout_seeds: int = HoldoutOpt,
         min_count: int = MinCountOpt,
         seed: int = SeedOpt,
         charge_off_dpd: int | None = ChargeOffOpt,
         revolving: bool = RevolvingOpt,
         strategy: str = StrategyOpt,
         scenario_accounts: int = typer.Option(
-            50_000, "--scenario-accounts", help="Accounts of the written scenario"
+            50_000,
+            "--scenario-accounts",
+            help="Accounts of the written scenario (and of the fresh-seed check's book)",
         ),
         scenario_days: int = typer.Option(
             360, "--scenario-days", help="Horizon (days) of the written scenario"
         ),
+        allow_holdout_failure: bool = typer.Option(
+            False,
+            "--allow-holdout-failure",
+            help="Write the scenario even if a cell leaves its tolerance on a fresh seed",
+        ),
     ) -> None:
         """Fit the behaviour parameters so that simulated monthly transitions match a panel;
-        writes the calibrated scenario and NAME.fit.json beside it."""
+        writes the calibrated scenario and NAME.fit.json beside it. The fit is checked on
+        fresh seeds (--holdout-seeds); if a cell leaves its tolerance there, only the report
+        is written and the exit code is 1."""
+        from sim.calibration.fit import holdout_passed
+
         t0 = time.perf_counter()
         if out.suffix not in (".yaml", ".yml"):
             raise fail(f"--out: {out} must be a .yaml file")
@@ -291,6 +403,11 @@ def register(app: typer.Typer) -> None:
             months=months,
             evaluations=evaluations,
             warm=warm,
+            late=late,
+            refine_accounts=refine_accounts,
+            refine_evaluations=refine_evaluations,
+            holdout_seeds=holdout_seeds,
+            check_accounts=scenario_accounts,
             min_count=min_count,
             seed=seed,
             charge_off_dpd=charge_off_dpd,
@@ -309,12 +426,18 @@ def register(app: typer.Typer) -> None:
         if base is not None:
             extra += ["--base", str(base)]
         defaults = {
-            "--accounts": (accounts, 25_000),
-            "--months": (months, 4),
-            "--evaluations": (evaluations, 110),
-            "--warm-evaluations": (warm, 30),
-            "--min-count": (min_count, 200),
-            "--seed": (seed, 1),
+            "--accounts": (accounts, DEFAULTS["accounts"]),
+            "--months": (months, DEFAULTS["months"]),
+            "--evaluations": (evaluations, DEFAULTS["evaluations"]),
+            "--warm-evaluations": (warm, DEFAULTS["warm_evaluations"]),
+            "--late-evaluations": (late, DEFAULTS["late_evaluations"]),
+            "--refine-accounts": (refine_accounts, DEFAULTS["refine_accounts"]),
+            "--refine-evaluations": (refine_evaluations, DEFAULTS["refine_evaluations"]),
+            "--holdout-seeds": (holdout_seeds, DEFAULTS["holdout_seeds"]),
+            "--min-count": (min_count, DEFAULTS["min_count"]),
+            "--seed": (seed, DEFAULTS["seed"]),
+            "--scenario-accounts": (scenario_accounts, 50_000),
+            "--scenario-days": (scenario_days, 360),
         }
         for flag, (value, default) in defaults.items():
             if value != default:
@@ -342,6 +465,7 @@ def register(app: typer.Typer) -> None:
 
         scenario = Scenario.model_validate(data_sc)
         moves = int(result.empirical.row_totals.sum())
+        passed = holdout_passed(result.holdout)
         header = "\n".join(
             [
                 f"# Calibrated scenario: the borrower behaviour fitted to {panel.name}",
@@ -350,7 +474,9 @@ def register(app: typer.Typer) -> None:
                 + ").",
                 f"# Produced by: {command}",
                 f"# Fit: {gof['cells_within_tolerance']} of {gof['assessed_cells']} transition "
-                f"cells (rows with >= {min_count} moves) within max(2 pp, 3 SE);",
+                f"cells (rows with >= {min_count} moves) within max(2 pp, 3 SE),",
+                "# SE = sqrt(se_empirical**2 + se_simulated**2);",
+                *_holdout_lines(result.holdout),
                 f"# details in {fit_path.name} (docs/calibration.md explains the method).",
                 f"# Panel sha256 {_sha256(panel)}.",
                 "# The fit simulated this behaviour on a book with oversampled delinquency (see",
@@ -359,7 +485,6 @@ def register(app: typer.Typer) -> None:
                 "",
             ]
         )
-        _write_atomic(out, header + scenario.to_yaml())
         report = result.to_dict() | {
             "panel": str(panel),
             "panel_sha256": _sha256(panel),
@@ -383,6 +508,19 @@ def register(app: typer.Typer) -> None:
                 f"{gof['assessed_cells']} cells within max(2 pp, 3 SE)",
             )
         )
+        if result.holdout:
+            Console().print(_holdout_table(result.holdout))
+        if passed is False and not allow_holdout_failure:
+            bad = [v for v in result.holdout if not v["all_within_tolerance"]]
+            err.print(
+                f"error: the fit does not hold on fresh seeds: seed {bad[0]['seed']}: "
+                f"{bad[0]['assessed_cells'] - bad[0]['cells_within_tolerance']} cell(s) outside "
+                f"their tolerance, worst {bad[0]['worst_cell']}; {out} not written (report in "
+                f"{fit_path}). Try more --evaluations or a larger --refine-accounts, or "
+                "--allow-holdout-failure to write it anyway."
+            )
+            raise typer.Exit(code=1)
+        _write_atomic(out, header + scenario.to_yaml())
         Console().print(
             f"Wrote {out} and {fit_path} ({time.perf_counter() - t0:.0f} s, "
             f"{result.evaluations} simulations)"
@@ -402,6 +540,10 @@ def register(app: typer.Typer) -> None:
         months: int = MonthsOpt,
         evaluations: int = EvalOpt,
         warm: int = WarmOpt,
+        late: int = LateOpt,
+        refine_accounts: int = RefineAccountsOpt,
+        refine_evaluations: int = RefineOpt,
+        holdout_seeds: int = HoldoutOpt,
         min_count: int = MinCountOpt,
         seed: int = SeedOpt,
         charge_off_dpd: int | None = ChargeOffOpt,
@@ -433,6 +575,11 @@ def register(app: typer.Typer) -> None:
             months=months,
             evaluations=evaluations,
             warm=warm,
+            late=late,
+            refine_accounts=refine_accounts,
+            refine_evaluations=refine_evaluations,
+            holdout_seeds=holdout_seeds,
+            check_accounts=forecast_accounts,
             min_count=min_count,
             seed=seed,
             charge_off_dpd=charge_off_dpd,
@@ -449,6 +596,7 @@ def register(app: typer.Typer) -> None:
             "fitted_parameters": result.parameters,
             "fit": result.goodness_of_fit(),
             "fit_cells": [c for c in result.cells() if c["assessed"]],
+            "fit_holdout": result.holdout,
             **bt.to_dict(),
         }
         text = json.dumps(_clean(payload), indent=2, allow_nan=False, default=_none)

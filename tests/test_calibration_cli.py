@@ -38,7 +38,13 @@ CODES = {
 }
 MAP = ",".join(f"{code}={state}" for state, code in CODES.items())
 COLUMNS = ["--id", "acct", "--period", "month", "--status", "status"]
-TINY = ["--accounts", "3000", "--months", "2", "--evaluations", "3", "--warm-evaluations", "2"]
+TINY = [
+    "--accounts", "3000", "--months", "2", "--evaluations", "3", "--warm-evaluations", "2",
+    "--late-evaluations", "2", "--refine-accounts", "3000", "--refine-evaluations", "1",
+    "--holdout-seeds", "1",
+]  # fmt: skip
+#: calibrate only: the fresh-seed check on a small book, and write the scenario however it ends
+CAL = ["--scenario-accounts", "3000", "--allow-holdout-failure"]
 
 runner = CliRunner()
 
@@ -63,7 +69,7 @@ def panel_csv(tmp_path_factory) -> Path:
 
 def test_calibrate_writes_scenario_and_fit_report(panel_csv, tmp_path):
     out = tmp_path / "cal" / "mybook.yaml"
-    res = invoke("calibrate", panel_csv, *COLUMNS, "--map", MAP, *TINY, "--out", out)
+    res = invoke("calibrate", panel_csv, *COLUMNS, "--map", MAP, *TINY, *CAL, "--out", out)
     assert res.exit_code == 0, res.output
     assert out.exists() and fit_json_path(out) == tmp_path / "cal" / "mybook.fit.json"
     text = out.read_text()
@@ -82,8 +88,13 @@ def test_calibrate_writes_scenario_and_fit_report(panel_csv, tmp_path):
         "book",
         "command",
         "panel_sha256",
+        "holdout",
+        "holdout_passed",
+        "stages",
     ):
         assert key in report
+    assert [c["seed"] for c in report["holdout"]] == [102]  # fit seeds 1 (search), 2 (refine)
+    assert report["holdout"][0]["accounts"] == 3000 and "Fresh-seed check" in text
     cell = report["cells"][0]
     for key in ("empirical", "simulated", "error", "se_empirical", "se_simulated", "tolerance"):
         assert key in cell
@@ -92,11 +103,42 @@ def test_calibrate_writes_scenario_and_fit_report(panel_csv, tmp_path):
     assert "within max(2 pp, 3 SE)" in res.output
 
 
+def test_a_fit_that_fails_on_a_fresh_seed_is_not_written(panel_csv, tmp_path, monkeypatch):
+    import sim.calibration.fit as fit
+
+    def failing(scenario, empirical, strategy, book, seeds, min_row_count=200):
+        return [
+            {
+                "seed": s,
+                "accounts": book.accounts,
+                "assessed_cells": 14,
+                "cells_within_tolerance": 13,
+                "all_within_tolerance": False,
+                "max_error_over_tolerance": 1.2,
+                "worst_cell": "1-30->31-60 (+0.0240 vs 0.0200)",
+                "seconds": 0.0,
+            }
+            for s in seeds
+        ]
+
+    monkeypatch.setattr(fit, "holdout", failing)
+    out = tmp_path / "rejected.yaml"
+    args = ["calibrate", panel_csv, *COLUMNS, "--map", MAP, *TINY, "--scenario-accounts", "3000"]
+    res = invoke(*args, "--out", out)
+    assert res.exit_code == 1 and "does not hold on fresh seeds" in res.output
+    assert not out.exists()
+    report = json.loads(fit_json_path(out).read_text())
+    assert report["holdout_passed"] is False
+    res = invoke(*args, "--allow-holdout-failure", "--out", out)
+    assert res.exit_code == 0 and out.exists()
+
+
 def test_calibrate_with_train_until_uses_the_early_moves(panel_csv, tmp_path):
     out = tmp_path / "early.yaml"
     res = invoke(
-        "calibrate", panel_csv, *COLUMNS, "--map", MAP, *TINY, "--train-until", "4", "--out", out
-    )
+        "calibrate", panel_csv, *COLUMNS, "--map", MAP, *TINY, *CAL, "--train-until", "4",
+        "--out", out,
+    )  # fmt: skip
     assert res.exit_code == 0, res.output
     report = json.loads(fit_json_path(out).read_text())
     assert report["train_until"] == 4
@@ -201,9 +243,9 @@ def test_missing_file_and_bad_options_exit_2(panel_csv, tmp_path):
 # ----------------------------------------------------------------------------- real data
 @pytest.mark.skipif(not TAIWAN.exists(), reason=f"real data not found under {DATA}")
 def test_real_calibration_with_a_reduced_budget(tmp_path):
-    """The Taiwan calibration end to end with a small budget (the full one, 110 + 30
-    simulations of 25,000 accounts, takes about a minute: its figures are in
-    docs/calibration.md and scenarios/taiwan_cards.fit.json)."""
+    """The Taiwan calibration end to end with a small budget (the full one takes about a
+    minute and a half: its figures are in docs/calibration.md and
+    scenarios/taiwan_cards.fit.json)."""
     out = tmp_path / "tw.yaml"
     res = invoke(
         "calibrate",
@@ -222,6 +264,15 @@ def test_real_calibration_with_a_reduced_budget(tmp_path):
         "6",
         "--warm-evaluations",
         "8",
+        "--late-evaluations",
+        "4",
+        "--refine-evaluations",
+        "0",
+        "--holdout-seeds",
+        "1",
+        "--scenario-accounts",
+        "8000",
+        "--allow-holdout-failure",
         "--out",
         out,
     )
