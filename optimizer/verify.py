@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from optimizer.search import EvalTask
 from sim.engine import simulate
 from sim.scenario import Scenario
 
@@ -59,15 +60,7 @@ KPIS = (
 FRESH_OFFSET = 104729
 
 
-@dataclass
-class VerifyTask:
-    scenario: Scenario
-    strategy: Any
-    seed: int
-    compliance: Any = None
-
-
-def verify_task(task: VerifyTask) -> dict:
+def verify_task(task: EvalTask) -> dict:
     """One run's verification KPIs (a top-level function: picklable for the executors)."""
     kw = {} if task.compliance is None else {"compliance": task.compliance}
     res = simulate(task.scenario, task.strategy, task.seed, check=False, **kw)
@@ -205,7 +198,7 @@ def verify(
     tasks, owners = [], []
     for seed in seeds:
         for arm, sc, strat in arms:
-            tasks.append(VerifyTask(sc, strat, seed, compliance))
+            tasks.append(EvalTask(sc, strat, seed, compliance))
             owners.append((arm, seed))
     ex = executor
     if ex is None:

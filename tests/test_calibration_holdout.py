@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from test_calibration_fit import SHIPPED, needs_data  # the shipped calibrations' data
 
 from sim.calibration import load_panel, transition_counts, transition_matrix
 from sim.calibration.fit import (
@@ -45,22 +46,6 @@ from strategies.default import default_strategy
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = ROOT / "scenarios" / "small.yaml"
-DATA = ROOT.parent / "shared" / "data"
-CREDIT_RECORD = DATA / "credit_card_status_panel" / "credit_record.csv"
-TAIWAN = DATA / "taiwan_credit_card_default" / "UCI_Credit_Card.csv"
-SHIPPED = {
-    "status_panel": (
-        CREDIT_RECORD,
-        {
-            "id_col": "ID",
-            "period_col": "MONTHS_BALANCE",
-            "status_col": "STATUS",
-            "mapping": "credit_record_shifted",
-        },
-        None,
-    ),
-    "taiwan_cards": (TAIWAN, {"mapping": "taiwan_91plus", "fmt": "taiwan"}, 5),
-}
 
 
 def counts(rows: dict[int, dict[int, int]]) -> np.ndarray:
@@ -145,10 +130,6 @@ def test_the_book_drawn_once_gives_the_counts_of_a_book_drawn_anew():
 
 
 # ----------------------------------------------------------------------------- shipped books
-needs_data = pytest.mark.skipif(
-    not (CREDIT_RECORD.exists() and TAIWAN.exists()),
-    reason=f"real data not found under {DATA} (the shared data folder is absent)",
-)
 
 
 @needs_data
