@@ -20,6 +20,7 @@ from sim.actions import AccountView, ActionRequests, ChargeOffView
 from sim.scenario import CAPACITIES, CREDIT_STANDINGS, Scenario, StaffingSpec
 from strategies.base import NoContact, Strategy
 from strategies.rules import RecoveryRule, RuleTable
+from strategies.split import recovery_paths_by_group
 
 DEFAULT_RECOVERY = (
     RecoveryRule("sale", None, 500.0),
@@ -91,18 +92,7 @@ class SegmentPlan(Strategy):
     def recovery_path(self, view: ChargeOffView) -> np.ndarray:
         path = Strategy.recovery_path(self, view)  # the default for segments not in the plan
         which = self.lookup[_codes(view.purpose, view.credit, view.capacity)]
-        for a, strategy in enumerate(self.strategies):
-            sel = np.flatnonzero(which == a)
-            if sel.size:
-                sub = ChargeOffView(
-                    view.account[sel],
-                    view.claim[sel],
-                    view.purpose[sel],
-                    view.credit[sel],
-                    view.capacity[sel],
-                )
-                path[sel] = strategy.recovery_path(sub)
-        return path
+        return recovery_paths_by_group(view, which, self.strategies, path)
 
 
 def closed_loop(

@@ -52,7 +52,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from sim.channels import CHANNEL_NAMES
 from sim.scenario import Scenario, StaffingSpec
-from strategies.registry import BUCKETS, resolve
+from strategies.registry import BUCKETS, resolve, validation_message
 from strategies.rules import Rule, RuleTable
 
 TEAMS = ("early_stage", "late_stage", "field", "legal")
@@ -155,14 +155,6 @@ class SpaceSpec(BaseModel):
         if dup:
             raise ValueError(f"lever names must be unique; repeated: {', '.join(dup)}")
         return self
-
-
-def _where(loc: tuple) -> str:
-    loc = list(loc)
-    if len(loc) >= 2 and loc[0] == "levers" and isinstance(loc[1], int):
-        rest = ".".join(str(x) for x in loc[2:] if not isinstance(x, int)) or "(whole entry)"
-        return f"lever {loc[1] + 1}, field '{rest}'"
-    return "field '" + (".".join(map(str, loc)) or "(top level)") + "'"
 
 
 def _overlaps(rule: Rule, bucket: str) -> bool:
@@ -299,13 +291,7 @@ def space_from_dict(data: dict, source: str = "<space>") -> Space:
     try:
         spec = SpaceSpec.model_validate(data)
     except ValidationError as exc:
-        lines = []
-        for e in exc.errors():
-            msg = e["msg"].removeprefix("Value error, ")
-            if e["type"] == "extra_forbidden":
-                msg = "unknown key"
-            lines.append(f"{source}: {_where(e['loc'])}: {msg}")
-        raise SpaceError("\n".join(lines)) from None
+        raise SpaceError(validation_message(exc, source, {"levers": "lever"})) from None
     try:
         base = resolve(spec.base_strategy)
     except ValueError as exc:

@@ -335,6 +335,16 @@ class ChargeOffView:
     credit: np.ndarray
     capacity: np.ndarray
 
+    def subset(self, positions: np.ndarray) -> ChargeOffView:
+        """A view of some of these accounts (by position)."""
+        return ChargeOffView(
+            self.account[positions],
+            self.claim[positions],
+            self.purpose[positions],
+            self.credit[positions],
+            self.capacity[positions],
+        )
+
 
 @runtime_checkable
 class StrategyProtocol(Protocol):

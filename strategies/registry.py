@@ -194,13 +194,30 @@ class StrategySpec(BaseModel):
         return self
 
 
-def _where(loc: tuple) -> str:
+#: The lists of a strategy file, and what one entry of each is called in messages.
+_ENTRIES = {"rules": "rule", "recovery": "recovery rule", "split": "arm"}
+
+
+def _where(loc: tuple, entries: dict[str, str]) -> str:
     loc = list(loc)
-    if len(loc) >= 2 and loc[0] in ("rules", "recovery", "split") and isinstance(loc[1], int):
-        kind = {"rules": "rule", "recovery": "recovery rule", "split": "arm"}[loc[0]]
+    if len(loc) >= 2 and loc[0] in entries and isinstance(loc[1], int):
         rest = ".".join(str(x) for x in loc[2:] if not isinstance(x, int)) or "(whole entry)"
-        return f"{kind} {loc[1] + 1}, field '{rest}'"
+        return f"{entries[loc[0]]} {loc[1] + 1}, field '{rest}'"
     return "field '" + (".".join(map(str, loc)) or "(top level)") + "'"
+
+
+def validation_message(exc: ValidationError, source: str, entries: dict[str, str]) -> str:
+    """A pydantic error as one line per problem: ``source: rule 2, field 'channel': ...``.
+
+    ``entries`` names the file's lists and what one entry is called (``{"rules": "rule"}``).
+    """
+    lines = []
+    for e in exc.errors():
+        msg = e["msg"].removeprefix("Value error, ")
+        if e["type"] == "extra_forbidden":
+            msg = "unknown key"
+        lines.append(f"{source}: {_where(e['loc'], entries)}: {msg}")
+    return "\n".join(lines)
 
 
 def load_strategy_file(path: str | Path, _seen: tuple[str, ...] = ()) -> Strategy:
@@ -217,13 +234,7 @@ def load_strategy_file(path: str | Path, _seen: tuple[str, ...] = ()) -> Strateg
     try:
         spec = StrategySpec.model_validate(data)
     except ValidationError as exc:
-        lines = []
-        for e in exc.errors():
-            msg = e["msg"].removeprefix("Value error, ")
-            if e["type"] == "extra_forbidden":
-                msg = "unknown key"
-            lines.append(f"{source}: {_where(e['loc'])}: {msg}")
-        raise StrategyError("\n".join(lines)) from None
+        raise StrategyError(validation_message(exc, source, _ENTRIES)) from None
     if spec.split is not None:
         arms = []
         for i, arm in enumerate(spec.split, start=1):

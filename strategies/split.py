@@ -63,19 +63,7 @@ class Split(Strategy):
         # the engine's portfolio holds the arms; charge-off views carry account ids only, so the
         # arm is recomputed the same way from a key the engine hands over at the start
         path = np.empty(view.account.size, np.int64)
-        arm = self._arm_of(view.account)
-        for a, strategy in enumerate(self.strategies):
-            sel = np.flatnonzero(arm == a)
-            if sel.size:
-                sub = ChargeOffView(
-                    view.account[sel],
-                    view.claim[sel],
-                    view.purpose[sel],
-                    view.credit[sel],
-                    view.capacity[sel],
-                )
-                path[sel] = strategy.recovery_path(sub)
-        return path
+        return recovery_paths_by_group(view, self._arm_of(view.account), self.strategies, path)
 
     _arm_lookup: np.ndarray | None = None
 
@@ -87,3 +75,16 @@ class Split(Strategy):
         if self._arm_lookup is None:
             raise RuntimeError("Split.bind() was not called by the engine")
         return self._arm_lookup[accounts]
+
+
+def recovery_paths_by_group(
+    view: ChargeOffView, group: np.ndarray, strategies, path: np.ndarray
+) -> np.ndarray:
+    """Each charged-off account's recovery path from the strategy of its group: ``group[k]`` is
+    the index into ``strategies`` of account ``k`` of the view; accounts of no group (any other
+    value) keep their entry of ``path``, which is filled in place and returned."""
+    for g, strategy in enumerate(strategies):
+        sel = np.flatnonzero(group == g)
+        if sel.size:
+            path[sel] = strategy.recovery_path(view.subset(sel))
+    return path
