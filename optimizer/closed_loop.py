@@ -20,7 +20,7 @@ from sim.actions import AccountView, ActionRequests, ChargeOffView
 from sim.scenario import CAPACITIES, CREDIT_STANDINGS, Scenario, StaffingSpec
 from strategies.base import NoContact, Strategy
 from strategies.rules import RecoveryRule, RuleTable
-from strategies.split import recovery_paths_by_group
+from strategies.split import recovery_paths_by_group, requests_by_group
 
 DEFAULT_RECOVERY = (
     RecoveryRule("sale", None, 500.0),
@@ -78,16 +78,7 @@ class SegmentPlan(Strategy):
 
     def decide(self, view: AccountView) -> ActionRequests:
         which = self.lookup[_codes(view.purpose, view.credit, view.capacity)]
-        parts = []
-        for a, strategy in enumerate(self.strategies):
-            pos = np.flatnonzero(which == a)
-            if not pos.size:
-                continue
-            sub = view.subset(pos)
-            if strategy.pre_due_days < self.pre_due_days:
-                sub = sub.subset(np.flatnonzero(sub.dpd >= -strategy.pre_due_days))
-            parts.append(strategy.decide(sub))
-        return ActionRequests.concat(parts)
+        return requests_by_group(view, which, self.strategies)
 
     def recovery_path(self, view: ChargeOffView) -> np.ndarray:
         path = Strategy.recovery_path(self, view)  # the default for segments not in the plan

@@ -48,16 +48,7 @@ class Split(Strategy):
 
     def decide(self, view: AccountView) -> ActionRequests:
         arm = view.arm
-        parts = []
-        for a, strategy in enumerate(self.strategies):  # a loop over arms
-            pos = np.flatnonzero(arm == a)
-            if not pos.size:
-                continue
-            sub = view.subset(pos)
-            if strategy.pre_due_days < self.pre_due_days:
-                sub = sub.subset(np.flatnonzero(sub.dpd >= -strategy.pre_due_days))
-            parts.append(strategy.decide(sub))
-        return ActionRequests.concat(parts)
+        return requests_by_group(view, arm, self.strategies)
 
     def recovery_path(self, view: ChargeOffView) -> np.ndarray:
         # the engine's portfolio holds the arms; charge-off views carry account ids only, so the
@@ -75,6 +66,23 @@ class Split(Strategy):
         if self._arm_lookup is None:
             raise RuntimeError("Split.bind() was not called by the engine")
         return self._arm_lookup[accounts]
+
+
+def requests_by_group(view: AccountView, group: np.ndarray, strategies) -> ActionRequests:
+    """The requests of each group's strategy for its accounts of the view (``group[k]``: index
+    into ``strategies`` of the view's account ``k``; other values: no strategy). A strategy that
+    looks fewer days ahead of the due date than the view sees only its own pre-due accounts."""
+    parts = []
+    for g, strategy in enumerate(strategies):
+        pos = np.flatnonzero(group == g)
+        if not pos.size:
+            continue
+        sub = view.subset(pos)
+        ahead = sub.dpd >= -strategy.pre_due_days
+        if not ahead.all():
+            sub = sub.subset(np.flatnonzero(ahead))
+        parts.append(strategy.decide(sub))
+    return ActionRequests.concat(parts)
 
 
 def recovery_paths_by_group(
