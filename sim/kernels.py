@@ -217,11 +217,12 @@ def _dpd(day, missed, last_due_day):
 
 
 @njit(inline="always")
-def _excitation_now(excitation, excitation_day, day, decay_days):
-    """The self-exciting intensity decayed to today."""
+def _excitation_now(excitation, excitation_day, day, table, decay_days):
+    """The self-exciting intensity decayed to today: ``excitation * exp(-(day - excitation_day)
+    / decay_days)``, the factor from ``table = _decay_table(decay_days)``."""
     if excitation == 0.0:  # most accounts: nothing to decay (and 0 * exp(.) is 0 exactly)
         return excitation
-    return excitation * math.exp(-(day - excitation_day) / decay_days)
+    return excitation * _decay(table, day - excitation_day, decay_days)
 
 
 #: DPD values whose decay factors the kernels tabulate (beyond: computed as they come).
@@ -381,9 +382,11 @@ def dti_drift(idx, day, hardship, dti, key):
 @njit(**_JIT)
 def excite(idx, jump, day, excitation, excitation_day, decay_days):
     """Decay the excitation of ``idx`` to today and add ``jump`` (aligned with ``idx``)."""
+    table = _decay_table(decay_days)
     for k in range(idx.size):
         i = idx[k]
-        excitation[i] = _excitation_now(excitation[i], excitation_day[i], day, decay_days) + jump[k]
+        excitation[i] = _excitation_now(excitation[i], excitation_day[i], day, table, decay_days)
+        excitation[i] += jump[k]
         excitation_day[i] = day
 
 
@@ -933,6 +936,7 @@ def rule_requests(
     value = np.empty(n)
     per_rule = np.zeros(n_rules, np.int64)
     one = np.uint64(1)
+    value_table = _decay_table(45.0)
     for k in range(n):
         if k + _AHEAD < n:
             j = account[k + _AHEAD]
@@ -953,7 +957,7 @@ def rule_requests(
         if bits:
             chosen[k] = bits
             arrears = arrears_principal[i] + arrears_interest[i] + fees_due[i]
-            value[k] = arrears * (math.exp(-max(d, 0) / 45.0) / (1.0 + promises_broken[i]))
+            value[k] = arrears * (_decay(value_table, max(d, 0), 45.0) / (1.0 + promises_broken[i]))
     m = 0
     for r in range(n_rules):
         m += per_rule[r]
@@ -1203,6 +1207,7 @@ def contact_outcomes(
     conv_acc = np.empty(n, np.int64)
     jump = np.zeros(n)
     fade_table = _decay_table(effect_dpd_scale)
+    excitation_table = _decay_table(excitation_decay_days)
     offers = np.empty(n, np.int64)
     n_conv = 0
     n_offers = 0
@@ -1249,7 +1254,10 @@ def contact_outcomes(
         i = conv_acc[g]
         slots[i] = 0
         excitation[i] = (
-            _excitation_now(excitation[i], excitation_day[i], day, excitation_decay_days) + jump[g]
+            _excitation_now(
+                excitation[i], excitation_day[i], day, excitation_table, excitation_decay_days
+            )
+            + jump[g]
         )
         excitation_day[i] = day
     return attempts, rpcs, cost, offers[:n_offers], n_promises
@@ -1296,6 +1304,9 @@ def irritation_and_churn(
         i = account[k]
         s, n_acc = _group_of(i, slots, uniq, n_acc)
         amount[s - 1] += ch_irritation[channel[k]]
+    irritation_table = np.empty(_DECAY_DAYS)  # the decay factor for whole days
+    for d in range(_DECAY_DAYS):
+        irritation_table[d] = math.exp(neg_ln2 * d / half_life)
     off_complaint = stream_offset(key, _COMPLAINT, day)
     off_churn = stream_offset(key, _CHURN, day)
     churners = np.empty(n_acc, np.int64)
@@ -1308,8 +1319,14 @@ def irritation_and_churn(
             prefetch(churned, j)
         i = uniq[g]
         slots[i] = 0
-        decay = math.exp(neg_ln2 * (day - irritation_day[i]) / half_life)
-        irr = irritation[i] * decay + amount[g]
+        irr = irritation[i]
+        if irr != 0.0:  # 0 * exp(.) is 0 exactly: no decay to compute
+            d = day - irritation_day[i]
+            if 0 <= d < _DECAY_DAYS:
+                irr *= irritation_table[d]
+            else:
+                irr *= math.exp(neg_ln2 * d / half_life)
+        irr += amount[g]
         irritation[i] = irr
         irritation_day[i] = day
         excess = _minimum(_maximum(irr / tolerance[i] - 1.0, 0.0), 1.0)
@@ -1411,6 +1428,7 @@ def repayment_draws(
     intensity_table = _decay_table(intensity_dpd_scale)
     settlement_table = _decay_table(settlement_dpd_scale)
     full_table = _decay_table(full_payment_dpd_scale)
+    excitation_table = _decay_table(excitation_decay_days)
     for k in range(n):
         if k + _AHEAD < n:
             prefetch(missed, idx[k + _AHEAD])
@@ -1445,7 +1463,9 @@ def repayment_draws(
             * math.exp(intensity_willingness * (willingness[i] - _W_CENTRE))
             * _decay(intensity_table, dpd[k], intensity_dpd_scale)
         )
-        exc = _excitation_now(excitation[i], excitation_day[i], day, excitation_decay_days)
+        exc = _excitation_now(
+            excitation[i], excitation_day[i], day, excitation_table, excitation_decay_days
+        )
         if hard:
             lam = base * intensity_hardship + 0.5 * exc
         else:
@@ -1498,6 +1518,7 @@ def after_payments(
     cures = 0
     self_cures = 0
     n = who.size
+    table = _decay_table(decay_days)
     for k in range(n):
         if k + _AHEAD < n:
             prefetch(excitation, who[k + _AHEAD])
@@ -1508,7 +1529,8 @@ def after_payments(
                 self_cures += 1
         else:
             last_partial_day[i] = day
-        excitation[i] = _excitation_now(excitation[i], excitation_day[i], day, decay_days) + jump
+        excitation[i] = _excitation_now(excitation[i], excitation_day[i], day, table, decay_days)
+        excitation[i] += jump
         excitation_day[i] = day
     return cures, self_cures
 
