@@ -60,16 +60,22 @@ class DailyRecorder:
 
     def __init__(self, days: int):
         self.days = days
-        self.flows = {c: np.zeros(days) for c in FLOW_COLUMNS}
+        # flows are rows of one block, so that a per-channel flow is one vectorised add
+        self._flow_block = np.zeros((len(FLOW_COLUMNS), days))
+        self.flows = dict(zip(FLOW_COLUMNS, self._flow_block, strict=True))
         self.stocks = {c: np.zeros(days) for c in STOCK_COLUMNS}
+        self._channel_rows = {
+            prefix: np.array([FLOW_COLUMNS.index(f"{prefix}_{c}") for c in CHANNEL_NAMES])
+            for prefix in ("attempts", "rpc", "cost", "unserved")
+        }
 
     def add(self, day: int, **values: float) -> None:
         for k, v in values.items():
             self.flows[k][day] += v
 
     def add_by_channel(self, day: int, prefix: str, values: np.ndarray) -> None:
-        for c, v in zip(CHANNEL_NAMES, values, strict=True):
-            self.flows[f"{prefix}_{c}"][day] += v
+        """Add one value per channel (in ``CHANNEL_NAMES`` order) to the ``prefix`` flows."""
+        self._flow_block[self._channel_rows[prefix], day] += values
 
     def set_stocks(self, day: int, counts: np.ndarray, balances: np.ndarray, **values) -> None:
         for b, v in zip(_BUCKET_COLS, counts, strict=True):
@@ -80,9 +86,9 @@ class DailyRecorder:
             self.stocks[k][day] = v
 
     def frame(self) -> pd.DataFrame:
-        df = pd.DataFrame({"day": np.arange(self.days), "month": np.arange(self.days) // 30})
-        for k, v in {**self.stocks, **self.flows}.items():
-            df[k] = v
+        days = np.arange(self.days)
+        # one constructor call: inserting ~100 columns one by one costs more than a small run
+        df = pd.DataFrame({"day": days, "month": days // 30, **self.stocks, **self.flows})
         df["cost_contact"] = df[[f"cost_{c}" for c in CHANNEL_NAMES]].sum(axis=1)
         df["cost"] = df["cost_contact"] + df["cost_recovery"] + df["cost_staff"]
         df["collected"] = df["collected_delinquent"] + df["collected_recovery"]

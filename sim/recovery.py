@@ -32,6 +32,18 @@ from sim.portfolio import Portfolio
 from sim.rng import Stream, account_uniforms
 from sim.scenario import Scenario
 
+_SALE = RECOVERY_PATHS.index("sale")
+#: The parameters of a recovery path that a placement reads, in the order it unpacks them.
+_PATH_FIELDS = (
+    "success",
+    "success_rate_mean",
+    "failure_rate_mean",
+    "lag_days_mean",
+    "fixed_cost",
+    "commission",
+    "price",
+)
+
 
 @dataclass
 class RecoveryBook:
@@ -69,14 +81,9 @@ class RecoveryBook:
         debt with that chance (stream ``RECOVERY_SETTLE``) on the day its cash arrives (see
         :meth:`settled`); nothing is drawn when ``settle`` is 0.
         """
-        specs = [sc.recovery[name] for name in RECOVERY_PATHS]
-        success = np.array([s.success for s in specs])[path]
-        s_mean = np.array([s.success_rate_mean for s in specs])[path]
-        f_mean = np.array([s.failure_rate_mean for s in specs])[path]
-        lag_mean = np.array([s.lag_days_mean for s in specs])[path]
-        fixed = np.array([s.fixed_cost for s in specs])[path]
-        commission = np.array([s.commission for s in specs])[path]
-        is_sale = path == RECOVERY_PATHS.index("sale")
+        table = self._path_table(sc)
+        success, s_mean, f_mean, lag_mean, fixed, commission, price = table[:, path]
+        is_sale = path == _SALE
 
         will = sigmoid(p.willingness[idx] - WILLINGNESS_CENTRE)
         # once-per-account draws, keyed by (seed, stream, account) and not by the charge-off
@@ -86,7 +93,6 @@ class RecoveryBook:
         )
         u = account_uniforms(key, Stream.RECOVERY_RATE, idx)
         rate = np.where(ok, np.clip(s_mean * (0.6 + 0.8 * u), 0, 1), f_mean * 2.0 * u)
-        price = np.array([s.price for s in specs])[path]
         rate = np.where(is_sale, price, rate)
         u_lag = account_uniforms(key, Stream.RECOVERY_LAG, idx)
         lag = np.where(is_sale, 0, np.ceil(-np.log1p(-u_lag) * lag_mean)).astype(np.int64)
@@ -113,6 +119,15 @@ class RecoveryBook:
             for d in np.unique(when[settles]):
                 self.settling[max(int(d), day)].append(idx[settles & (when == d)])
         return cash_today, cost_today
+
+    def _path_table(self, sc: Scenario) -> np.ndarray:
+        """The paths' parameters (rows ``_PATH_FIELDS``, a column per path), built once."""
+        cached = self.__dict__.get("_paths_of")
+        if cached is None or cached[0] is not sc:
+            specs = [sc.recovery[name] for name in RECOVERY_PATHS]
+            table = np.array([[getattr(s, f) for s in specs] for f in _PATH_FIELDS], float)
+            self.__dict__["_paths_of"] = cached = (sc, table)
+        return cached[1]
 
     def collect(self, day: int) -> tuple[float, float]:
         """Cash arriving today and the commission it costs."""

@@ -286,6 +286,7 @@ class RuleTable(Strategy):
             req, rule = req.take(keep), rule[keep]
         if self._plain:
             return req
+        rule = rule.astype(np.intp)  # one index conversion for the four gathers
         return ActionRequests(
             req.account,
             req.channel,
