@@ -189,7 +189,16 @@ class Attempts:
         """The attempts selected by a boolean mask or by positions."""
         if keep.dtype == np.bool_:
             keep = np.flatnonzero(keep)  # one scan of the mask, not one per array
-        return Attempts(*(v[keep] for v in self.__dict__.values()))
+        return Attempts(
+            self.account[keep],
+            self.channel[keep],
+            self.attempt[keep],
+            self.priority[keep],
+            self.value[keep],
+            self.hour_start[keep],
+            self.hour_end[keep],
+            self.fallback[keep],
+        )
 
     @staticmethod
     def concat(parts: list[Attempts]) -> Attempts:
@@ -230,9 +239,9 @@ def expand(requests: ActionRequests, n_accounts: int) -> tuple[Attempts, int]:
         attempt=np.zeros(len(r), np.int64),
         priority=np.asarray(r.priority, np.float64),
         value=np.asarray(r.filled("value"), np.float64),
-        hour_start=r.filled("hour_start").astype(np.int8),
-        hour_end=r.filled("hour_end").astype(np.int8),
-        fallback=r.filled("fallback").astype(np.int8),
+        hour_start=r.filled("hour_start").astype(np.int8, copy=False),
+        hour_end=r.filled("hour_end").astype(np.int8, copy=False),
+        fallback=r.filled("fallback").astype(np.int8, copy=False),
     )
     if len(r) == 0 or (n_att == 1).all():
         return base, dup
