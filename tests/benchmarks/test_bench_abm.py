@@ -42,8 +42,10 @@ def test_bench_abm_vs_vector(benchmark):
     sc = load_scenario(SCENARIO, **SIZE)
     account_days = sc.accounts * sc.days
     simulate(load_scenario(SCENARIO, accounts=300, days=5), resolve("standard"), 1)  # compile
-    setup = min(_cpu_seconds(lambda: generate(sc, 1)) for _ in range(2))
-    vector = min(_cpu_seconds(lambda: simulate(sc, resolve("standard"), 1)) for _ in range(3))
+    setup = min(_cpu_seconds(lambda: generate(sc, 1)) for _ in range(3))
+    # the best of five: a run of the engine lasts under a second, and this virtual machine's
+    # speed wanders by a third between seconds; the Mesa model's minute averages that out
+    vector = min(_cpu_seconds(lambda: simulate(sc, resolve("standard"), 1)) for _ in range(5))
     abm = benchmark.pedantic(
         lambda: _cpu_seconds(lambda: run_abm(sc, resolve("standard"), 1)), rounds=1, iterations=1
     )
