@@ -381,8 +381,9 @@ def sequential_caps(
         stop = np.where(last >= group_start, stop[np.maximum(last, 0)], 0)
         keep[idx[blocked]] = False
     names = DROP_REASONS[3:]  # call_cap_7d, quiet, daily connected, daily unanswered
+    counts = np.bincount(stop1, minlength=5) + np.bincount(stop[blocked], minlength=5)
     for code, name in enumerate(names, start=1):
-        dropped[name] = int((stop1 == code).sum() + (blocked & (stop == code)).sum())
+        dropped[name] = int(counts[code])
     return keep, dropped
 
 

@@ -657,6 +657,82 @@ def _settle_one(i, sched_balance, remaining, principal_repaid):
 
 
 @njit(**_JIT)
+def charge_off_loans(
+    idx,
+    never,
+    sched_balance,
+    arrears_principal,
+    arrears_interest,
+    fees_due,
+    principal_charged_off,
+    status,
+    promise_day,
+):
+    """Charge off ``idx`` (see ``sim.ledger.charge_off``); returns (principal, claim)."""
+    n = idx.size
+    principal = np.empty(n)
+    claim = np.empty(n)
+    for k in range(n):
+        i = idx[k]
+        pr = sched_balance[i] + arrears_principal[i]
+        principal[k] = pr
+        claim[k] = pr + arrears_interest[i] + fees_due[i]
+        principal_charged_off[i] += pr
+        sched_balance[i] = 0.0
+        arrears_principal[i] = 0.0
+        arrears_interest[i] = 0.0
+        fees_due[i] = 0.0
+        status[i] = _CHARGED_OFF
+        promise_day[i] = never
+    return principal, claim
+
+
+@njit(**_JIT)
+def restructure_loans(
+    idx,
+    extension_months,
+    sched_balance,
+    rate_m,
+    remaining,
+    level_payment,
+    method,
+    arrears_interest,
+    arrears_principal,
+    fees_due,
+    missed,
+    restructured,
+):
+    """Hardship plans for ``idx`` (see ``sim.ledger.restructure``): principal in arrears is
+    capitalised, interest and fees in arrears waived, the term extended by
+    ``extension_months`` (at least one instalment left) and the loan re-amortised as an
+    annuity (``sim.loans.annuity_payment``). Returns the amounts waived, aligned with ``idx``.
+    """
+    n = idx.size
+    waived = np.empty(n)
+    for k in range(n):
+        i = idx[k]
+        waived[k] = arrears_interest[i] + fees_due[i]
+        sched_balance[i] += arrears_principal[i]
+        arrears_principal[i] = 0.0
+        arrears_interest[i] = 0.0
+        fees_due[i] = 0.0
+        missed[i] = 0
+        rem = max(max(np.int64(remaining[i]), 0) + extension_months, 1)
+        remaining[i] = rem
+        method[i] = 0  # annuity
+        p = sched_balance[i]
+        r = rate_m[i]
+        periods = np.float64(rem)
+        if r > 0:
+            growth = np.power(1.0 + r, periods)
+            level_payment[i] = p * r * growth / (growth - 1.0)
+        else:
+            level_payment[i] = p / _maximum(periods, 1.0)
+        restructured[i] = True
+    return waived
+
+
+@njit(**_JIT)
 def settle_loans(idx, sched_balance, remaining, principal_repaid):
     """Settlement or prepayment: each account of ``idx`` pays its principal not yet due.
 

@@ -16,9 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from sim import kernels
-from sim.loans import Method, annuity_payment
 from sim.portfolio import CENT as CENT  # re-exported: amounts below a cent are dust
-from sim.portfolio import MONTH_DAYS, Portfolio, Status
+from sim.portfolio import MONTH_DAYS, NEVER, Portfolio, Status
 
 
 def fall_due(p: Portfolio, idx: np.ndarray, day: int) -> tuple[np.ndarray, np.ndarray]:
@@ -128,19 +127,20 @@ def restructure(p: Portfolio, idx: np.ndarray, extension_months: int) -> np.ndar
 
     Returns the amount waived per account (a concession, not a charge-off).
     """
-    waived = p.arrears_interest[idx] + p.fees_due[idx]
-    p.sched_balance[idx] += p.arrears_principal[idx]
-    p.arrears_principal[idx] = 0.0
-    p.arrears_interest[idx] = 0.0
-    p.fees_due[idx] = 0.0
-    p.missed[idx] = 0
-    rem = np.maximum(p.remaining[idx].astype(np.int64), 0) + extension_months
-    rem = np.maximum(rem, 1)
-    p.remaining[idx] = rem.astype(np.int16)
-    p.method[idx] = Method.ANNUITY
-    p.level_payment[idx] = annuity_payment(p.sched_balance[idx], p.rate_m[idx], rem)
-    p.restructured[idx] = True
-    return waived
+    return kernels.restructure_loans(
+        kernels.as_ids(idx),
+        int(extension_months),
+        p.sched_balance,
+        p.rate_m,
+        p.remaining,
+        p.level_payment,
+        p.method,
+        p.arrears_interest,
+        p.arrears_principal,
+        p.fees_due,
+        p.missed,
+        p.restructured,
+    )
 
 
 def charge_off(p: Portfolio, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -154,16 +154,17 @@ def charge_off(p: Portfolio, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         What the borrower still owes (principal, interest in arrears and fees), the base of
         post-charge-off recovery.
     """
-    principal = p.sched_balance[idx] + p.arrears_principal[idx]
-    claim = principal + p.arrears_interest[idx] + p.fees_due[idx]
-    p.principal_charged_off[idx] += principal
-    p.sched_balance[idx] = 0.0
-    p.arrears_principal[idx] = 0.0
-    p.arrears_interest[idx] = 0.0
-    p.fees_due[idx] = 0.0
-    p.status[idx] = Status.CHARGED_OFF
-    p.promise_day[idx] = -(10**6)
-    return principal, claim
+    return kernels.charge_off_loans(
+        kernels.as_ids(idx),
+        NEVER,
+        p.sched_balance,
+        p.arrears_principal,
+        p.arrears_interest,
+        p.fees_due,
+        p.principal_charged_off,
+        p.status,
+        p.promise_day,
+    )
 
 
 class InvariantError(AssertionError):
