@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim.actions import ActionRequests
+from sim.dispatch_kernels import allocate_by_priority
 
 
 def allocate_mask(
@@ -32,20 +33,13 @@ def allocate_mask(
     keep : ndarray of bool
     unserved : ndarray of int, one per channel code
     """
-    n_channels = capacity.size
-    unserved = np.zeros(n_channels, np.int64)
-    keep = np.ones(channel.size, bool)
-    if not channel.size:
-        return keep, unserved
-    demand = np.bincount(channel, minlength=n_channels)
-    limit = np.floor(np.maximum(capacity, 0.0))
-    for c in np.flatnonzero(demand > limit):  # a loop over channels, never over accounts
-        idx = np.flatnonzero(channel == c)
-        order = np.lexsort((account[idx], -value[idx], -priority[idx]))
-        cut = int(limit[c])
-        keep[idx[order[cut:]]] = False
-        unserved[c] = idx.size - cut
-    return keep, unserved
+    return allocate_by_priority(
+        np.ascontiguousarray(channel, dtype=np.int64),
+        np.ascontiguousarray(priority, dtype=np.float64),
+        np.ascontiguousarray(value, dtype=np.float64),
+        np.ascontiguousarray(account, dtype=np.int64),
+        np.ascontiguousarray(capacity, dtype=np.float64),
+    )
 
 
 def allocate(requests: ActionRequests, capacity: np.ndarray) -> tuple[ActionRequests, np.ndarray]:

@@ -6,17 +6,19 @@ contact hours, third-party contact. The engine runs every day's requests through
 
 1. :func:`expand`: one request per (account, channel), the highest priority kept, expanded into
    its attempts;
-2. :func:`static_filter`: contact hours, and the quiet period after an earlier day's
+2. contact hours, third-party channels and the quiet period after an earlier day's
    conversation;
-3. capacity (``sim.capacity``) and fall-back channels;
-4. :func:`sequential_caps`: per account, attempts in priority order until a cap is reached (the
-   7-day cap counting today's attempts, the daily connected/unanswered caps and the quiet period
-   after a conversation earlier today: these depend on the outcomes of earlier attempts, which
-   are drawn here exactly as the engine will draw them);
+3. capacity and fall-back channels;
+4. per account, attempts in priority order until a cap is reached (the 7-day cap counting
+   today's attempts, the daily connected/unanswered caps and the quiet period after a
+   conversation earlier today: these depend on the outcomes of earlier attempts, which are
+   drawn exactly as the engine will draw them, :func:`reached`);
 
-and counts every dropped attempt by reason in the compliance ledger. :func:`breaches` then
-checks the attempts actually made against the profile with separate code, so an enforcement bug
-shows up as a breach. Strategies are never trusted with compliance.
+steps 2-4 in one compiled pass (``sim.dispatch_kernels.dispatch_attempts``, driven by
+``sim.dispatch.serve``), and counts every dropped attempt by reason in the compliance
+ledger. :func:`breaches` then checks the attempts actually made against the profile with
+separate code, so an enforcement bug shows up as a breach. Strategies are never trusted
+with compliance.
 """
 
 from __future__ import annotations
@@ -253,42 +255,6 @@ def expand(requests: ActionRequests, n_accounts: int) -> tuple[Attempts, int]:
     return replace(out, attempt=attempt), dup
 
 
-def static_filter(
-    att: Attempts,
-    portfolio: Portfolio,
-    day: int,
-    profile: ComplianceProfile,
-    is_call: np.ndarray,
-    third_party: np.ndarray,
-) -> tuple[Attempts, dict[str, int]]:
-    """Drop attempts outside the profile's contact hours, on third-party channels where those
-    are forbidden, and calls within the quiet period after an earlier day's conversation."""
-    if not profile.enforce or not len(att):
-        return att, {}
-    start, end = profile.contact_hours
-    q = profile.quiet_days_after_conversation
-    keep, counts = kernels.static_checks(
-        att.account,
-        att.channel,
-        att.hour_start,
-        att.hour_end,
-        start,
-        end,
-        profile.third_party_contact,
-        third_party,
-        -1 if q is None else int(q),
-        is_call,
-        portfolio.last_conversation,
-        day,
-    )
-    dropped = {"contact_hours": int(counts[0])}
-    if not profile.third_party_contact:
-        dropped["third_party"] = int(counts[1])
-    if q is not None:
-        dropped["quiet_after_conversation"] = int(counts[2])
-    return (att if not counts.any() else att.take(keep)), dropped
-
-
 def reached(
     att: Attempts, portfolio: Portfolio, day: int, key, reach: np.ndarray, reach_trait: np.ndarray
 ) -> np.ndarray:
@@ -298,93 +264,6 @@ def reached(
     )
     counter = att.account * len(reach) + att.channel + att.attempt * ATTEMPT_STRIDE
     return uniforms(key, Stream.REACH, day, counter) < p_reach
-
-
-def sequential_caps(
-    att: Attempts,
-    portfolio: Portfolio,
-    day: int,
-    profile: ComplianceProfile,
-    is_call: np.ndarray,
-    talks: np.ndarray,
-    rpc_of: Callable[[Attempts], np.ndarray],
-) -> tuple[np.ndarray, dict[str, int]]:
-    """Caps that depend on today's earlier attempts, per account in priority order.
-
-    Attempts of one account are made in order of priority (then attempt, then channel); the
-    calls stop at the first one that would break a cap: the 7-day cap (calls in the ring from
-    earlier days plus today's), the daily connected and unanswered caps, or the quiet period
-    after a conversation earlier today. ``rpc_of`` gives the outcomes of attempts (drawn exactly
-    as the engine will draw them); it is only asked for accounts with several call attempts.
-    Returns a keep mask aligned with ``att``.
-    """
-    keep = np.ones(len(att), bool)
-    dropped: dict[str, int] = {}
-    calls = np.flatnonzero(is_call[att.channel])
-    cap7 = profile.max_call_attempts_7d
-    conn_cap = profile.max_connected_calls_per_day
-    unans_cap = profile.max_unanswered_calls_per_day
-    quiet = profile.quiet_days_after_conversation
-    if (
-        not profile.enforce
-        or not calls.size
-        or (cap7 is None and conn_cap is None and unans_cap is None and quiet is None)
-    ):
-        return keep, dropped
-    acc_all = att.account[calls]
-    size = kernels.group_sizes(acc_all, kernels.account_slots(portfolio.n))
-    # a single call attempt today: only the 7-day cap and the daily caps at 0 can stop it
-    single = calls[size == 1]
-    stop1 = np.zeros(single.size, np.int8)
-    if cap7 is not None:
-        used = kernels.calls_in_window(att.account[single], portfolio.call_ring, day - 7)
-        stop1[used + 1 > cap7] = 1
-    if conn_cap == 0 or unans_cap == 0:
-        ok = rpc_of(att.take(single))
-        if conn_cap == 0:
-            stop1[(stop1 == 0) & ok] = 3
-        if unans_cap == 0:
-            stop1[(stop1 == 0) & ~ok] = 4
-    keep[single[stop1 > 0]] = False
-    multi = calls[size > 1]
-    stop = np.zeros(multi.size, np.int8)
-    blocked = np.zeros(multi.size, bool)
-    if multi.size:
-        acc = att.account[multi]
-        order = np.lexsort((att.channel[multi], att.attempt[multi], -att.priority[multi], acc))
-        idx = multi[order]
-        acc = acc[order]
-        ok = rpc_of(att.take(idx))
-        conv = ok & talks[att.channel[idx]]
-        new = np.ones(idx.size, bool)
-        new[1:] = acc[1:] != acc[:-1]
-        group_start = np.maximum.accumulate(np.where(new, np.arange(idx.size), 0))
-
-        def before(flag: np.ndarray) -> np.ndarray:
-            c = np.cumsum(flag) - flag  # strictly before, over the whole list
-            return c - c[group_start]
-
-        rank = np.arange(idx.size) - group_start
-        if cap7 is not None:
-            used = kernels.calls_in_window(acc, portfolio.call_ring, day - 7)
-            stop = np.where(used + rank + 1 > cap7, 1, stop).astype(np.int8)
-        if quiet is not None:
-            stop = np.where((stop == 0) & (before(conv) > 0), 2, stop)
-        if conn_cap is not None:
-            stop = np.where((stop == 0) & (before(ok) >= conn_cap), 3, stop)
-        if unans_cap is not None:
-            stop = np.where((stop == 0) & (before(~ok) >= unans_cap), 4, stop)
-        # the first stop ends the account's calls for the day: later attempts are not made
-        run = np.cumsum(stop > 0)
-        blocked = (run - np.concatenate([[0], run])[group_start]) > 0
-        last = np.maximum.accumulate(np.where(stop > 0, np.arange(idx.size), -1))
-        stop = np.where(last >= group_start, stop[np.maximum(last, 0)], 0)
-        keep[idx[blocked]] = False
-    names = DROP_REASONS[3:]  # call_cap_7d, quiet, daily connected, daily unanswered
-    counts = np.bincount(stop1, minlength=5) + np.bincount(stop[blocked], minlength=5)
-    for code, name in enumerate(names, start=1):
-        dropped[name] = int(counts[code])
-    return keep, dropped
 
 
 def record_calls(
@@ -465,7 +344,7 @@ def breaches(
 
 
 def reach_draws(portfolio, day, key, reach, reach_trait) -> Callable[[Attempts], np.ndarray]:
-    """``rpc_of`` for :func:`sequential_caps` and :func:`breaches`: the engine's own draws."""
+    """``rpc_of`` for :func:`breaches`: the engine's own draws."""
     return lambda a: reached(a, portfolio, day, key, reach, reach_trait)
 
 
@@ -483,6 +362,4 @@ __all__ = [
     "load_profile",
     "reached",
     "record_calls",
-    "sequential_caps",
-    "static_filter",
 ]

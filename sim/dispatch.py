@@ -13,21 +13,22 @@ The strategy asks; this module decides what is done, in the order a contact cent
 5. breaches of the profile among the attempts made, counted by separate code, and the calls
    written into each account's ring of recent attempt days.
 
+Steps 2-4 are one compiled pass (:func:`sim.dispatch_kernels.dispatch_attempts`): a day's
+dispatch costs one call, not a few dozen array operations.
+
 The vectorised engine and the Mesa model share it, so both enforce exactly the same rules.
 """
 
 from __future__ import annotations
-
-from dataclasses import replace
 
 import numpy as np
 
 from sim import compliance as rules
 from sim import kernels
 from sim.actions import ActionRequests
-from sim.capacity import allocate_mask
 from sim.channels import CHANNEL_NAMES, N_CHANNELS, Channel, Reachability
-from sim.compliance import ComplianceProfile, call_channel_mask, record_calls
+from sim.compliance import DROP_REASONS, ComplianceProfile, call_channel_mask, record_calls
+from sim.dispatch_kernels import dispatch_attempts
 from sim.kpis import DailyRecorder
 from sim.operations import DailyCapacity, StaffingPlan, daily_capacity
 from sim.portfolio import Portfolio
@@ -67,37 +68,6 @@ class ChannelTable:
             self.cost_contact = np.where(staffed, 0.0, self.cost_contact)
 
 
-def fall_back(
-    p: Portfolio,
-    ch: ChannelTable,
-    profile: ComplianceProfile,
-    day: int,
-    att: rules.Attempts,
-    served: np.ndarray,
-    dropped: dict[str, int],
-) -> rules.Attempts:
-    """Attempts staff could not serve move to their rule's fall-back channel, where there is
-    one and it has room; an attempt already made on that channel today is not repeated."""
-    out = att.take(served)
-    fb = att.take(~served & (att.fallback >= 0))
-    if not len(fb):
-        return out
-    fb = replace(fb, channel=fb.fallback.astype(np.int64), fallback=np.full(len(fb), -1, np.int8))
-    fb, d = rules.static_filter(fb, p, day, profile, ch.is_call, ch.third_party)
-    _merge(dropped, d)
-    room = ch.capacity - np.bincount(out.channel, minlength=N_CHANNELS)
-    keep, _ = allocate_mask(fb.channel, fb.priority, fb.value, fb.account, room)
-    if not keep.any():
-        return out
-    both = rules.Attempts.concat([out, fb.take(keep)])
-    key = (both.account * N_CHANNELS + both.channel) * 16 + np.minimum(both.attempt, 15)
-    _, first = np.unique(key, return_index=True)
-    if first.size < len(both):
-        dropped["duplicate"] = dropped.get("duplicate", 0) + len(both) - first.size
-        both = both.take(np.sort(first))
-    return both
-
-
 def staffing_capacity(spec) -> DailyCapacity:
     """Daily capacity and staff cost of a scenario's staffing plan (DES, cached per plan)."""
     fields = spec.model_dump()
@@ -127,24 +97,36 @@ def serve(
     if channel.size and (channel.min() < 0 or channel.max() >= N_CHANNELS):
         raise ValueError(f"strategy {strategy_name!r} requested an unknown channel code")
     att, dup = rules.expand(requests, p.n)
-    dropped = {"duplicate": dup}
-    att, d = rules.static_filter(att, p, day, profile, ch.is_call, ch.third_party)
-    _merge(dropped, d)
-    keep, unserved = allocate_mask(att.channel, att.priority, att.value, att.account, ch.capacity)
+    fields, dropped, unserved = dispatch_attempts(
+        tuple(np.ascontiguousarray(v) for v in att.__dict__.values()),
+        day,
+        key,
+        profile.enforce,
+        (*profile.contact_hours, _or_absent(profile.quiet_days_after_conversation)),
+        (
+            _or_absent(profile.max_call_attempts_7d),
+            _or_absent(profile.max_connected_calls_per_day),
+            _or_absent(profile.max_unanswered_calls_per_day),
+        ),
+        profile.third_party_contact,
+        ch.is_call,
+        ch.talks,
+        ch.third_party,
+        ch.capacity,
+        ch.reach,
+        ch.reach_trait,
+        p.last_conversation,
+        p.call_ring,
+        p.reach,
+        kernels.account_slots(p.n),
+    )
+    dropped[0] += dup
     rec.add_by_channel(day, "unserved", unserved)
-    if not keep.all():
-        att = fall_back(p, ch, profile, day, att, keep, dropped)
+    rec.add(day, **{f"dropped_{r}": int(n) for r, n in zip(DROP_REASONS, dropped, strict=True)})
+    att = rules.Attempts(*fields)
     if not len(att):
-        rec.add(day, **{f"dropped_{k}": v for k, v in dropped.items()})
         return None
     rpc_of = rules.reach_draws(p, day, key, ch.reach, ch.reach_trait)
-    keep, d = rules.sequential_caps(att, p, day, profile, ch.is_call, ch.talks, rpc_of)
-    _merge(dropped, d)
-    rec.add(day, **{f"dropped_{k}": v for k, v in dropped.items()})
-    if not keep.all():
-        att = att.take(keep)
-    if not len(att):
-        return None
     acc = att.account
     before = kernels.gather(p.last_conversation, acc)
     n_breach = rules.breaches(att, rpc_of, before, day, profile, ch.is_call, ch.talks, p.n)
@@ -153,9 +135,9 @@ def serve(
     return att
 
 
-def _merge(total: dict[str, int], more: dict[str, int]) -> None:
-    for k, v in more.items():
-        total[k] = total.get(k, 0) + v
+def _or_absent(limit: int | None) -> int:
+    """A profile's limit for the compiled dispatch: -1 when the profile has none."""
+    return -1 if limit is None else int(limit)
 
 
-__all__ = ["ChannelTable", "fall_back", "serve", "staffing_capacity"]
+__all__ = ["ChannelTable", "serve", "staffing_capacity"]

@@ -1,0 +1,551 @@
+"""The compiled part of the day's dispatch: from expanded requests to the attempts made.
+
+:func:`dispatch_attempts` runs steps 2-4 of :mod:`sim.dispatch` in one call (the compliance
+checks that need no other attempt, staff capacity served by priority with fall-back channels,
+and the caps that depend on today's earlier attempts), so that a day costs one pass over the
+requests and not a few dozen array operations. Each step is its own function here, written
+to give exactly what the array formulas of the earlier Python implementation gave:
+
+* order by priority: a stable sort on ``(-priority, -value, account)`` (``numpy.lexsort``
+  order; NaN sorts last as in numpy);
+* the caps per account in execution order: a stable sort on ``(account, -priority, attempt,
+  channel)``; a cap is tested against all earlier attempts of the account today (made or
+  not) and the first stop ends the account's calls for the day; a later attempt that is not
+  made is counted under the reason of the latest stop before it.
+
+Right-party contact draws use the engine's own counters (``sim.compliance.reached``), so the
+caps see the outcomes the engine will play out.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from sim.kernels import (
+    _ACCOUNT_HELPER,
+    _JIT,
+    _REACH,
+    _minimum,
+    calls_in_window,
+    group_sizes,
+    static_checks,
+)
+from sim.rng import stream_offset, uniform_at
+
+#: Positions in the ``dropped`` counts, ``sim.compliance.DROP_REASONS`` order.
+_DUPLICATE = 0
+_CALL_CAP_7D = 3  # then quiet period, daily connected cap, daily unanswered cap (stop codes 1-4)
+_N_REASONS = 7
+_ATTEMPT_STRIDE = 1 << 40  # sim.compliance.ATTEMPT_STRIDE
+
+
+# --------------------------------------------------------------------------- ordering
+@njit(**_ACCOUNT_HELPER)
+def _float_before(a, b):
+    """``a`` sorts strictly before ``b`` in numpy's ascending order (NaN last)."""
+    if a != a:
+        return False
+    return b != b or a < b
+
+
+@njit(**_ACCOUNT_HELPER)
+def _serve_first(i, j, priority, value, account):
+    """Position ``i`` is served before ``j``: higher priority, then value, then lower account,
+    then earlier position (numpy's lexsort of ``(account, -value, -priority)``)."""
+    if _float_before(-priority[i], -priority[j]):
+        return True
+    if _float_before(-priority[j], -priority[i]):
+        return False
+    if _float_before(-value[i], -value[j]):
+        return True
+    if _float_before(-value[j], -value[i]):
+        return False
+    if account[i] != account[j]:
+        return account[i] < account[j]
+    return i < j
+
+
+@njit(**_ACCOUNT_HELPER)
+def _made_first(i, j, account, priority, attempt, channel):
+    """Position ``i`` is tried before ``j`` today: by account, then higher priority, then
+    attempt, then channel, then position (numpy's lexsort of ``(channel, attempt, -priority,
+    account)``)."""
+    if account[i] != account[j]:
+        return account[i] < account[j]
+    if _float_before(-priority[i], -priority[j]):
+        return True
+    if _float_before(-priority[j], -priority[i]):
+        return False
+    if attempt[i] != attempt[j]:
+        return attempt[i] < attempt[j]
+    if channel[i] != channel[j]:
+        return channel[i] < channel[j]
+    return i < j
+
+
+@njit(**_JIT)
+def _sort_served(pos, priority, value, account):
+    """``pos`` sorted into serving order (a merge sort on a total order: the result is the
+    stable sort's)."""
+    n = pos.size
+    a = pos.copy()
+    b = np.empty(n, np.int64)
+    width = 1
+    while width < n:
+        for lo in range(0, n, 2 * width):
+            mid = min(lo + width, n)
+            hi = min(lo + 2 * width, n)
+            x, y, k = lo, mid, lo
+            while x < mid and y < hi:
+                if _serve_first(a[y], a[x], priority, value, account):
+                    b[k] = a[y]
+                    y += 1
+                else:
+                    b[k] = a[x]
+                    x += 1
+                k += 1
+            while x < mid:
+                b[k] = a[x]
+                x += 1
+                k += 1
+            while y < hi:
+                b[k] = a[y]
+                y += 1
+                k += 1
+        a, b = b, a
+        width *= 2
+    return a
+
+
+@njit(**_JIT)
+def _sort_made(pos, account, priority, attempt, channel):
+    """``pos`` sorted into the order attempts are made (see :func:`_made_first`)."""
+    n = pos.size
+    a = pos.copy()
+    b = np.empty(n, np.int64)
+    width = 1
+    while width < n:
+        for lo in range(0, n, 2 * width):
+            mid = min(lo + width, n)
+            hi = min(lo + 2 * width, n)
+            x, y, k = lo, mid, lo
+            while x < mid and y < hi:
+                if _made_first(a[y], a[x], account, priority, attempt, channel):
+                    b[k] = a[y]
+                    y += 1
+                else:
+                    b[k] = a[x]
+                    x += 1
+                k += 1
+            while x < mid:
+                b[k] = a[x]
+                x += 1
+                k += 1
+            while y < hi:
+                b[k] = a[y]
+                y += 1
+                k += 1
+        a, b = b, a
+        width *= 2
+    return a
+
+
+# --------------------------------------------------------------------------- capacity
+@njit(**_JIT)
+def allocate_by_priority(channel, priority, value, account, capacity):
+    """Which entries the staff can serve (see ``sim.capacity.allocate_mask``).
+
+    For a channel whose demand exceeds ``floor(max(capacity, 0))``, the entries in serving
+    order (:func:`_serve_first`) beyond that many are not served.
+
+    Returns
+    -------
+    keep : ndarray of bool
+    unserved : ndarray of int64, one per channel code
+    """
+    n_channels = capacity.size
+    n = channel.size
+    keep = np.ones(n, np.bool_)
+    unserved = np.zeros(n_channels, np.int64)
+    demand = np.zeros(n_channels, np.int64)
+    for k in range(n):
+        demand[channel[k]] += 1
+    for c in range(n_channels):
+        limit = np.floor(max(capacity[c], 0.0))
+        if not demand[c] > limit:
+            continue
+        pos = np.empty(demand[c], np.int64)
+        m = 0
+        for k in range(n):
+            if channel[k] == c:
+                pos[m] = k
+                m += 1
+        order = _sort_served(pos, priority, value, account)
+        cut = int(limit)
+        for q in range(cut, m):
+            keep[order[q]] = False
+        unserved[c] = m - cut
+    return keep, unserved
+
+
+# --------------------------------------------------------------------------- the pipeline
+@njit(**_JIT)
+def _positions(mask):
+    n = 0
+    for k in range(mask.size):
+        if mask[k]:
+            n += 1
+    out = np.empty(n, np.int64)
+    m = 0
+    for k in range(mask.size):
+        if mask[k]:
+            out[m] = k
+            m += 1
+    return out
+
+
+@njit(**_JIT)
+def _reached(pos, account, channel, attempt, day, key, ch_reach, ch_trait, reach):
+    """Right-party contact of the attempts at ``pos``: the engine's draws exactly."""
+    n_channels = ch_reach.size
+    off = stream_offset(key, _REACH, day)
+    out = np.empty(pos.size, np.bool_)
+    for q in range(pos.size):
+        k = pos[q]
+        i = account[k]
+        c = channel[k]
+        p_reach = _minimum(ch_reach[c] * reach[i, ch_trait[c]], 0.98)
+        counter = i * n_channels + c + attempt[k] * _ATTEMPT_STRIDE
+        out[q] = uniform_at(off, counter) < p_reach
+    return out
+
+
+@njit(**_JIT)
+def _sequential_caps(
+    account,
+    channel,
+    attempt,
+    priority,
+    day,
+    key,
+    cap7,
+    quiet,
+    conn_cap,
+    unans_cap,
+    is_call,
+    talks,
+    ch_reach,
+    ch_trait,
+    reach,
+    call_ring,
+    slots,
+    dropped,
+):
+    """Keep mask of the caps that depend on today's earlier attempts (``-1``: no such cap);
+    drops are added to ``dropped``."""
+    n = account.size
+    keep = np.ones(n, np.bool_)
+    call_mask = np.empty(n, np.bool_)
+    for k in range(n):
+        call_mask[k] = is_call[channel[k]]
+    calls = _positions(call_mask)
+    if calls.size == 0 or (cap7 < 0 and conn_cap < 0 and unans_cap < 0 and quiet < 0):
+        return keep
+    acc_calls = account[calls]
+    size = group_sizes(acc_calls, slots)
+    # a single call attempt today: only the 7-day cap and daily caps at 0 can stop it
+    single = calls[size == 1]
+    if single.size:
+        stop1 = np.zeros(single.size, np.int64)
+        if cap7 >= 0:
+            used = calls_in_window(account[single], call_ring, day - 7)
+            for q in range(single.size):
+                if used[q] + 1 > cap7:
+                    stop1[q] = 1
+        if conn_cap == 0 or unans_cap == 0:
+            ok = _reached(single, account, channel, attempt, day, key, ch_reach, ch_trait, reach)
+            for q in range(single.size):
+                if stop1[q] == 0 and conn_cap == 0 and ok[q]:
+                    stop1[q] = 3
+                if stop1[q] == 0 and unans_cap == 0 and not ok[q]:
+                    stop1[q] = 4
+        for q in range(single.size):
+            if stop1[q] > 0:
+                keep[single[q]] = False
+                dropped[_CALL_CAP_7D + stop1[q] - 1] += 1
+    multi = calls[size > 1]
+    if multi.size == 0:
+        return keep
+    idx = _sort_made(multi, account, priority, attempt, channel)
+    ok = _reached(idx, account, channel, attempt, day, key, ch_reach, ch_trait, reach)
+    used = calls_in_window(account[idx], call_ring, day - 7) if cap7 >= 0 else idx
+    start = 0
+    while start < idx.size:
+        end = start + 1
+        while end < idx.size and account[idx[end]] == account[idx[start]]:
+            end += 1
+        conv_before = 0
+        ok_before = 0
+        not_ok_before = 0
+        reason = 0  # of the latest stop so far in the group
+        for q in range(start, end):
+            k = idx[q]
+            stop = 0
+            if cap7 >= 0 and used[q] + (q - start) + 1 > cap7:
+                stop = 1
+            if quiet >= 0 and stop == 0 and conv_before > 0:
+                stop = 2
+            if conn_cap >= 0 and stop == 0 and ok_before >= conn_cap:
+                stop = 3
+            if unans_cap >= 0 and stop == 0 and not_ok_before >= unans_cap:
+                stop = 4
+            if stop > 0:
+                reason = stop
+            if reason > 0:
+                keep[k] = False
+                dropped[_CALL_CAP_7D + reason - 1] += 1
+            if ok[q]:
+                ok_before += 1
+                if talks[channel[k]]:
+                    conv_before += 1
+            else:
+                not_ok_before += 1
+        start = end
+    return keep
+
+
+@njit(**_JIT)
+def _first_of_each(account, channel, attempt, n_channels):
+    """Positions of the first entry of each (account, channel, attempt capped at 15)."""
+    seen = set()
+    seen.add(np.int64(-1))  # types the set
+    keep = np.zeros(account.size, np.bool_)
+    for k in range(account.size):
+        code = (account[k] * n_channels + channel[k]) * 16 + min(attempt[k], 15)
+        if code not in seen:
+            seen.add(code)
+            keep[k] = True
+    return keep
+
+
+@njit(**_JIT)
+def _take(pos, account, channel, attempt, priority, value, hour_start, hour_end, fallback):
+    """The attempts at positions ``pos`` (all eight fields)."""
+    return (
+        account[pos],
+        channel[pos],
+        attempt[pos],
+        priority[pos],
+        value[pos],
+        hour_start[pos],
+        hour_end[pos],
+        fallback[pos],
+    )
+
+
+@njit(**_JIT)
+def _static(
+    att, day, enforce, rules, third_party_allowed, is_call, third_party, last_conv, dropped
+):
+    """Step 1 of :func:`dispatch_attempts` on ``att`` (the eight fields); ``rules`` is
+    ``(hours_start, hours_end, quiet)``. Returns the attempts kept."""
+    account, channel, attempt, priority, value, hour_start, hour_end, fallback = att
+    if not enforce or account.size == 0:
+        return att
+    keep, counts = static_checks(
+        account,
+        channel,
+        hour_start,
+        hour_end,
+        rules[0],
+        rules[1],
+        third_party_allowed,
+        third_party,
+        rules[2],
+        is_call,
+        last_conv,
+        day,
+    )
+    dropped[1] += counts[0]
+    dropped[2] += counts[1]
+    dropped[4] += counts[2]
+    if counts[0] + counts[1] + counts[2] == 0:
+        return att
+    pos = _positions(keep)
+    return _take(pos, account, channel, attempt, priority, value, hour_start, hour_end, fallback)
+
+
+@njit(**_JIT)
+def _with_fall_back(
+    att,
+    served,
+    day,
+    enforce,
+    rules,
+    third_party_allowed,
+    is_call,
+    third_party,
+    capacity,
+    last_conv,
+    dropped,
+):
+    """Step 2's fall-back: the served attempts, then those moved to their fall-back channel
+    that pass step 1 there and fit in the room left (first of each account, channel and
+    attempt only)."""
+    account, channel, attempt, priority, value, hour_start, hour_end, fallback = att
+    n = served.size
+    moving = np.zeros(n, np.bool_)
+    for k in range(n):
+        moving[k] = not served[k] and fallback[k] >= 0
+    out = _positions(served)
+    made = _take(out, account, channel, attempt, priority, value, hour_start, hour_end, fallback)
+    fb = _positions(moving)
+    if fb.size == 0:
+        return made
+    moved = _take(fb, account, channel, attempt, priority, value, hour_start, hour_end, fallback)
+    moved = (
+        moved[0],
+        moved[7].astype(np.int64),  # the fall-back channel, without a fall-back of its own
+        moved[2],
+        moved[3],
+        moved[4],
+        moved[5],
+        moved[6],
+        np.full(fb.size, -1, np.int8),
+    )
+    moved = _static(
+        moved, day, enforce, rules, third_party_allowed, is_call, third_party, last_conv, dropped
+    )
+    busy = np.zeros(capacity.size, np.int64)
+    for q in range(out.size):
+        busy[channel[out[q]]] += 1
+    fits, _ = allocate_by_priority(moved[1], moved[3], moved[4], moved[0], capacity - busy)
+    pos = _positions(fits)
+    if pos.size == 0:
+        return made
+    moved = _take(pos, *moved)
+    both = (
+        np.concatenate((made[0], moved[0])),
+        np.concatenate((made[1], moved[1])),
+        np.concatenate((made[2], moved[2])),
+        np.concatenate((made[3], moved[3])),
+        np.concatenate((made[4], moved[4])),
+        np.concatenate((made[5], moved[5])),
+        np.concatenate((made[6], moved[6])),
+        np.concatenate((made[7], moved[7])),
+    )
+    first = _first_of_each(both[0], both[1], both[2], capacity.size)
+    pos = _positions(first)
+    if pos.size == first.size:
+        return both
+    dropped[_DUPLICATE] += first.size - pos.size
+    return _take(pos, *both)
+
+
+@njit(**_JIT)
+def dispatch_attempts(
+    att,
+    day,
+    key,
+    enforce,
+    rules,
+    caps,
+    third_party_allowed,
+    is_call,
+    talks,
+    third_party,
+    capacity,
+    ch_reach,
+    ch_trait,
+    last_conversation,
+    call_ring,
+    reach,
+    slots,
+):
+    """The attempts made today from the day's expanded requests (steps 2-4 of
+    :mod:`sim.dispatch`).
+
+    ``att`` is ``(account, channel, attempt, priority, value, hour_start, hour_end,
+    fallback)`` (int64, int64, int64, float64, float64, int8, int8, int8); ``rules`` is
+    ``(hours_start, hours_end, quiet)`` and ``caps`` ``(cap_7d, connected, unanswered)`` of
+    the compliance profile, ``-1`` where the profile has no such rule.
+
+    1. without ``enforce`` nothing is dropped for the profile; else attempts outside the hours
+       ``[hours_start, hours_end)``, on third-party channels when those are not allowed, or
+       calls within ``quiet`` days after an earlier day's conversation are dropped
+       (``sim.kernels.static_checks``);
+    2. staff-limited channels are served by priority up to ``capacity``
+       (:func:`allocate_by_priority`); attempts not served move to their fall-back channel
+       (when ``>= 0``), pass step 1 there and are served by priority in the room left; an
+       attempt already made on that channel today is not repeated (counted as a duplicate);
+    3. the caps that depend on today's earlier attempts, per account in execution order
+       (:func:`_sequential_caps`).
+
+    Returns
+    -------
+    att : tuple of ndarray
+        The attempts made (the eight fields), in the order they are played out (served ones
+        first, then fall-backs).
+    dropped : ndarray of int64
+        Attempts dropped by reason, ``sim.compliance.DROP_REASONS`` order.
+    unserved : ndarray of int64
+        Attempts per channel that staff could not serve (before fall-back).
+    """
+    dropped = np.zeros(_N_REASONS, np.int64)
+    att = _static(
+        att,
+        day,
+        enforce,
+        rules,
+        third_party_allowed,
+        is_call,
+        third_party,
+        last_conversation,
+        dropped,
+    )
+    served, unserved = allocate_by_priority(att[1], att[3], att[4], att[0], capacity)
+    for k in range(served.size):
+        if not served[k]:
+            att = _with_fall_back(
+                att,
+                served,
+                day,
+                enforce,
+                rules,
+                third_party_allowed,
+                is_call,
+                third_party,
+                capacity,
+                last_conversation,
+                dropped,
+            )
+            break
+    if enforce and att[0].size:
+        made = _sequential_caps(
+            att[0],
+            att[1],
+            att[2],
+            att[3],
+            day,
+            key,
+            caps[0],
+            rules[2],
+            caps[1],
+            caps[2],
+            is_call,
+            talks,
+            ch_reach,
+            ch_trait,
+            reach,
+            call_ring,
+            slots,
+            dropped,
+        )
+        pos = _positions(made)
+        if pos.size < made.size:
+            att = _take(pos, *att)
+    return att, dropped, unserved
+
+
+__all__ = ["allocate_by_priority", "dispatch_attempts"]
