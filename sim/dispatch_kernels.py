@@ -41,64 +41,62 @@ _ATTEMPT_STRIDE = 1 << 40  # sim.compliance.ATTEMPT_STRIDE
 
 
 # --------------------------------------------------------------------------- ordering
-@njit(**_ACCOUNT_HELPER)
-def _float_before(a, b):
-    """``a`` sorts strictly before ``b`` in numpy's ascending order (NaN last)."""
-    if a != a:
-        return False
-    return b != b or a < b
+_SIGN = np.uint64(1) << np.uint64(63)
 
 
 @njit(**_ACCOUNT_HELPER)
-def _serve_first(i, j, priority, value, account):
-    """Position ``i`` is served before ``j``: higher priority, then value, then lower account,
-    then earlier position (numpy's lexsort of ``(account, -value, -priority)``)."""
-    if _float_before(-priority[i], -priority[j]):
-        return True
-    if _float_before(-priority[j], -priority[i]):
-        return False
-    if _float_before(-value[i], -value[j]):
-        return True
-    if _float_before(-value[j], -value[i]):
-        return False
-    if account[i] != account[j]:
-        return account[i] < account[j]
-    return i < j
+def _float_key(x):
+    """An unsigned integer in the order numpy sorts floats: ascending, -0.0 equal to 0.0,
+    NaN last."""
+    if x != x:
+        return np.uint64(0xFFFFFFFFFFFFFFFF)
+    u = np.float64(x + 0.0).view(np.uint64)  # x + 0.0 turns -0.0 into 0.0
+    return ~u if u & _SIGN else u | _SIGN
 
 
 @njit(**_ACCOUNT_HELPER)
-def _made_first(i, j, account, priority, attempt, channel):
-    """Position ``i`` is tried before ``j`` today: by account, then higher priority, then
-    attempt, then channel, then position (numpy's lexsort of ``(channel, attempt, -priority,
-    account)``)."""
-    if account[i] != account[j]:
-        return account[i] < account[j]
-    if _float_before(-priority[i], -priority[j]):
-        return True
-    if _float_before(-priority[j], -priority[i]):
-        return False
-    if attempt[i] != attempt[j]:
-        return attempt[i] < attempt[j]
-    if channel[i] != channel[j]:
-        return channel[i] < channel[j]
-    return i < j
+def _int_key(x):
+    """An unsigned integer in the order of the signed integer ``x``."""
+    return np.uint64(x) ^ _SIGN
+
+
+@njit(**_ACCOUNT_HELPER)
+def _row_before(keys, i, j):
+    """Row ``i`` of ``keys`` sorts before row ``j`` (lexicographic, unsigned)."""
+    for c in range(keys.shape[1]):
+        if keys[i, c] != keys[j, c]:
+            return keys[i, c] < keys[j, c]
+    return False
+
+
+#: Runs sorted by insertion before merging.
+_RUN = 16
 
 
 @njit(**_JIT)
-def _sort_served(pos, priority, value, account):
-    """``pos`` sorted into serving order (a merge sort on a total order: the result is the
-    stable sort's)."""
-    n = pos.size
-    a = pos.copy()
+def _sort_rows(keys):
+    """The stable permutation that sorts the rows of ``keys`` (insertion-sorted runs, then
+    bottom-up merges; equal rows keep their order)."""
+    n = keys.shape[0]
+    a = np.arange(n)
+    for lo in range(0, n, _RUN):
+        hi = min(lo + _RUN, n)
+        for q in range(lo + 1, hi):
+            x = a[q]
+            r = q - 1
+            while r >= lo and _row_before(keys, x, a[r]):
+                a[r + 1] = a[r]
+                r -= 1
+            a[r + 1] = x
     b = np.empty(n, np.int64)
-    width = 1
+    width = _RUN
     while width < n:
         for lo in range(0, n, 2 * width):
             mid = min(lo + width, n)
             hi = min(lo + 2 * width, n)
             x, y, k = lo, mid, lo
             while x < mid and y < hi:
-                if _serve_first(a[y], a[x], priority, value, account):
+                if _row_before(keys, a[y], a[x]):
                     b[k] = a[y]
                     y += 1
                 else:
@@ -116,39 +114,79 @@ def _sort_served(pos, priority, value, account):
         a, b = b, a
         width *= 2
     return a
+
+
+@njit(**_JIT)
+def _serving_keys(pos, priority, value, account):
+    """Rows that sort entries ``pos`` into serving order: higher priority, then value, then
+    lower account, then earlier position (numpy's stable lexsort of ``(account, -value,
+    -priority)``). The last column makes every row unique."""
+    m = pos.size
+    keys = np.empty((m, 4), np.uint64)
+    for q in range(m):
+        k = pos[q]
+        keys[q, 0] = _float_key(-priority[k])
+        keys[q, 1] = _float_key(-value[k])
+        keys[q, 2] = _int_key(account[k])
+        keys[q, 3] = np.uint64(q)
+    return keys
+
+
+@njit(**_JIT)
+def _smallest(keys, cut):
+    """Which ``cut`` rows of ``keys`` (all distinct) sort first: a selection by partitions
+    around a median of three, O(n) on average; a full sort if it ever takes too many steps."""
+    n = keys.shape[0]
+    first = np.zeros(n, np.bool_)
+    a = np.arange(n)
+    lo, hi, steps = 0, n, 0
+    while hi - lo > 1 and lo < cut < hi:
+        steps += 1
+        if steps > 100:  # adversarial order: sort instead
+            order = _sort_rows(keys)
+            for q in range(cut):
+                first[order[q]] = True
+            return first
+        x, y, z = a[lo], a[(lo + hi - 1) // 2], a[hi - 1]
+        if _row_before(keys, y, x):
+            x, y = y, x
+        if _row_before(keys, z, y):
+            y = z
+            if _row_before(keys, y, x):
+                y = x
+        pivot = y
+        store = lo
+        for q in range(lo, hi):
+            if _row_before(keys, a[q], pivot):
+                a[q], a[store] = a[store], a[q]
+                store += 1
+        if store >= cut:
+            hi = store
+        else:  # the pivot is the smallest of the rest: put it next
+            for q in range(store, hi):
+                if a[q] == pivot:
+                    a[q], a[store] = a[store], a[q]
+                    break
+            lo = store + 1
+    for q in range(cut):
+        first[a[q]] = True
+    return first
 
 
 @njit(**_JIT)
 def _sort_made(pos, account, priority, attempt, channel):
-    """``pos`` sorted into the order attempts are made (see :func:`_made_first`)."""
-    n = pos.size
-    a = pos.copy()
-    b = np.empty(n, np.int64)
-    width = 1
-    while width < n:
-        for lo in range(0, n, 2 * width):
-            mid = min(lo + width, n)
-            hi = min(lo + 2 * width, n)
-            x, y, k = lo, mid, lo
-            while x < mid and y < hi:
-                if _made_first(a[y], a[x], account, priority, attempt, channel):
-                    b[k] = a[y]
-                    y += 1
-                else:
-                    b[k] = a[x]
-                    x += 1
-                k += 1
-            while x < mid:
-                b[k] = a[x]
-                x += 1
-                k += 1
-            while y < hi:
-                b[k] = a[y]
-                y += 1
-                k += 1
-        a, b = b, a
-        width *= 2
-    return a
+    """``pos`` in the order attempts are made: by account, then higher priority, then
+    attempt, then channel, then position (numpy's lexsort of ``(channel, attempt, -priority,
+    account)``)."""
+    m = pos.size
+    keys = np.empty((m, 4), np.uint64)
+    for q in range(m):
+        k = pos[q]
+        keys[q, 0] = _int_key(account[k])
+        keys[q, 1] = _float_key(-priority[k])
+        keys[q, 2] = _int_key(attempt[k])
+        keys[q, 3] = _int_key(channel[k])
+    return pos[_sort_rows(keys)]
 
 
 # --------------------------------------------------------------------------- capacity
@@ -157,7 +195,7 @@ def allocate_by_priority(channel, priority, value, account, capacity):
     """Which entries the staff can serve (see ``sim.capacity.allocate_mask``).
 
     For a channel whose demand exceeds ``floor(max(capacity, 0))``, the entries in serving
-    order (:func:`_serve_first`) beyond that many are not served.
+    order (:func:`_serving_keys`) beyond that many are not served.
 
     Returns
     -------
@@ -181,15 +219,25 @@ def allocate_by_priority(channel, priority, value, account, capacity):
             if channel[k] == c:
                 pos[m] = k
                 m += 1
-        order = _sort_served(pos, priority, value, account)
         cut = int(limit)
-        for q in range(cut, m):
-            keep[order[q]] = False
+        served = _smallest(_serving_keys(pos, priority, value, account), cut)
+        for q in range(m):
+            if not served[q]:
+                keep[pos[q]] = False
         unserved[c] = m - cut
     return keep, unserved
 
 
 # --------------------------------------------------------------------------- the pipeline
+@njit(**_ACCOUNT_HELPER)
+def _all(mask):
+    """Every entry of a boolean array is set (a loop, so that no array is live in it)."""
+    for k in range(mask.size):
+        if not mask[k]:
+            return False
+    return True
+
+
 @njit(**_JIT)
 def _positions(mask):
     n = 0
@@ -317,14 +365,24 @@ def _sequential_caps(
 
 @njit(**_JIT)
 def _first_of_each(account, channel, attempt, n_channels):
-    """Positions of the first entry of each (account, channel, attempt capped at 15)."""
-    seen = set()
-    seen.add(np.int64(-1))  # types the set
-    keep = np.zeros(account.size, np.bool_)
-    for k in range(account.size):
+    """Which entries are the first of their (account, channel, attempt capped at 15), in
+    order (an open-addressing hash set of the codes seen)."""
+    n = account.size
+    bits = 4
+    while (1 << bits) < 2 * n:
+        bits += 1
+    size = 1 << bits
+    table = np.full(size, -1, np.int64)
+    mask = size - 1
+    shift = np.uint64(64 - bits)  # the product's top bits: Fibonacci hashing
+    keep = np.zeros(n, np.bool_)
+    for k in range(n):
         code = (account[k] * n_channels + channel[k]) * 16 + min(attempt[k], 15)
-        if code not in seen:
-            seen.add(code)
+        slot = np.int64((np.uint64(code) * np.uint64(0x9E3779B97F4A7C15)) >> shift)
+        while table[slot] != -1 and table[slot] != code:
+            slot = (slot + 1) & mask
+        if table[slot] == -1:
+            table[slot] = code
             keep[k] = True
     return keep
 
@@ -505,22 +563,20 @@ def dispatch_attempts(
         dropped,
     )
     served, unserved = allocate_by_priority(att[1], att[3], att[4], att[0], capacity)
-    for k in range(served.size):
-        if not served[k]:
-            att = _with_fall_back(
-                att,
-                served,
-                day,
-                enforce,
-                rules,
-                third_party_allowed,
-                is_call,
-                third_party,
-                capacity,
-                last_conversation,
-                dropped,
-            )
-            break
+    if not _all(served):
+        att = _with_fall_back(
+            att,
+            served,
+            day,
+            enforce,
+            rules,
+            third_party_allowed,
+            is_call,
+            third_party,
+            capacity,
+            last_conversation,
+            dropped,
+        )
     if enforce and att[0].size:
         made = _sequential_caps(
             att[0],
