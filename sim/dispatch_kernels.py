@@ -254,8 +254,10 @@ def _positions(mask):
 
 
 @njit(**_JIT)
-def _reached(pos, account, channel, attempt, day, key, ch_reach, ch_trait, reach):
-    """Right-party contact of the attempts at ``pos``: the engine's draws exactly."""
+def _reached(pos, account, channel, attempt, draws):
+    """Right-party contact of the attempts at ``pos``: the engine's draws exactly; ``draws``
+    is ``(day, key, channel reach, channel reachability trait, borrowers' reach)``."""
+    day, key, ch_reach, ch_trait, reach = draws
     n_channels = ch_reach.size
     off = stream_offset(key, _REACH, day)
     out = np.empty(pos.size, np.bool_)
@@ -270,28 +272,13 @@ def _reached(pos, account, channel, attempt, day, key, ch_reach, ch_trait, reach
 
 
 @njit(**_JIT)
-def _sequential_caps(
-    account,
-    channel,
-    attempt,
-    priority,
-    day,
-    key,
-    cap7,
-    quiet,
-    conn_cap,
-    unans_cap,
-    is_call,
-    talks,
-    ch_reach,
-    ch_trait,
-    reach,
-    call_ring,
-    slots,
-    dropped,
-):
-    """Keep mask of the caps that depend on today's earlier attempts (``-1``: no such cap);
-    drops are added to ``dropped``."""
+def _sequential_caps(att, limits, draws, is_call, talks, call_ring, slots, dropped):
+    """Keep mask of the caps that depend on today's earlier attempts; ``limits`` is
+    ``(cap_7d, quiet, connected, unanswered)`` (``-1``: no such cap), ``draws`` as in
+    :func:`_reached`. Drops are added to ``dropped``."""
+    account, channel, attempt, priority = att[0], att[1], att[2], att[3]
+    cap7, quiet, conn_cap, unans_cap = limits
+    day = draws[0]
     n = account.size
     keep = np.ones(n, np.bool_)
     call_mask = np.empty(n, np.bool_)
@@ -312,7 +299,7 @@ def _sequential_caps(
                 if used[q] + 1 > cap7:
                     stop1[q] = 1
         if conn_cap == 0 or unans_cap == 0:
-            ok = _reached(single, account, channel, attempt, day, key, ch_reach, ch_trait, reach)
+            ok = _reached(single, account, channel, attempt, draws)
             for q in range(single.size):
                 if stop1[q] == 0 and conn_cap == 0 and ok[q]:
                     stop1[q] = 3
@@ -326,7 +313,7 @@ def _sequential_caps(
     if multi.size == 0:
         return keep
     idx = _sort_made(multi, account, priority, attempt, channel)
-    ok = _reached(idx, account, channel, attempt, day, key, ch_reach, ch_trait, reach)
+    ok = _reached(idx, account, channel, attempt, draws)
     used = calls_in_window(account[idx], call_ring, day - 7) if cap7 >= 0 else idx
     start = 0
     while start < idx.size:
@@ -403,11 +390,11 @@ def _take(pos, account, channel, attempt, priority, value, hour_start, hour_end,
 
 
 @njit(**_JIT)
-def _static(
-    att, day, enforce, rules, third_party_allowed, is_call, third_party, last_conv, dropped
-):
-    """Step 1 of :func:`dispatch_attempts` on ``att`` (the eight fields); ``rules`` is
-    ``(hours_start, hours_end, quiet)``. Returns the attempts kept."""
+def _static(att, checks, dropped):
+    """Step 1 of :func:`dispatch_attempts` on ``att`` (the eight fields); ``checks`` is
+    ``(day, enforce, rules, third_party_allowed, is_call, third_party, last_conversation)``
+    with ``rules = (hours_start, hours_end, quiet)``. Returns the attempts kept."""
+    day, enforce, rules, third_party_allowed, is_call, third_party, last_conv = checks
     account, channel, attempt, priority, value, hour_start, hour_end, fallback = att
     if not enforce or account.size == 0:
         return att
@@ -435,19 +422,7 @@ def _static(
 
 
 @njit(**_JIT)
-def _with_fall_back(
-    att,
-    served,
-    day,
-    enforce,
-    rules,
-    third_party_allowed,
-    is_call,
-    third_party,
-    capacity,
-    last_conv,
-    dropped,
-):
+def _with_fall_back(att, served, checks, capacity, dropped):
     """Step 2's fall-back: the served attempts, then those moved to their fall-back channel
     that pass step 1 there and fit in the room left (first of each account, channel and
     attempt only)."""
@@ -472,9 +447,7 @@ def _with_fall_back(
         moved[6],
         np.full(fb.size, -1, np.int8),
     )
-    moved = _static(
-        moved, day, enforce, rules, third_party_allowed, is_call, third_party, last_conv, dropped
-    )
+    moved = _static(moved, checks, dropped)
     busy = np.zeros(capacity.size, np.int64)
     for q in range(out.size):
         busy[channel[out[q]]] += 1
@@ -551,53 +524,15 @@ def dispatch_attempts(
         Attempts per channel that staff could not serve (before fall-back).
     """
     dropped = np.zeros(_N_REASONS, np.int64)
-    att = _static(
-        att,
-        day,
-        enforce,
-        rules,
-        third_party_allowed,
-        is_call,
-        third_party,
-        last_conversation,
-        dropped,
-    )
+    checks = (day, enforce, rules, third_party_allowed, is_call, third_party, last_conversation)
+    att = _static(att, checks, dropped)
     served, unserved = allocate_by_priority(att[1], att[3], att[4], att[0], capacity)
     if not _all(served):
-        att = _with_fall_back(
-            att,
-            served,
-            day,
-            enforce,
-            rules,
-            third_party_allowed,
-            is_call,
-            third_party,
-            capacity,
-            last_conversation,
-            dropped,
-        )
+        att = _with_fall_back(att, served, checks, capacity, dropped)
     if enforce and att[0].size:
-        made = _sequential_caps(
-            att[0],
-            att[1],
-            att[2],
-            att[3],
-            day,
-            key,
-            caps[0],
-            rules[2],
-            caps[1],
-            caps[2],
-            is_call,
-            talks,
-            ch_reach,
-            ch_trait,
-            reach,
-            call_ring,
-            slots,
-            dropped,
-        )
+        limits = (caps[0], rules[2], caps[1], caps[2])
+        draws = (day, key, ch_reach, ch_trait, reach)
+        made = _sequential_caps(att, limits, draws, is_call, talks, call_ring, slots, dropped)
         pos = _positions(made)
         if pos.size < made.size:
             att = _take(pos, *att)
