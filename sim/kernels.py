@@ -38,7 +38,7 @@ from numba.extending import intrinsic
 
 from sim.population import WILLINGNESS_CENTRE
 from sim.portfolio import CENT, MONTH_DAYS, NEVER, Status
-from sim.rng import Stream, stream_offset, uniform_at
+from sim.rng import ONCE, Stream, stream_offset, uniform_at
 
 _OPEN = int(Status.OPEN)
 _PAID_OFF = int(Status.PAID_OFF)
@@ -55,6 +55,9 @@ _SETTLEMENT = int(Stream.SETTLEMENT)
 _CATCH_UP = int(Stream.CATCH_UP)
 _REST = int(Stream.REST)
 _REACH = int(Stream.REACH)
+_RECOVERY_SUCCESS = int(Stream.RECOVERY_SUCCESS)
+_RECOVERY_RATE = int(Stream.RECOVERY_RATE)
+_RECOVERY_LAG = int(Stream.RECOVERY_LAG)
 _ATTEMPT_STRIDE = 1 << 40  # sim.compliance.ATTEMPT_STRIDE
 _PROMISE = int(Stream.PROMISE)
 _PROMISE_DAY = int(Stream.PROMISE_DAY)
@@ -654,6 +657,55 @@ def _settle_one(i, sched_balance, remaining, principal_repaid):
     sched_balance[i] = 0.0
     remaining[i] = 0
     return amount
+
+
+@njit(**_JIT)
+def recovery_outcomes(idx, claim, path, table, sale, willingness, key):
+    """Recovery luck of charged-off accounts ``idx`` (see ``sim.recovery.RecoveryBook.place``).
+
+    ``table`` holds the paths' ``(success, success_rate_mean, failure_rate_mean, lag_days_mean,
+    fixed_cost, commission, price)`` as rows, a column per path; ``sale`` is the debt sale's
+    path code. Once-per-account draws (day ``ONCE``): success with chance ``clip(success (0.5 +
+    sigmoid(w - 1.5)), 0, 1)``; the rate ``clip(s_mean (0.6 + 0.8 u), 0, 1)`` on success, else
+    ``f_mean 2 u``, a sale's rate its price; the lag ``ceil(-log1p(-u) lag_mean)`` days, 0 for
+    a sale.
+
+    Returns
+    -------
+    ok : ndarray of bool
+    rate, cash, fixed, commission : ndarray of float64
+    lag : ndarray of int64
+    """
+    n = idx.size
+    ok = np.empty(n, np.bool_)
+    rate = np.empty(n)
+    cash = np.empty(n)
+    fixed = np.empty(n)
+    commission = np.empty(n)
+    lag = np.empty(n, np.int64)
+    off_success = stream_offset(key, _RECOVERY_SUCCESS, ONCE)
+    off_rate = stream_offset(key, _RECOVERY_RATE, ONCE)
+    off_lag = stream_offset(key, _RECOVERY_LAG, ONCE)
+    for k in range(n):
+        i = idx[k]
+        c = path[k]
+        will = _sigmoid(willingness[i] - _W_CENTRE)
+        chance = _minimum(_maximum(table[0, c] * (0.5 + will), 0.0), 1.0)
+        ok[k] = uniform_at(off_success, i) < chance
+        u = uniform_at(off_rate, i)
+        if c == sale:
+            rate[k] = table[6, c]
+            lag[k] = 0
+        else:
+            if ok[k]:
+                rate[k] = _minimum(_maximum(table[1, c] * (0.6 + 0.8 * u), 0.0), 1.0)
+            else:
+                rate[k] = table[2, c] * 2.0 * u
+            lag[k] = np.int64(math.ceil(-math.log1p(-uniform_at(off_lag, i)) * table[3, c]))
+        cash[k] = claim[k] * rate[k]
+        fixed[k] = table[4, c]
+        commission[k] = table[5, c]
+    return ok, rate, cash, fixed, commission, lag
 
 
 @njit(**_JIT)

@@ -25,9 +25,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from sim import kernels
 from sim.actions import RECOVERY_PATHS
-from sim.behaviour import sigmoid
-from sim.population import WILLINGNESS_CENTRE
 from sim.portfolio import Portfolio
 from sim.rng import Stream, account_uniforms
 from sim.scenario import Scenario
@@ -81,25 +80,16 @@ class RecoveryBook:
         debt with that chance (stream ``RECOVERY_SETTLE``) on the day its cash arrives (see
         :meth:`settled`); nothing is drawn when ``settle`` is 0.
         """
-        table = self._path_table(sc)
-        success, s_mean, f_mean, lag_mean, fixed, commission, price = table[:, path]
+        ok, rate, cash, fixed, commission, lag = kernels.recovery_outcomes(
+            kernels.as_ids(idx),
+            np.ascontiguousarray(claim, dtype=np.float64),
+            np.ascontiguousarray(path, dtype=np.int64),
+            self._path_table(sc),
+            _SALE,
+            p.willingness,
+            np.uint64(key),
+        )
         is_sale = path == _SALE
-
-        will = sigmoid(p.willingness[idx] - WILLINGNESS_CENTRE)
-        # once-per-account draws, keyed by (seed, stream, account) and not by the charge-off
-        # day: an account charged off on different days under two strategies keeps its luck
-        # np.minimum(np.maximum(.)) is np.clip without its per-call overhead (a few accounts)
-        ok = account_uniforms(key, Stream.RECOVERY_SUCCESS, idx) < np.minimum(
-            np.maximum(success * (0.5 + will), 0.0), 1.0
-        )
-        u = account_uniforms(key, Stream.RECOVERY_RATE, idx)
-        rate = np.where(
-            ok, np.minimum(np.maximum(s_mean * (0.6 + 0.8 * u), 0.0), 1.0), f_mean * 2.0 * u
-        )
-        rate = np.where(is_sale, price, rate)
-        u_lag = account_uniforms(key, Stream.RECOVERY_LAG, idx)
-        lag = np.where(is_sale, 0, np.ceil(-np.log1p(-u_lag) * lag_mean)).astype(np.int64)
-        cash = claim * rate
         self.rates.append(rate)
         self.paths.append(path.astype(np.int8))
         self.lags.append(lag)
