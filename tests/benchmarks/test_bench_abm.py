@@ -46,11 +46,11 @@ def _cpu_seconds(fn) -> float:
 def _engine_runs(sc, rounds: int) -> tuple[list[float], list[float]]:
     """CPU seconds of ``rounds`` engine runs: the whole run (population included) and the
     simulation alone (on a book generated beforehand, outside the timing)."""
-    whole = [_cpu_seconds(lambda: simulate(sc, resolve("standard"), 1)) for _ in range(rounds)]
-    books = [generate(sc, 1) for _ in range(rounds)]
-    alone = [
-        _cpu_seconds(lambda b=b: simulate(sc, resolve("standard"), 1, portfolio=b)) for b in books
-    ]
+    whole, alone = [], []
+    for _ in range(rounds):
+        whole.append(_cpu_seconds(lambda: simulate(sc, resolve("standard"), 1)))
+        book = generate(sc, 1)  # just built, as in a run (and in the Mesa model's)
+        alone.append(_cpu_seconds(lambda b=book: simulate(sc, resolve("standard"), 1, portfolio=b)))
     return whole, alone
 
 
