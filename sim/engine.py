@@ -94,9 +94,15 @@ def take_up_restructuring(
     """Delinquent borrowers reached by a restructuring offer take it up or not (hardship makes
     it likelier); a take-up cures the account on a hardship plan (``ledger.restructure``)."""
     r = sc.restructuring
-    take = np.where(p.hardship[acc], r.take_up, r.take_up_no_hardship)
-    yes = acc[uniforms(key, Stream.RESTRUCTURE, day, acc) < take]
-    yes = yes[p.missed[yes] > 0]
+    yes = kernels.restructuring_take_up(
+        kernels.as_ids(acc),
+        day,
+        np.uint64(key),
+        float(r.take_up),
+        float(r.take_up_no_hardship),
+        p.hardship,
+        p.missed,
+    )
     if not yes.size:
         return
     waived = ledger.restructure(p, yes, r.extension_months)

@@ -56,6 +56,7 @@ _CATCH_UP = int(Stream.CATCH_UP)
 _REST = int(Stream.REST)
 _REACH = int(Stream.REACH)
 _RECOVERY_SUCCESS = int(Stream.RECOVERY_SUCCESS)
+_RESTRUCTURE = int(Stream.RESTRUCTURE)
 _RECOVERY_RATE = int(Stream.RECOVERY_RATE)
 _RECOVERY_LAG = int(Stream.RECOVERY_LAG)
 _ATTEMPT_STRIDE = 1 << 40  # sim.compliance.ATTEMPT_STRIDE
@@ -737,6 +738,23 @@ def charge_off_loans(
         status[i] = _CHARGED_OFF
         promise_day[i] = never
     return principal, claim
+
+
+@njit(**_JIT)
+def restructuring_take_up(acc, day, key, take_up, take_up_no_hardship, hardship, missed):
+    """The accounts of ``acc`` (offered a restructuring today) that take it up: chance
+    ``take_up`` in hardship, else ``take_up_no_hardship`` (stream ``RESTRUCTURE``), among those
+    still in arrears. Returns their ids in ``acc`` order."""
+    off = stream_offset(key, _RESTRUCTURE, day)
+    out = np.empty(acc.size, np.int64)
+    m = 0
+    for k in range(acc.size):
+        i = acc[k]
+        chance = take_up if hardship[i] else take_up_no_hardship
+        if uniform_at(off, i) < chance and missed[i] > 0:
+            out[m] = i
+            m += 1
+    return out[:m]
 
 
 @njit(**_JIT)

@@ -134,15 +134,22 @@ class Rule:
             raise ValueError(f"promise must be one of {', '.join(PROMISE_STATES)}")
 
     @property
+    def needs_hardship_seen(self) -> bool:
+        """Only accounts with a visible hardship indicator: ``hardship_seen_only``, or
+        ``flags`` asking for that one flag (the same condition; the compiled rule evaluation
+        checks it, ``sim.kernels.rule_requests``)."""
+        return self.hardship_seen_only or tuple(self.flags) == ("hardship_seen",)
+
+    @property
     def refined(self) -> bool:
-        """Has conditions beyond DPD range and contact spacing."""
+        """Has conditions beyond DPD range, contact spacing and the hardship indicator."""
         return bool(
             self.purposes
             or self.credits
             or self.capacities
             or self.score_min is not None
             or self.score_max is not None
-            or self.flags
+            or (self.flags and tuple(self.flags) != ("hardship_seen",))
             or self.promise != "any"
             or self.balance_min is not None
             or self.balance_max is not None
@@ -253,7 +260,7 @@ class RuleTable(Strategy):
             np.array([r.dpd_min for r in rs], np.int64),
             np.array([r.dpd_max for r in rs], np.int64),
             np.array([10**5 if r.once else r.every_days for r in rs], np.int64),
-            np.array([r.hardship_seen_only for r in rs], np.bool_),
+            np.array([r.needs_hardship_seen for r in rs], np.bool_),
             np.array([float(r.priority) for r in rs], np.float64),
         )
         self._refined = [i for i, r in enumerate(rs) if r.refined]
