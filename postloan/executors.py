@@ -178,12 +178,12 @@ def combine_shards(scenario: Scenario, seed: int, outputs: list[ShardOutput]):
         return o.summary, o.daily, o.monthly
     rec = DailyRecorder(scenario.days)
     for c in FLOW_COLUMNS:
-        rec.flows[c] = np.sum([o.daily[c].to_numpy() for o in outputs], axis=0)
+        rec.flows[c][:] = np.sum([o.daily[c].to_numpy() for o in outputs], axis=0)
     for c in STOCK_COLUMNS:
         if c == "unemployment":  # the macro path is shared, not additive
-            rec.stocks[c] = outputs[0].daily[c].to_numpy().copy()
+            rec.stocks[c][:] = outputs[0].daily[c].to_numpy()
         else:
-            rec.stocks[c] = np.sum([o.daily[c].to_numpy() for o in outputs], axis=0)
+            rec.stocks[c][:] = np.sum([o.daily[c].to_numpy() for o in outputs], axis=0)
     daily = rec.frame()
     roll = np.sum([o.roll_counts for o in outputs], axis=0)
     rates = np.concatenate([o.recovery_rates for o in outputs])

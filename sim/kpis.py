@@ -63,7 +63,12 @@ class DailyRecorder:
         # flows are rows of one block, so that a per-channel flow is one vectorised add
         self._flow_block = np.zeros((len(FLOW_COLUMNS), days))
         self.flows = dict(zip(FLOW_COLUMNS, self._flow_block, strict=True))
-        self.stocks = {c: np.zeros(days) for c in STOCK_COLUMNS}
+        self._stock_block = np.zeros((len(STOCK_COLUMNS), days))
+        self.stocks = dict(zip(STOCK_COLUMNS, self._stock_block, strict=True))
+        self._count_rows = np.array([STOCK_COLUMNS.index(f"n_{b}") for b in _BUCKET_COLS])
+        self._balance_rows = np.array(
+            [STOCK_COLUMNS.index(f"balance_{b}") for b in _BUCKET_COLS[:5]]
+        )
         self._channel_rows = {
             prefix: np.array([FLOW_COLUMNS.index(f"{prefix}_{c}") for c in CHANNEL_NAMES])
             for prefix in ("attempts", "rpc", "cost", "unserved")
@@ -78,10 +83,10 @@ class DailyRecorder:
         self._flow_block[self._channel_rows[prefix], day] += values
 
     def set_stocks(self, day: int, counts: np.ndarray, balances: np.ndarray, **values) -> None:
-        for b, v in zip(_BUCKET_COLS, counts, strict=True):
-            self.stocks[f"n_{b}"][day] = v
-        for b, v in zip(_BUCKET_COLS[:5], balances, strict=True):
-            self.stocks[f"balance_{b}"][day] = v
+        """End-of-day stocks: accounts per bucket (7), balances of the open buckets (5), and
+        named values."""
+        self._stock_block[self._count_rows, day] = counts
+        self._stock_block[self._balance_rows, day] = balances
         for k, v in values.items():
             self.stocks[k][day] = v
 
