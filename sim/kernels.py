@@ -710,6 +710,29 @@ def recovery_outcomes(idx, claim, path, table, sale, willingness, key):
 
 
 @njit(**_JIT)
+def first_matching_path(
+    claim, purpose, credit, capacity, balance_min, balance_max, segments, path, default
+):
+    """The path of the first recovery rule each charged-off claim matches (``default`` when
+    none does): rule ``r`` takes claims in ``[balance_min[r], balance_max[r])`` whose purpose,
+    credit standing and capacity codes are set in the bit masks ``segments[r, 0..2]``."""
+    n = claim.size
+    out = np.empty(n, np.int64)
+    for k in range(n):
+        out[k] = default
+        for r in range(path.size):
+            if (
+                balance_min[r] <= claim[k] < balance_max[r]
+                and (segments[r, 0] >> purpose[k]) & 1
+                and (segments[r, 1] >> credit[k]) & 1
+                and (segments[r, 2] >> capacity[k]) & 1
+            ):
+                out[k] = path[r]
+                break
+    return out
+
+
+@njit(**_JIT)
 def charge_off_loans(
     idx,
     never,

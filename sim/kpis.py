@@ -55,22 +55,30 @@ STOCK_COLUMNS: tuple[str, ...] = (
 )
 
 
+def _consecutive(columns: list[int]) -> slice:
+    """The slice of a run of consecutive column numbers."""
+    if columns != list(range(columns[0], columns[0] + len(columns))):
+        raise AssertionError("per-channel flow columns must be consecutive")
+    return slice(columns[0], columns[0] + len(columns))
+
+
 class DailyRecorder:
     """Preallocated daily KPI columns (one float per day and column)."""
 
     def __init__(self, days: int):
         self.days = days
-        # flows are rows of one block, so that a per-channel flow is one vectorised add
-        self._flow_block = np.zeros((len(FLOW_COLUMNS), days))
-        self.flows = dict(zip(FLOW_COLUMNS, self._flow_block, strict=True))
+        # flows are columns of one block, a row per day, so that the per-channel flows of a
+        # day (consecutive columns) are one slice
+        self._flow_block = np.zeros((days, len(FLOW_COLUMNS)))
+        self.flows = dict(zip(FLOW_COLUMNS, self._flow_block.T, strict=True))
         self._stock_block = np.zeros((len(STOCK_COLUMNS), days))
         self.stocks = dict(zip(STOCK_COLUMNS, self._stock_block, strict=True))
         self._count_rows = np.array([STOCK_COLUMNS.index(f"n_{b}") for b in _BUCKET_COLS])
         self._balance_rows = np.array(
             [STOCK_COLUMNS.index(f"balance_{b}") for b in _BUCKET_COLS[:5]]
         )
-        self._channel_rows = {
-            prefix: np.array([FLOW_COLUMNS.index(f"{prefix}_{c}") for c in CHANNEL_NAMES])
+        self._channel_columns = {
+            prefix: _consecutive([FLOW_COLUMNS.index(f"{prefix}_{c}") for c in CHANNEL_NAMES])
             for prefix in ("attempts", "rpc", "cost", "unserved")
         }
 
@@ -80,7 +88,7 @@ class DailyRecorder:
 
     def add_by_channel(self, day: int, prefix: str, values: np.ndarray) -> None:
         """Add one value per channel (in ``CHANNEL_NAMES`` order) to the ``prefix`` flows."""
-        self._flow_block[self._channel_rows[prefix], day] += values
+        self._flow_block[day, self._channel_columns[prefix]] += values
 
     def set_stocks(self, day: int, counts: np.ndarray, balances: np.ndarray, **values) -> None:
         """End-of-day stocks: accounts per bucket (7), balances of the open buckets (5), and

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from sim import kernels
 from sim.actions import (
     EW_BROKEN_PROMISE,
     EW_DTI_RISING,
@@ -210,20 +211,17 @@ class RecoveryRule:
         _codes(self.credits, CREDIT_STANDINGS, "credit standing")
         _codes(self.capacities, CAPACITIES, "capacity")
 
-    def matches(self, view: ChargeOffView) -> np.ndarray:
-        keep = np.ones(view.account.size, bool)
-        if self.balance_min is not None:
-            keep &= view.claim >= self.balance_min
-        if self.balance_max is not None:
-            keep &= view.claim < self.balance_max
-        for names, allowed, attr in (
+    def segment_masks(self) -> tuple[int, int, int]:
+        """Bit masks of the purpose, credit-standing and capacity codes the rule takes (all
+        bits set where it takes any)."""
+        masks = []
+        for names, allowed, what in (
             (self.purposes, PURPOSES, "purpose"),
-            (self.credits, CREDIT_STANDINGS, "credit"),
+            (self.credits, CREDIT_STANDINGS, "credit standing"),
             (self.capacities, CAPACITIES, "capacity"),
         ):
-            if names:
-                keep &= np.isin(getattr(view, attr), _codes(names, allowed, attr))
-        return keep
+            masks.append(sum(1 << c for c in _codes(names, allowed, what)) if names else -1)
+        return masks[0], masks[1], masks[2]
 
 
 class RuleTable(Strategy):
@@ -252,6 +250,13 @@ class RuleTable(Strategy):
         self.rules = tuple(rules)
         self.description = description
         self.recovery = tuple(recovery or ())
+        # the recovery rules as arrays for the compiled first-match (kernels.first_matching_path)
+        self._recovery_table = (
+            np.array([-np.inf if x.balance_min is None else x.balance_min for x in self.recovery]),
+            np.array([np.inf if x.balance_max is None else x.balance_max for x in self.recovery]),
+            np.array([x.segment_masks() for x in self.recovery], np.int64).reshape(-1, 3),
+            np.array([RECOVERY_PATHS.index(x.path) for x in self.recovery], np.int64),
+        )
         self.scorecard = scorecard
         self.pre_due_days = max((-r.dpd_min for r in rules if r.dpd_min < 0), default=0)
         rs = self.rules
@@ -308,11 +313,11 @@ class RuleTable(Strategy):
     def recovery_path(self, view: ChargeOffView) -> np.ndarray:
         if not self.recovery:
             return super().recovery_path(view)
-        path = np.full(view.account.size, -1, np.int64)
-        for rule in self.recovery:
-            free = path < 0
-            if not free.any():
-                break
-            path[free & rule.matches(view)] = RECOVERY_PATHS.index(rule.path)
-        path[path < 0] = RECOVERY_PATHS.index("agency")
-        return path
+        return kernels.first_matching_path(
+            np.ascontiguousarray(view.claim, dtype=np.float64),
+            np.ascontiguousarray(view.purpose, dtype=np.int64),
+            np.ascontiguousarray(view.credit, dtype=np.int64),
+            np.ascontiguousarray(view.capacity, dtype=np.int64),
+            *self._recovery_table,
+            RECOVERY_PATHS.index("agency"),
+        )
