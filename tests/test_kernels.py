@@ -116,7 +116,7 @@ def _numpy_rule_requests(view: AccountView, rules) -> ActionRequests:
     for rule in rules:
         m = (view.dpd >= rule.dpd_min) & (view.dpd <= rule.dpd_max)
         m &= view.days_since_contact(rule.code) >= (10**5 if rule.once else rule.every_days)
-        if rule.hardship_seen_only:
+        if rule.needs_hardship_seen:  # hardship_seen_only, or the single flag hardship_seen
             m &= view.hardship_seen
         sel = np.flatnonzero(m)
         parts.append(
