@@ -202,16 +202,6 @@ class Attempts:
             self.fallback[keep],
         )
 
-    @staticmethod
-    def concat(parts: list[Attempts]) -> Attempts:
-        parts = [p for p in parts if len(p)] or parts[:1]
-        return Attempts(
-            **{k: np.concatenate([p.__dict__[k] for p in parts]) for k in parts[0].__dict__}
-        )
-
-    def as_requests(self) -> ActionRequests:
-        return ActionRequests(self.account, self.channel.astype(np.int8), self.priority, self.value)
-
 
 def expand(requests: ActionRequests, n_accounts: int) -> tuple[Attempts, int]:
     """One request per (account, channel), the highest priority kept (then the earliest),

@@ -80,6 +80,8 @@ class RecoveryBook:
         debt with that chance (stream ``RECOVERY_SETTLE``) on the day its cash arrives (see
         :meth:`settled`); nothing is drawn when ``settle`` is 0.
         """
+        # once-per-account draws, keyed by (seed, stream, account) and not by the charge-off
+        # day: an account charged off on different days under two strategies keeps its luck
         ok, rate, cash, fixed, commission, lag = kernels.recovery_outcomes(
             kernels.as_ids(idx),
             np.ascontiguousarray(claim, dtype=np.float64),

@@ -207,9 +207,7 @@ class RecoveryRule:
     def __post_init__(self) -> None:
         if self.path not in RECOVERY_PATHS:
             raise ValueError(f"unknown path {self.path!r}; allowed: {', '.join(RECOVERY_PATHS)}")
-        _codes(self.purposes, PURPOSES, "purpose")
-        _codes(self.credits, CREDIT_STANDINGS, "credit standing")
-        _codes(self.capacities, CAPACITIES, "capacity")
+        self.segment_masks()  # validates the segment names
 
     def segment_masks(self) -> tuple[int, int, int]:
         """Bit masks of the purpose, credit-standing and capacity codes the rule takes (all

@@ -13,7 +13,7 @@ import pytest
 from sim import kernels, ledger
 from sim.actions import AccountView, ActionRequests
 from sim.compliance import DEFAULT_PROFILE
-from sim.loans import instalment_split, waterfall
+from sim.loans import annuity_payment, instalment_split, waterfall
 from sim.population import generate
 from sim.portfolio import CALL_RING, CHANNEL_MAJOR, NEVER, Portfolio, bucket_of
 from sim.rng import _DAY, _GOLDEN, _S11, _STREAM, _TO_UNIT, _mix, seed_key, uniforms
@@ -93,6 +93,27 @@ def test_fall_due_and_pay_match_the_loan_formulas(book: Portfolio) -> None:
     assert not np.any(p.arrears_principal[idx][applied.cured])
     assert np.array_equal(applied.cured, p.missed[idx] == 0)
     ledger.check_invariants(p, 4)
+
+
+def test_restructuring_re_amortises_with_the_annuity_formula(book: Portfolio) -> None:
+    """The compiled hardship plan: arrears capitalised, interest and fees waived, the term
+    extended, the level payment from ``sim.loans.annuity_payment``."""
+    p = book.packed()
+    ledger.fall_due(p, np.arange(p.n), 4)  # every account one instalment in arrears
+    idx = np.flatnonzero(p.remaining > 0)[::5]
+    p.rate_m[idx[:10]] = 0.0  # the zero-rate branch too
+    capital = p.sched_balance[idx] + p.arrears_principal[idx]
+    waived_want = p.arrears_interest[idx] + p.fees_due[idx]
+    term = np.maximum(p.remaining[idx].astype(np.int64), 0) + 6
+    waived = ledger.restructure(p, idx, 6)
+    assert np.array_equal(waived, waived_want)
+    assert np.array_equal(p.sched_balance[idx], capital)
+    assert np.array_equal(p.remaining[idx], term)
+    assert not p.missed[idx].any() and not p.arrears_principal[idx].any()
+    assert p.restructured[idx].all() and (p.method[idx] == 0).all()
+    np.testing.assert_array_equal(
+        p.level_payment[idx], annuity_payment(capital, p.rate_m[idx], term)
+    )
 
 
 def test_bucket_kernel_matches_bucket_of(book: Portfolio) -> None:
