@@ -16,9 +16,9 @@ contact hours, third-party contact. The engine runs every day's requests through
 
 steps 2-4 in one compiled pass (``sim.dispatch_kernels.dispatch_attempts``, driven by
 ``sim.dispatch.serve``), and counts every dropped attempt by reason in the compliance
-ledger. :func:`breaches` then checks the attempts actually made against the profile with
-separate code, so an enforcement bug shows up as a breach. Strategies are never trusted
-with compliance.
+ledger. ``sim.breach_kernels.count_breaches`` then checks the attempts actually made against
+the profile with separate code, so an enforcement bug shows up as a breach. Strategies are
+never trusted with compliance.
 """
 
 from __future__ import annotations
@@ -30,7 +30,6 @@ from pathlib import Path
 import numpy as np
 
 from sim import kernels
-from sim.actions import ActionRequests
 from sim.channels import CHANNEL_NAMES, DEFAULT_CHANNELS, ChannelSpec
 from sim.portfolio import NEVER, Portfolio
 from sim.rng import Stream, uniforms
@@ -203,48 +202,6 @@ class Attempts:
         )
 
 
-def expand(requests: ActionRequests, n_accounts: int) -> tuple[Attempts, int]:
-    """One request per (account, channel), the highest priority kept (then the earliest),
-    expanded into its attempts. Returns the attempts and the number of duplicates dropped."""
-    account = kernels.as_ids(requests.account)
-    if account.size and (account.min() < 0 or account.max() >= n_accounts):
-        raise IndexError("a request names an account id outside the book")
-    channel = np.asarray(requests.channel, np.int64)
-    dup = 0
-    keep = None
-    if account.size and (
-        channel.min() < 0
-        or channel.max() >= 31
-        or kernels.has_duplicate_requests(account, channel, kernels.account_slots(n_accounts))
-    ):
-        key = account * 64 + channel
-        order = np.lexsort((-np.asarray(requests.priority), key))
-        first = np.ones(order.size, bool)
-        first[1:] = key[order][1:] != key[order][:-1]
-        keep = np.sort(order[first])
-        dup = int((~first).sum())
-    r = requests if keep is None else requests.take(keep)
-    n_att = r.filled("attempts").astype(np.int64)
-    base = Attempts(
-        account=kernels.as_ids(r.account),
-        channel=np.asarray(r.channel, np.int64),
-        attempt=np.zeros(len(r), np.int64),
-        priority=np.asarray(r.priority, np.float64),
-        value=np.asarray(r.filled("value"), np.float64),
-        hour_start=r.filled("hour_start").astype(np.int8, copy=False),
-        hour_end=r.filled("hour_end").astype(np.int8, copy=False),
-        fallback=r.filled("fallback").astype(np.int8, copy=False),
-    )
-    if len(r) == 0 or (n_att == 1).all():
-        return base, dup
-    n_att = np.maximum(n_att, 1)
-    rows = np.repeat(np.arange(len(r)), n_att)
-    out = base.take(rows)
-    starts = np.cumsum(n_att) - n_att
-    attempt = np.arange(rows.size) - np.repeat(starts, n_att)
-    return replace(out, attempt=attempt), dup
-
-
 def reached(
     att: Attempts, portfolio: Portfolio, day: int, key, reach: np.ndarray, reach_trait: np.ndarray
 ) -> np.ndarray:
@@ -276,65 +233,9 @@ def record_calls(
     )
 
 
-def breaches(
-    att: Attempts,
-    rpc_of: Callable[[Attempts], np.ndarray],
-    conversation_before: np.ndarray,
-    day: int,
-    profile: ComplianceProfile,
-    is_call: np.ndarray,
-    talks: np.ndarray,
-    n_accounts: int,
-) -> int:
-    """Attempts made today that break the profile's daily rules (hours, quiet period, daily
-    caps), counted from the attempts themselves with code separate from the enforcement.
-
-    ``conversation_before`` is each attempt's account's last conversation day before today;
-    ``rpc_of`` gives attempts' outcomes. The 7-day cap is checked by :func:`record_calls`.
-    """
-    if not len(att):
-        return 0
-    start, end = profile.contact_hours
-    n = int((np.maximum(att.hour_start, start) >= np.minimum(att.hour_end, end)).sum())
-    calls = np.flatnonzero(is_call[att.channel])
-    if not calls.size:
-        return n
-    q = profile.quiet_days_after_conversation
-    if q is not None:
-        since = day - conversation_before[calls]
-        n += int(((since >= 1) & (since <= q)).sum())
-    conn_cap = profile.max_connected_calls_per_day
-    unans_cap = profile.max_unanswered_calls_per_day
-    size = kernels.group_sizes(att.account[calls], kernels.account_slots(n_accounts))
-    if conn_cap == 0 or unans_cap == 0:  # even a single call breaks a zero cap
-        ok = rpc_of(att.take(calls[size == 1]))
-        n += int(ok.sum()) if conn_cap == 0 else 0
-        n += int((~ok).sum()) if unans_cap == 0 else 0
-    multi = calls[size > 1]
-    if not multi.size or (q is None and conn_cap is None and unans_cap is None):
-        return n
-    acc = att.account[multi]
-    ok = rpc_of(att.take(multi))
-    _, inv = np.unique(acc, return_inverse=True)
-    if conn_cap is not None:
-        n += int((np.bincount(inv, weights=ok) > conn_cap).sum())
-    if unans_cap is not None:
-        n += int((np.bincount(inv, weights=~ok) > unans_cap).sum())
-    if q is not None:
-        # a call after a conversation earlier today, in execution order (priority, attempt)
-        order = np.lexsort((att.channel[multi], att.attempt[multi], -att.priority[multi], acc))
-        conv = (ok & talks[att.channel[multi]])[order]
-        a = acc[order]
-        new = np.ones(a.size, bool)
-        new[1:] = a[1:] != a[:-1]
-        first = np.maximum.accumulate(np.where(new, np.arange(a.size), 0))
-        c = np.cumsum(conv) - conv  # conversations strictly before, over the whole list
-        n += int(((c - c[first]) > 0).sum())
-    return n
-
-
 def reach_draws(portfolio, day, key, reach, reach_trait) -> Callable[[Attempts], np.ndarray]:
-    """``rpc_of`` for :func:`breaches`: the engine's own draws."""
+    """Right-party contact of attempts (a function of :class:`Attempts`): the engine's own
+    draws."""
     return lambda a: reached(a, portfolio, day, key, reach, reach_trait)
 
 
@@ -346,9 +247,7 @@ __all__ = [
     "Attempts",
     "ComplianceError",
     "ComplianceProfile",
-    "breaches",
     "call_channel_mask",
-    "expand",
     "load_profile",
     "reached",
     "record_calls",

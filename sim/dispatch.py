@@ -2,16 +2,17 @@
 
 The strategy asks; this module decides what is done, in the order a contact centre would:
 
-1. ``expand``: one request per account and channel (the highest priority kept), expanded into
-   its attempts;
+1. one request per account and channel (the highest priority kept), expanded into its
+   attempts (:func:`sim.dispatch_kernels.expand_requests`);
 2. the compliance checks that need no other attempt (hours, third parties, the quiet period
    after an earlier day's conversation);
 3. staff-limited channels served by priority up to the day's capacity; what staff cannot serve
    moves to its rule's fall-back channel where there is room;
 4. the caps that depend on today's earlier attempts (7-day call cap, daily connected and
    unanswered caps, the quiet period after a conversation earlier today);
-5. breaches of the profile among the attempts made, counted by separate code, and the calls
-   written into each account's ring of recent attempt days.
+5. breaches of the profile among the attempts made, counted by separate code
+   (:mod:`sim.breach_kernels`), and the calls written into each account's ring of recent
+   attempt days.
 
 Steps 2-4 are one compiled pass (:func:`sim.dispatch_kernels.dispatch_attempts`): a day's
 dispatch costs one call, not a few dozen array operations.
@@ -21,14 +22,23 @@ The vectorised engine and the Mesa model share it, so both enforce exactly the s
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from sim import compliance as rules
 from sim import kernels
 from sim.actions import ActionRequests
+from sim.breach_kernels import count_breaches
 from sim.channels import CHANNEL_NAMES, N_CHANNELS, Channel, Reachability
-from sim.compliance import DROP_REASONS, ComplianceProfile, call_channel_mask, record_calls
-from sim.dispatch_kernels import dispatch_attempts
+from sim.compliance import ComplianceProfile, call_channel_mask, record_calls
+from sim.dispatch_kernels import (
+    DUPLICATES,
+    UNKNOWN_ACCOUNT,
+    UNKNOWN_CHANNEL,
+    dispatch_attempts,
+    expand_requests,
+)
 from sim.kpis import DailyRecorder
 from sim.operations import DailyCapacity, StaffingPlan, daily_capacity
 from sim.portfolio import Portfolio
@@ -93,21 +103,16 @@ def serve(
     """
     if not len(requests):
         return None
-    channel = requests.channel
-    if channel.size and (channel.min() < 0 or channel.max() >= N_CHANNELS):
-        raise ValueError(f"strategy {strategy_name!r} requested an unknown channel code")
-    att, dup = rules.expand(requests, p.n)
+    slots = kernels.account_slots(p.n)
+    att, dup = _attempts_of(requests, p.n, slots, strategy_name)
+    hours_start, hours_end, quiet, cap_7d, connected, unanswered = _limits(profile)
     fields, dropped, unserved = dispatch_attempts(
-        tuple(np.ascontiguousarray(v) for v in att.__dict__.values()),
+        att,
         day,
         key,
         profile.enforce,
-        (*profile.contact_hours, _or_absent(profile.quiet_days_after_conversation)),
-        (
-            _or_absent(profile.max_call_attempts_7d),
-            _or_absent(profile.max_connected_calls_per_day),
-            _or_absent(profile.max_unanswered_calls_per_day),
-        ),
+        (hours_start, hours_end, quiet),
+        (cap_7d, connected, unanswered),
         profile.third_party_contact,
         ch.is_call,
         ch.talks,
@@ -118,26 +123,84 @@ def serve(
         p.last_conversation,
         p.call_ring,
         p.reach,
-        kernels.account_slots(p.n),
+        slots,
     )
     dropped[0] += dup
     rec.add_by_channel(day, "unserved", unserved)
-    rec.add(day, **{f"dropped_{r}": int(n) for r, n in zip(DROP_REASONS, dropped, strict=True)})
+    rec.add_dropped(day, dropped)
     att = rules.Attempts(*fields)
     if not len(att):
         return None
-    rpc_of = rules.reach_draws(p, day, key, ch.reach, ch.reach_trait)
-    acc = att.account
-    before = kernels.gather(p.last_conversation, acc)
-    n_breach = rules.breaches(att, rpc_of, before, day, profile, ch.is_call, ch.talks, p.n)
-    n_breach += record_calls(p, acc[ch.is_call[att.channel]], day, profile)
+    n_breach = count_breaches(
+        (att.account, att.channel, att.attempt, att.priority, att.hour_start, att.hour_end),
+        day,
+        key,
+        (hours_start, hours_end, quiet, connected, unanswered),
+        ch.is_call,
+        ch.talks,
+        (ch.reach, ch.reach_trait, p.reach),
+        p.last_conversation,
+        slots,
+    )
+    n_breach += record_calls(p, att.account[ch.is_call[att.channel]], day, profile)
     rec.add(day, compliance_breaches=n_breach)
     return att
 
 
-def _or_absent(limit: int | None) -> int:
-    """A profile's limit for the compiled dispatch: -1 when the profile has none."""
-    return -1 if limit is None else int(limit)
+_NO_FLOATS = np.empty(0)
+_NO_SMALL_INTS = np.empty(0, np.int8)
+
+
+def _fields(r: ActionRequests) -> tuple[np.ndarray, ...]:
+    """The requests' eight fields for :func:`expand_requests` (empty: the default)."""
+    return (
+        kernels.as_ids(r.account),
+        np.asarray(r.channel),
+        np.asarray(r.priority, np.float64),
+        _NO_FLOATS if r.value is None else np.asarray(r.value, np.float64),
+        _NO_SMALL_INTS if r.attempts is None else np.asarray(r.attempts),
+        _NO_SMALL_INTS if r.hour_start is None else np.asarray(r.hour_start),
+        _NO_SMALL_INTS if r.hour_end is None else np.asarray(r.hour_end),
+        _NO_SMALL_INTS if r.fallback is None else np.asarray(r.fallback),
+    )
+
+
+def _attempts_of(
+    requests: ActionRequests, n_accounts: int, slots: np.ndarray, strategy_name: str
+) -> tuple[tuple[np.ndarray, ...], int]:
+    """Step 1: one request per account and channel (the highest priority kept, then the
+    earliest), expanded into its attempts. Returns the attempts' eight fields and the number
+    of duplicate requests dropped."""
+    status, att = expand_requests(_fields(requests), n_accounts, N_CHANNELS, slots)
+    dup = 0
+    if status == DUPLICATES:
+        account = kernels.as_ids(requests.account)
+        key = account * 64 + np.asarray(requests.channel, np.int64)
+        order = np.lexsort((-np.asarray(requests.priority, np.float64), key))
+        first = np.ones(order.size, bool)
+        first[1:] = key[order][1:] != key[order][:-1]
+        dup = int((~first).sum())
+        requests = requests.take(np.sort(order[first]))
+        status, att = expand_requests(_fields(requests), n_accounts, N_CHANNELS, slots)
+    if status == UNKNOWN_CHANNEL:
+        raise ValueError(f"strategy {strategy_name!r} requested an unknown channel code")
+    if status == UNKNOWN_ACCOUNT:
+        raise IndexError(f"strategy {strategy_name!r} named an account id outside the book")
+    return att, dup
+
+
+@functools.lru_cache(maxsize=64)
+def _limits(profile: ComplianceProfile) -> tuple[int, ...]:
+    """A profile's rules for the compiled dispatch and breach count: ``(hours_start,
+    hours_end, quiet, cap_7d, connected, unanswered)``, ``-1`` where the profile has none."""
+    start, end = profile.contact_hours
+    limits = (
+        profile.quiet_days_after_conversation,
+        profile.max_call_attempts_7d,
+        profile.max_connected_calls_per_day,
+        profile.max_unanswered_calls_per_day,
+    )
+    return (int(start), int(end), *(-1 if x is None else int(x) for x in limits))
 
 
 __all__ = ["ChannelTable", "serve", "staffing_capacity"]

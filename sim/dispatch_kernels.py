@@ -24,11 +24,13 @@ from numba import njit
 
 from sim.kernels import (
     _ACCOUNT_HELPER,
+    _AHEAD,
     _JIT,
     _REACH,
     _minimum,
     calls_in_window,
     group_sizes,
+    prefetch,
     static_checks,
 )
 from sim.rng import stream_offset, uniform_at
@@ -236,6 +238,79 @@ def _all(mask):
         if not mask[k]:
             return False
     return True
+
+
+#: What :func:`expand_requests` found (nothing is expanded unless ``EXPANDED``).
+EXPANDED, UNKNOWN_CHANNEL, UNKNOWN_ACCOUNT, DUPLICATES = 0, 1, 2, 3
+
+
+@njit(**_JIT)
+def expand_requests(req, n_accounts, n_channels, slots):
+    """The attempts of a day's requests (step 1 of :mod:`sim.dispatch`), checked in one pass.
+
+    ``req`` is ``(account, channel, priority, value, attempts, hour_start, hour_end,
+    fallback)``; an optional field the strategy left out is an empty array and takes its
+    default (value 0, one attempt, hours 0-24, no fall-back). A request for ``a`` attempts
+    (at least 1) becomes ``a`` attempts numbered from 0, in request order.
+
+    Returns
+    -------
+    status : int
+        ``EXPANDED``; or, with nothing expanded, ``UNKNOWN_CHANNEL`` (a code outside
+        ``[0, n_channels)``), ``UNKNOWN_ACCOUNT`` (an id outside the book) or ``DUPLICATES``
+        (an account and channel requested twice: the caller keeps one of each first).
+    att : tuple of ndarray
+        The attempts (the eight fields of :func:`dispatch_attempts`).
+    """
+    account, channel, priority, value, attempts, hour_start, hour_end, fallback = req
+    n = account.size
+    total = 0
+    status = EXPANDED
+    for k in range(n):
+        if channel[k] < 0 or channel[k] >= n_channels:
+            status = UNKNOWN_CHANNEL
+            break
+        total += max(attempts[k], 1) if attempts.size else 1
+    for k in range(n if status == EXPANDED else 0):
+        if account[k] < 0 or account[k] >= n_accounts:
+            status = UNKNOWN_ACCOUNT
+            break
+    if status == EXPANDED:  # a bit per channel in each account's slot (cleared after)
+        for k in range(n):
+            if k + _AHEAD < n:
+                prefetch(slots, account[k + _AHEAD])
+            bit = np.int64(1) << np.int64(channel[k])
+            if slots[account[k]] & bit:
+                status = DUPLICATES
+            slots[account[k]] |= bit
+        for k in range(n):
+            slots[account[k]] = 0
+    if status != EXPANDED:
+        total = 0
+    out = (
+        np.empty(total, np.int64),
+        np.empty(total, np.int64),
+        np.empty(total, np.int64),
+        np.empty(total, np.float64),
+        np.empty(total, np.float64),
+        np.empty(total, np.int8),
+        np.empty(total, np.int8),
+        np.empty(total, np.int8),
+    )
+    j = 0
+    for k in range(n if status == EXPANDED else 0):
+        a = max(attempts[k], 1) if attempts.size else 1
+        for q in range(a):
+            out[0][j] = account[k]
+            out[1][j] = channel[k]
+            out[2][j] = q
+            out[3][j] = priority[k]
+            out[4][j] = value[k] if value.size else 0.0
+            out[5][j] = hour_start[k] if hour_start.size else 0
+            out[6][j] = hour_end[k] if hour_end.size else 24
+            out[7][j] = fallback[k] if fallback.size else -1
+            j += 1
+    return status, out
 
 
 @njit(**_JIT)
@@ -539,4 +614,4 @@ def dispatch_attempts(
     return att, dropped, unserved
 
 
-__all__ = ["allocate_by_priority", "dispatch_attempts"]
+__all__ = ["allocate_by_priority", "dispatch_attempts", "expand_requests"]

@@ -81,6 +81,9 @@ class DailyRecorder:
             prefix: _consecutive([FLOW_COLUMNS.index(f"{prefix}_{c}") for c in CHANNEL_NAMES])
             for prefix in ("attempts", "rpc", "cost", "unserved")
         }
+        self._dropped_columns = _consecutive(
+            [FLOW_COLUMNS.index(f"dropped_{r}") for r in DROP_REASONS]
+        )
 
     def add(self, day: int, **values: float) -> None:
         for k, v in values.items():
@@ -89,6 +92,10 @@ class DailyRecorder:
     def add_by_channel(self, day: int, prefix: str, values: np.ndarray) -> None:
         """Add one value per channel (in ``CHANNEL_NAMES`` order) to the ``prefix`` flows."""
         self._flow_block[day, self._channel_columns[prefix]] += values
+
+    def add_dropped(self, day: int, counts: np.ndarray) -> None:
+        """Add the attempts dropped by reason (``sim.compliance.DROP_REASONS`` order)."""
+        self._flow_block[day, self._dropped_columns] += counts
 
     def set_stocks(self, day: int, counts: np.ndarray, balances: np.ndarray, **values) -> None:
         """End-of-day stocks: accounts per bucket (7), balances of the open buckets (5), and

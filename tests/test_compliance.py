@@ -148,3 +148,30 @@ def test_an_empty_rule_table_contacts_nobody():
     result = simulate(SC, RuleTable("empty", ()), contact_log=True)
     assert sum(result.summary["contacts"].values()) == 0
     assert result.contact_log is None or len(result.contact_log) == 0
+
+
+class _Asks:
+    """A strategy that asks for one given channel and account for every workable account."""
+
+    pre_due_days = 0
+
+    def __init__(self, channel: int, account_shift: int = 0):
+        self.name, self.channel, self.shift = "asks", channel, account_shift
+
+    def decide(self, view):
+        from sim.actions import ActionRequests
+
+        n = view.account.size
+        channel = np.full(n, self.channel, np.int8)
+        return ActionRequests(view.account + self.shift, channel, np.ones(n))
+
+    def recovery_path(self, view):
+        return np.zeros(view.account.size, np.int64)
+
+
+def test_requests_for_an_unknown_channel_or_account_are_refused():
+    with pytest.raises(ValueError, match="strategy 'asks' requested an unknown channel code"):
+        simulate(SC, _Asks(len(CHANNEL_NAMES)))
+    with pytest.raises(IndexError, match="strategy 'asks' named an account id outside the book"):
+        simulate(SC, _Asks(int(Channel.SMS), account_shift=SC.accounts))
+    assert simulate(SC, _Asks(int(Channel.SMS))).summary["contacts"]["sms"] > 0
