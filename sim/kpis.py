@@ -46,6 +46,15 @@ FLOW_COLUMNS: tuple[str, ...] = (
     *(f"cost_{c}" for c in CHANNEL_NAMES),
     *(f"unserved_{c}" for c in CHANNEL_NAMES),
 )
+#: Columns derived from the others in the daily table.
+DERIVED_COLUMNS: tuple[str, ...] = (
+    "cost_contact",
+    "cost",
+    "collected",
+    "net_recovery",
+    "delinquency_rate_30p",
+    "npl_ratio_90p",
+)
 #: Stock columns (end of day).
 STOCK_COLUMNS: tuple[str, ...] = (
     *(f"n_{b}" for b in _BUCKET_COLS),
@@ -106,19 +115,37 @@ class DailyRecorder:
             self.stocks[k][day] = v
 
     def frame(self) -> pd.DataFrame:
+        """The daily table: day and month, the stocks, the flows and the derived KPIs."""
+        flows, stocks = self._flow_block, self._stock_block
+        flow = dict(zip(FLOW_COLUMNS, flows.T, strict=True))
+        stock = dict(zip(STOCK_COLUMNS, stocks, strict=True))
+        cost_contact = _row_sum(flows[:, self._channel_columns["cost"]].T)
+        cost = cost_contact + flow["cost_recovery"] + flow["cost_staff"]
+        collected = flow["collected_delinquent"] + flow["collected_recovery"]
+        late = _row_sum([stock[f"balance_{b}"] for b in _BUCKET_COLS[2:5]])
+        npl = stock[f"balance_{_BUCKET_COLS[4]}"]
+        outstanding = stock["outstanding"]
+        positive = outstanding > 0
+        with np.errstate(invalid="ignore", divide="ignore"):
+            rate_30p = np.where(positive, late / outstanding, 0.0)
+            rate_90p = np.where(positive, npl / outstanding, 0.0)
+        derived = (cost_contact, cost, collected, collected - cost, rate_30p, rate_90p)
+        # one float block and one constructor call: a column at a time costs more than a
+        # small run
+        block = np.concatenate([stocks.T, flows, np.column_stack(derived)], axis=1)
+        df = pd.DataFrame(block, columns=[*STOCK_COLUMNS, *FLOW_COLUMNS, *DERIVED_COLUMNS])
         days = np.arange(self.days)
-        # one constructor call: inserting ~100 columns one by one costs more than a small run
-        df = pd.DataFrame({"day": days, "month": days // 30, **self.stocks, **self.flows})
-        df["cost_contact"] = df[[f"cost_{c}" for c in CHANNEL_NAMES]].sum(axis=1)
-        df["cost"] = df["cost_contact"] + df["cost_recovery"] + df["cost_staff"]
-        df["collected"] = df["collected_delinquent"] + df["collected_recovery"]
-        df["net_recovery"] = df["collected"] - df["cost"]
-        late = df[[f"balance_{b}" for b in _BUCKET_COLS[2:5]]].sum(axis=1)
-        npl = df[[f"balance_{b}" for b in _BUCKET_COLS[4:5]]].sum(axis=1)
-        denom = df["outstanding"].where(df["outstanding"] > 0)
-        df["delinquency_rate_30p"] = (late / denom).fillna(0.0)
-        df["npl_ratio_90p"] = (npl / denom).fillna(0.0)
+        df.insert(0, "month", days // 30)
+        df.insert(0, "day", days)
         return df
+
+
+def _row_sum(columns) -> np.ndarray:
+    """Sum of columns, added left to right (as pandas adds a row across columns)."""
+    total = np.array(columns[0], dtype=float)
+    for c in columns[1:]:
+        total += c
+    return total
 
 
 def roll_matrix(counts: np.ndarray) -> np.ndarray:
@@ -126,6 +153,23 @@ def roll_matrix(counts: np.ndarray) -> np.ndarray:
     totals = counts.sum(axis=1, keepdims=True)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(totals > 0, counts / np.maximum(totals, 1), np.nan)
+
+
+def _months(daily: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """The months of a daily table (in order) and the first row of each."""
+    month = daily["month"].to_numpy()
+    starts = np.flatnonzero(np.r_[True, month[1:] != month[:-1]])
+    return month[starts], starts
+
+
+def _month_sums(daily: pd.DataFrame, columns: list[str], starts: np.ndarray) -> np.ndarray:
+    """Sums of ``columns`` per month (months start at rows ``starts``): what
+    ``daily.groupby("month")[columns].sum()`` gives, to the last bit, without its overhead
+    (pandas sums sorted groups with ``numpy.add.reduceat`` over each column)."""
+    values = daily[columns].to_numpy(dtype=float)
+    if np.isnan(values).any():  # pandas skips NaN there: its own path
+        return daily.groupby("month")[columns].sum().to_numpy()
+    return np.add.reduceat(np.ascontiguousarray(values.T), starts, axis=1).T
 
 
 def monthly_table(daily: pd.DataFrame, roll_counts: np.ndarray) -> pd.DataFrame:
@@ -136,20 +180,19 @@ def monthly_table(daily: pd.DataFrame, roll_counts: np.ndarray) -> pd.DataFrame:
         if c in FLOW_COLUMNS or c in ("cost", "cost_contact", "collected", "net_recovery")
     ]
     stocks = [c for c in daily.columns if c in STOCK_COLUMNS or c.endswith(("_30p", "_90p"))]
-    g = daily.groupby("month")
-    out = g[flows].sum().join(g[stocks].last())
-    out["days"] = g.size()
+    month, starts = _months(daily)
+    ends = np.r_[starts[1:], len(daily)]
+    sums = _month_sums(daily, flows, starts)
+    last = daily[stocks].to_numpy(dtype=float)[ends - 1]
+    out = pd.DataFrame(np.concatenate([sums, last], axis=1), columns=[*flows, *stocks])
+    out.insert(0, "month", month)
+    out["days"] = ends - starts
     months = min(len(out), roll_counts.shape[0])
-    mats = [roll_matrix(roll_counts[m]) for m in range(months)]
-    rolls = pd.DataFrame(
-        {
-            f"roll_{a}_to_{b}": [mat[i, j] for mat in mats]
-            for i, a in enumerate(BUCKET_NAMES[:5])
-            for j, b in enumerate(BUCKET_NAMES)
-        },
-        index=out.index[:months],
-    )
-    return pd.concat([out, rolls], axis=1).reset_index()
+    rolls = np.full((len(out), 5 * len(BUCKET_NAMES)), np.nan)
+    for m in range(months):
+        rolls[m] = roll_matrix(roll_counts[m])[:5].ravel()
+    names = [f"roll_{a}_to_{b}" for a in BUCKET_NAMES[:5] for b in BUCKET_NAMES]
+    return pd.concat([out, pd.DataFrame(rolls, columns=names)], axis=1)
 
 
 def roll_rates_dict(counts: np.ndarray) -> dict[str, dict[str, float | None]]:
@@ -199,13 +242,22 @@ def summarise(
     wall_seconds: float,
 ) -> dict:
     """The run's summary KPIs (the content of ``summary.json``)."""
-    tot = daily[[*list(FLOW_COLUMNS), "cost", "collected", "net_recovery"]].sum()
+    columns = [*FLOW_COLUMNS, "cost", "collected", "net_recovery"]
+    values = daily[columns].to_numpy(dtype=float)
+    if np.isnan(values).any():  # pandas skips NaN: its own path
+        tot = daily[columns].sum()
+    else:  # the same sums (each column's, as pandas adds them) without pandas' overhead
+        tot = dict(zip(columns, np.ascontiguousarray(values.T).sum(axis=1), strict=True))
     episodes = initial_delinquent + tot["new_delinquent"]
-    last = daily.iloc[-1]
-    month_ends = daily.groupby("month").last()
+    last = {c: daily[c].iat[-1] for c in ("delinquency_rate_30p", "npl_ratio_90p")}
+    _, starts = _months(daily)
+    ends = np.r_[starts[1:], len(daily)]
     n_open_start = accounts  # every account starts open
-    new_delinquent_monthly = daily.groupby("month")["new_delinquent"].sum()
-    current_start = month_ends["n_current"].shift(1).fillna(n_open_start - initial_delinquent)
+    new_delinquent_monthly = _month_sums(daily, ["new_delinquent"], starts)[:, 0]
+    # current accounts at the start of each month: the previous month's end
+    current_start = np.r_[
+        n_open_start - initial_delinquent, daily["n_current"].to_numpy()[ends[:-1] - 1]
+    ]
     pooled = roll_counts.sum(axis=0) if roll_counts.size else np.zeros((7, 7))
     return {
         "accounts": int(accounts),
@@ -222,12 +274,12 @@ def summarise(
         "self_cure_share": float(tot["self_cures"] / tot["cures"]) if tot["cures"] else 0.0,
         "new_delinquent": int(tot["new_delinquent"]),
         "monthly_new_delinquency_rate": float(
-            (new_delinquent_monthly / current_start.clip(lower=1)).mean()
+            np.mean(new_delinquent_monthly / np.maximum(current_start, 1))
         ),
         "delinquency_rate_30p": float(last["delinquency_rate_30p"]),
-        "delinquency_rate_30p_mean": float(daily["delinquency_rate_30p"].mean()),
+        "delinquency_rate_30p_mean": float(np.mean(daily["delinquency_rate_30p"].to_numpy())),
         "npl_ratio_90p": float(last["npl_ratio_90p"]),
-        "npl_ratio_90p_mean": float(daily["npl_ratio_90p"].mean()),
+        "npl_ratio_90p_mean": float(np.mean(daily["npl_ratio_90p"].to_numpy())),
         "charge_offs": int(tot["charge_offs"]),
         "charge_off_amount": float(tot["charge_off_amount"]),
         "net_credit_loss": float(tot["charge_off_amount"] - tot["collected_recovery"]),
