@@ -149,6 +149,25 @@ class _Run:
                 strategy.bind(p.arm)
             p.cash_collected = np.zeros(p.n)
             p.contact_cost = np.zeros(p.n)
+        b = sc.behaviour
+        self.due_params = tuple(  # the due-date kernel's behaviour parameters
+            float(x)
+            for x in (
+                b.hardship_spell_days,
+                b.miss_intercept,
+                b.miss_willingness,
+                b.miss_hardship,
+                b.miss_dti,
+                b.miss_restructured,
+                b.late_fee,
+                b.prepayment_monthly,
+                b.delinquent_instalment_pay,
+                -1.0
+                if b.delinquent_instalment_pay_late is None
+                else b.delinquent_instalment_pay_late,
+                b.delinquent_instalment_pay_slope,
+            )
+        )
         self.markov = None
         if sc.behaviour.mode == "markov":
             self.markov = np.cumsum(np.array(sc.behaviour.roll_matrix), axis=1)
@@ -167,20 +186,6 @@ class _Run:
             bh.observe_hardship(p, idx, day, self.key)
             bh.drift_dti(p, idx, day, self.key)
             return self._markov_due(day, idx)
-        b = sc.behaviour
-        params = (
-            b.hardship_spell_days,
-            b.miss_intercept,
-            b.miss_willingness,
-            b.miss_hardship,
-            b.miss_dti,
-            b.miss_restructured,
-            b.late_fee,
-            b.prepayment_monthly,
-            b.delinquent_instalment_pay,
-            -1.0 if b.delinquent_instalment_pay_late is None else b.delinquent_instalment_pay_late,
-            b.delinquent_instalment_pay_slope,
-        )
         (
             onsets,
             cash,
@@ -196,7 +201,7 @@ class _Run:
             idx,
             day,
             self.key,
-            tuple(float(x) for x in params),
+            self.due_params,
             self.macro.cumulative,
             p.status,
             p.remaining,
@@ -221,10 +226,11 @@ class _Run:
             p.principal_repaid,
             p.episode_contacted,
         )
-        self.rec.add(day, hardship_onsets=int(onsets))
-        self._book_principal(principal)
+        self.outstanding -= principal
         self._book_residue(residue)
-        self.rec.add(day, scheduled_cash=float(cash.sum()), new_delinquent=int(missers.size))
+        self.rec.add(
+            day, hardship_onsets=onsets, scheduled_cash=cash, new_delinquent=int(missers.size)
+        )
         if arrears_cash.size:  # delinquent_instalment_pay: cash from accounts in arrears
             self._book_principal(arrears_principal)
             self.rec.add(day, collected_delinquent=float(arrears_cash.sum()))

@@ -195,6 +195,73 @@ def _group_of(i, slots, first, n_groups):
     return s, n_groups
 
 
+@njit(**_ACCOUNT_HELPER)
+def _block_sum(a, lo, n):
+    """numpy's sum of a block of at most 128 (``a[lo:lo + n]``): left to right below 8, else
+    eight accumulators combined pairwise."""
+    if n < 8:
+        res = -0.0
+        for i in range(lo, lo + n):
+            res += a[i]
+        return res
+    r0, r1, r2, r3 = a[lo], a[lo + 1], a[lo + 2], a[lo + 3]
+    r4, r5, r6, r7 = a[lo + 4], a[lo + 5], a[lo + 6], a[lo + 7]
+    i = lo + 8
+    stop = lo + n - n % 8
+    while i < stop:
+        r0 += a[i]
+        r1 += a[i + 1]
+        r2 += a[i + 2]
+        r3 += a[i + 3]
+        r4 += a[i + 4]
+        r5 += a[i + 5]
+        r6 += a[i + 6]
+        r7 += a[i + 7]
+        i += 8
+    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    while i < lo + n:
+        res += a[i]
+        i += 1
+    return res
+
+
+@njit(**_JIT)
+def numpy_sum(a):
+    """``numpy.sum`` of a contiguous float64 array, to the last bit, so that a kernel can return
+    the totals the engine records. numpy sums pairwise: blocks of up to 128, larger ranges split
+    in halves (rounded to multiples of 8) and their sums added; the halving runs here on an
+    explicit stack (numba does not link recursive helpers compiled without reference
+    counting)."""
+    lo_at = np.empty(64, np.int64)
+    n_at = np.empty(64, np.int64)
+    stage = np.empty(64, np.int64)
+    left = np.empty(64)
+    top = 0
+    lo_at[0], n_at[0], stage[0] = 0, a.size, 0
+    value = 0.0
+    while top >= 0:
+        lo, n = lo_at[top], n_at[top]
+        if n <= 128:
+            value = _block_sum(a, lo, n)
+            top -= 1
+            continue
+        half = n // 2
+        half -= half % 8
+        if stage[top] == 0:  # the first half next
+            stage[top] = 1
+            top += 1
+            lo_at[top], n_at[top], stage[top] = lo, half, 0
+        elif stage[top] == 1:  # the first half's sum is in; the second half next
+            left[top] = value
+            stage[top] = 2
+            top += 1
+            lo_at[top], n_at[top], stage[top] = lo + half, n - half, 0
+        else:
+            value = left[top] + value
+            top -= 1
+    return 0.0 + value
+
+
 @njit(inline="always")
 def _minimum(a, b):
     """``numpy.minimum`` of two floats (NaN propagates from the first)."""
@@ -710,6 +777,46 @@ def recovery_outcomes(idx, claim, path, table, sale, willingness, key):
 
 
 @njit(**_JIT)
+def book_recoveries(day, cash, fixed, commission, lag, cash_due, commission_due):
+    """Book the recoveries of accounts placed today: cash arriving later goes to ``cash_due``
+    (and its agency commission to ``commission_due``) on its day, or beyond the horizon.
+
+    Returns
+    -------
+    cash_today, cost_today, beyond_horizon : float
+        Cash arriving today (debt sales); fixed costs plus the commission on today's cash;
+        cash arriving after the last day.
+    """
+    n = cash.size
+    horizon = cash_due.size
+    now = np.empty(n)
+    fee = np.empty(n)
+    far = np.empty(n)
+    n_now = 0
+    n_far = 0
+    arriving = np.zeros(horizon)
+    arriving_fee = np.zeros(horizon)
+    for k in range(n):
+        when = day + lag[k]
+        if when <= day:
+            now[n_now] = cash[k]
+            fee[n_now] = cash[k] * commission[k]
+            n_now += 1
+        elif when < horizon:
+            arriving[when] += cash[k]
+            arriving_fee[when] += cash[k] * commission[k]
+        else:
+            far[n_far] = cash[k]
+            n_far += 1
+    for d in range(horizon):
+        cash_due[d] += arriving[d]
+        commission_due[d] += arriving_fee[d]
+    cash_today = numpy_sum(now[:n_now])
+    cost_today = numpy_sum(fixed) + numpy_sum(fee[:n_now])
+    return cash_today, cost_today, numpy_sum(far[:n_far])
+
+
+@njit(**_JIT)
 def first_matching_path(
     claim, purpose, credit, capacity, balance_min, balance_max, segments, path, default
 ):
@@ -896,8 +1003,9 @@ def due_date_work(
     -------
     onsets : int
         New hardship onsets.
-    cash, principal : ndarray
-        Payments of current accounts (in ``idx`` order), prepaid principal included.
+    cash, principal : float
+        Totals of the payments of current accounts, prepaid principal included (summed as
+        ``numpy.sum`` sums their arrays, :func:`numpy_sum`).
     missers : ndarray of int64
         Current accounts that missed (new delinquents).
     closed : int
@@ -1055,8 +1163,8 @@ def due_date_work(
                 residue += rest
     return (
         onsets,
-        cash[:n_pay],
-        principal[:n_pay],
+        numpy_sum(cash[:n_pay]),
+        numpy_sum(principal[:n_pay]),
         missers[:n_miss],
         closed,
         residue,

@@ -91,25 +91,18 @@ class RecoveryBook:
             p.willingness,
             np.uint64(key),
         )
-        is_sale = path == _SALE
         self.rates.append(rate)
         self.paths.append(path.astype(np.int8))
         self.lags.append(lag)
-
-        when = day + lag
-        today = when <= day
-        cash_today = float(cash[today].sum())
-        cost_today = float(fixed.sum()) + float((cash[today] * commission[today]).sum())
-        later = ~today
-        inside = later & (when < self.horizon)
-        self.beyond_horizon += float(cash[later & ~inside].sum())
-        arrive, due = when[inside], cash[inside]
-        self.cash_due += np.bincount(arrive, weights=due, minlength=self.horizon)
-        self.commission_due += np.bincount(
-            arrive, weights=due * commission[inside], minlength=self.horizon
+        cash_today, cost_today, beyond = kernels.book_recoveries(
+            day, cash, fixed, commission, lag, self.cash_due, self.commission_due
         )
+        self.beyond_horizon += beyond
         if settle > 0:
-            settles = ok & ~is_sale & (account_uniforms(key, Stream.RECOVERY_SETTLE, idx) < settle)
+            when = day + lag
+            settles = (
+                ok & (path != _SALE) & (account_uniforms(key, Stream.RECOVERY_SETTLE, idx) < settle)
+            )
             settles &= when < self.horizon
             for d in np.unique(when[settles]):
                 self.settling[max(int(d), day)].append(idx[settles & (when == d)])

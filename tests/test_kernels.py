@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sim import kernels, ledger
 from sim.actions import AccountView, ActionRequests
@@ -178,3 +180,20 @@ def test_record_calls_fills_the_ring_in_attempt_order(book: Portfolio) -> None:
     assert p.call_ring_pos[20] == (CALL_RING + 1) % CALL_RING
     assert breaches == 1  # account 20: more attempts today than the cap and the ring hold
     assert kernels.account_slots(p.n)[: p.n].sum() == 0  # the work array is left clean
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    n=st.one_of(st.integers(0, 300), st.integers(300, 20_000)),
+    scale=st.integers(-3, 9),
+    signed_zeros=st.booleans(),
+    seed=st.integers(0, 2**31),
+)
+def test_numpy_sum_is_numpys_to_the_last_bit(n, scale, signed_zeros, seed) -> None:
+    """Kernels return totals with ``numpy_sum``: it must be numpy's pairwise sum exactly."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal(n) * 10.0 ** rng.integers(-3, scale + 1, n)
+    if signed_zeros:
+        x[rng.random(n) < 0.3] = -0.0
+    got, want = kernels.numpy_sum(x), np.sum(x)
+    assert got == want and np.signbit(got) == np.signbit(want)
