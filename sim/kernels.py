@@ -1176,6 +1176,14 @@ def due_date_work(
 
 
 # --------------------------------------------------------------------------- strategy
+#: The index of a 64-bit word's single set bit: ``_BIT_INDEX[(bit * _DE_BRUIJN) >> 58]``
+#: (a de Bruijn sequence makes the top six bits of the product distinct for each bit).
+_DE_BRUIJN = np.uint64(0x03F79D71B4CB0A89)
+_BIT_INDEX = np.zeros(64, np.int64)
+for _b in range(64):
+    _BIT_INDEX[((1 << _b) * 0x03F79D71B4CB0A89 % 2**64) >> 58] = _b
+
+
 @njit(**_JIT)
 def rule_requests(
     account,
@@ -1235,8 +1243,12 @@ def rule_requests(
             chosen[k] = bits
             arrears = arrears_principal[i] + arrears_interest[i] + fees_due[i]
             value[k] = arrears * (_decay(value_table, max(d, 0), 45.0) / (1.0 + promises_broken[i]))
+    # rule r's requests fill the slots from start[r], in view order: one pass over the view,
+    # visiting only the rules each account matched (lowest set bit first)
+    start = np.empty(n_rules, np.int64)
     m = 0
     for r in range(n_rules):
+        start[r] = m
         m += per_rule[r]
     out_acc = np.empty(m, np.int64)
     out_chan = np.empty(m, np.int8)
@@ -1244,22 +1256,20 @@ def rule_requests(
     out_value = np.empty(m, np.float64)
     out_rule = np.empty(m, np.int16)
     out_pos = np.empty(m, np.int64)
-    j = 0
-    for r in range(n_rules):
-        if per_rule[r] == 0:
-            continue
-        bit = one << np.uint64(r)
-        c = code[r]
-        pr = priority[r]
-        for k in range(n):
-            if chosen[k] & bit:
-                out_acc[j] = account[k]
-                out_chan[j] = c
-                out_prio[j] = pr
-                out_value[j] = value[k]
-                out_rule[j] = r
-                out_pos[j] = k
-                j += 1
+    for k in range(n):
+        bits = chosen[k]
+        while bits:
+            low = bits & (~bits + one)
+            r = _BIT_INDEX[(low * _DE_BRUIJN) >> np.uint64(58)]
+            bits ^= low
+            j = start[r]
+            start[r] = j + 1
+            out_acc[j] = account[k]
+            out_chan[j] = code[r]
+            out_prio[j] = priority[r]
+            out_value[j] = value[k]
+            out_rule[j] = r
+            out_pos[j] = k
     return out_acc, out_chan, out_prio, out_value, out_rule, out_pos
 
 

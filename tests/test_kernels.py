@@ -197,3 +197,31 @@ def test_numpy_sum_is_numpys_to_the_last_bit(n, scale, signed_zeros, seed) -> No
         x[rng.random(n) < 0.3] = -0.0
     got, want = kernels.numpy_sum(x), np.sum(x)
     assert got == want and np.signbit(got) == np.signbit(want)
+
+
+def test_rule_requests_of_a_long_table_match_the_array_loop(book: Portfolio) -> None:
+    """70 overlapping rules: every bit of the 64-rule word is used and a second word follows."""
+    from strategies.rules import Rule, RuleTable
+
+    p = book.packed()
+    rng = np.random.default_rng(3)
+    p.last_contact[...] = np.where(rng.random(p.last_contact.shape) < 0.5, NEVER, 40)
+    channels = ["sms", "call", "email", "letter", "visit", "ivr"]
+    lows, every = rng.integers(-3, 100, 70), rng.integers(1, 9, 70)
+    rules = [
+        Rule(
+            channels[k % 6],
+            int(lows[k]),
+            int(lows[k] + rng.integers(0, 60)),
+            every_days=int(every[k]),
+        )
+        for k in range(70)
+    ]
+    table = RuleTable("long", rules)
+    acc = rng.permutation(p.n)[:1200]
+    view = AccountView(p, 45, acc, rng.integers(-3, 130, acc.size).astype(np.int32))
+    got, rule, _ = view.requests_by_rules(*table._table)
+    want = _numpy_rule_requests(view, table.rules)
+    assert np.array_equal(got.account, want.account)
+    assert np.array_equal(got.channel, want.channel)
+    assert set(np.unique(rule).tolist()) >= {0, 63, 64, 69}
