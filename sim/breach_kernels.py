@@ -6,7 +6,7 @@ separately on purpose, with its own way of grouping and ordering (no sort: each 
 compared with the other calls of its account), so that a fault in one shows in the other:
 with enforcement on the count must be 0, with enforcement off it is the breach KPI. The 7-day
 call cap is counted where the calls are written into each account's ring
-(:func:`sim.kernels.record_call_attempts`).
+(:func:`sim.kernels.record_call_attempts`); :func:`record_and_count_breaches` does both.
 
 The rules read exactly as the array formulas that came before it (kept in
 ``tests/test_breaches.py`` as the reference):
@@ -26,7 +26,7 @@ import numpy as np
 from numba import njit
 
 from sim.dispatch_kernels import _float_key, _reached
-from sim.kernels import _JIT, _group_of
+from sim.kernels import _JIT, _group_of, record_call_attempts
 
 
 @njit(**_JIT)
@@ -145,4 +145,27 @@ def count_breaches(att, day, key, limits, is_call, talks, draws, last_conversati
     return found
 
 
-__all__ = ["count_breaches"]
+@njit(**_JIT)
+def record_and_count_breaches(
+    att, day, key, limits, cap_7d, is_call, talks, draws, last_conversation, ring, slots
+):
+    """:func:`count_breaches`, then the calls made written into each account's ring of recent
+    attempt days (``ring`` is ``(call_ring, call_ring_pos)``), which counts the 7-day cap's
+    breaches (``cap_7d``, ``-1``: none): the day's breach count, in one call."""
+    found = count_breaches(att, day, key, limits, is_call, talks, draws, last_conversation, slots)
+    account, channel = att[0], att[1]
+    n_calls = 0
+    for k in range(account.size):
+        n_calls += is_call[channel[k]]
+    calls = np.empty(n_calls, np.int64)
+    m = 0
+    for k in range(account.size):
+        if is_call[channel[k]]:
+            calls[m] = account[k]
+            m += 1
+    if n_calls == 0:
+        return found
+    return found + record_call_attempts(calls, day, ring[0], ring[1], cap_7d, slots)
+
+
+__all__ = ["count_breaches", "record_and_count_breaches"]

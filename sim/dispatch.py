@@ -29,9 +29,9 @@ import numpy as np
 from sim import compliance as rules
 from sim import kernels
 from sim.actions import ActionRequests
-from sim.breach_kernels import count_breaches
+from sim.breach_kernels import record_and_count_breaches
 from sim.channels import CHANNEL_NAMES, N_CHANNELS, Channel, Reachability
-from sim.compliance import ComplianceProfile, call_channel_mask, record_calls
+from sim.compliance import ComplianceProfile, call_channel_mask
 from sim.dispatch_kernels import (
     DUPLICATES,
     UNKNOWN_ACCOUNT,
@@ -131,18 +131,19 @@ def serve(
     att = rules.Attempts(*fields)
     if not len(att):
         return None
-    n_breach = count_breaches(
+    n_breach = record_and_count_breaches(
         (att.account, att.channel, att.attempt, att.priority, att.hour_start, att.hour_end),
         day,
         key,
         (hours_start, hours_end, quiet, connected, unanswered),
+        cap_7d,
         ch.is_call,
         ch.talks,
         (ch.reach, ch.reach_trait, p.reach),
         p.last_conversation,
+        (p.call_ring, p.call_ring_pos),
         slots,
     )
-    n_breach += record_calls(p, att.account[ch.is_call[att.channel]], day, profile)
     rec.add(day, compliance_breaches=n_breach)
     return att
 
