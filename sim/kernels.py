@@ -80,6 +80,8 @@ _JIT = {"cache": True, "nogil": True, "error_model": "numpy"}
 _ACCOUNT_HELPER = {"_nrt": False, "nogil": True, "error_model": "numpy"}
 #: How many accounts ahead the loops prefetch (covers a DRAM miss at a few ns per account).
 _AHEAD = 12
+#: How many accounts ahead a scan of the whole book prefetches.
+_SCAN_AHEAD = 32
 
 _local = threading.local()
 
@@ -1928,6 +1930,8 @@ def buckets(day, missed, last_due_day, status):
     n = missed.size
     out = np.empty(n, np.int8)
     for i in range(n):
+        if i + _SCAN_AHEAD < n:  # a record is several cache lines: the hardware does not
+            prefetch(missed, i + _SCAN_AHEAD)  # follow such a stride across pages
         st = status[i]
         if st == _CHARGED_OFF:
             out[i] = 5
