@@ -131,12 +131,11 @@ class _Run:
         self.rec = DailyRecorder(sc.days)
         self.recovery = RecoveryBook(horizon=sc.days)
         p = self.p
-        order = np.argsort(p.due_day, kind="stable")
-        bounds = np.searchsorted(p.due_day[order], np.arange(MONTH_DAYS + 1))
+        order, bounds, self.delinquent, self.outstanding = kernels.book_at_start(
+            p.due_day, p.missed, p.opening_principal, MONTH_DAYS
+        )
         self.due_lists = [order[bounds[d] : bounds[d + 1]] for d in range(MONTH_DAYS)]
-        self.delinquent = np.flatnonzero(p.missed > 0)
         self.initial_delinquent = int(self.delinquent.size)
-        self.outstanding = float(p.opening_principal.sum())
         self.n_charged_off = 0
         self.n_paid_off = 0
         self.contact_log: list[pd.DataFrame] | None = None
@@ -628,7 +627,8 @@ def simulate(
             progress(day + 1)
     if check:
         ledger.check_invariants(p, scenario.days - 1)
-        if abs(run.outstanding - float(p.outstanding().sum())) > 1e-6 * max(run.outstanding, 1):
+        book = kernels.book_outstanding(p.sched_balance, p.arrears_principal)
+        if abs(run.outstanding - book) > 1e-6 * max(run.outstanding, 1):
             raise ledger.InvariantError("running outstanding balance drifted from the book")
     wall = time.perf_counter() - t0
     daily = run.rec.frame()

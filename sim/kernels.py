@@ -1925,6 +1925,55 @@ def delinquent_evening(
 
 # --------------------------------------------------------------------------- whole book
 @njit(**_JIT)
+def book_at_start(due_day, missed, opening_principal, month_days):
+    """What a run needs of a new book, in one scan: the accounts by due day (each day's in id
+    order: the stable sort of ``due_day``), the delinquent accounts (in id order) and the
+    opening principal (summed as ``numpy.sum`` sums it).
+
+    Returns
+    -------
+    by_due_day : ndarray of int64
+    bounds : ndarray of int64
+        Day ``d``'s accounts are ``by_due_day[bounds[d]:bounds[d + 1]]``.
+    delinquent : ndarray of int64
+    opening : float
+    """
+    n = missed.size
+    bounds = np.zeros(month_days + 1, np.int64)
+    n_delinquent = 0
+    for i in range(n):
+        if i + _SCAN_AHEAD < n:
+            prefetch(missed, i + _SCAN_AHEAD)
+            prefetch(due_day, i + _SCAN_AHEAD)
+        bounds[due_day[i] + 1] += 1
+        if missed[i] > 0:
+            n_delinquent += 1
+    for d in range(month_days):
+        bounds[d + 1] += bounds[d]
+    by_due_day = np.empty(n, np.int64)
+    fill = bounds[:month_days].copy()
+    delinquent = np.empty(n_delinquent, np.int64)
+    m = 0
+    for i in range(n):
+        d = due_day[i]
+        by_due_day[fill[d]] = i
+        fill[d] += 1
+        if missed[i] > 0:
+            delinquent[m] = i
+            m += 1
+    return by_due_day, bounds, delinquent, numpy_sum(opening_principal)
+
+
+@njit(**_JIT)
+def book_outstanding(sched_balance, arrears_principal):
+    """``numpy.sum`` of every account's outstanding principal (``Portfolio.outstanding``)."""
+    total = np.empty(sched_balance.size)
+    for i in range(total.size):
+        total[i] = sched_balance[i] + arrears_principal[i]
+    return numpy_sum(total)
+
+
+@njit(**_JIT)
 def buckets(day, missed, last_due_day, status):
     """Bucket code of every account today (``sim.portfolio.bucket_of`` of its DPD and status)."""
     n = missed.size

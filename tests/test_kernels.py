@@ -225,3 +225,20 @@ def test_rule_requests_of_a_long_table_match_the_array_loop(book: Portfolio) -> 
     assert np.array_equal(got.account, want.account)
     assert np.array_equal(got.channel, want.channel)
     assert set(np.unique(rule).tolist()) >= {0, 63, 64, 69}
+
+
+def test_book_scans_match_numpy(book: Portfolio) -> None:
+    """The run's start and end scans: what argsort, flatnonzero and numpy.sum give."""
+    from sim.portfolio import MONTH_DAYS
+
+    p = book.take(np.random.default_rng(4).permutation(book.n))  # not in due-day order
+    order, bounds, delinquent, opening = kernels.book_at_start(
+        p.due_day, p.missed, p.opening_principal, MONTH_DAYS
+    )
+    by_day = np.argsort(p.due_day, kind="stable")
+    assert np.array_equal(order, by_day)
+    assert np.array_equal(bounds, np.searchsorted(p.due_day[by_day], np.arange(MONTH_DAYS + 1)))
+    assert np.array_equal(delinquent, np.flatnonzero(p.missed > 0))
+    assert opening == float(p.opening_principal.sum())
+    total = kernels.book_outstanding(p.sched_balance, p.arrears_principal)
+    assert total == float(p.outstanding().sum())
