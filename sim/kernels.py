@@ -1275,6 +1275,25 @@ def rule_requests(
     return out_acc, out_chan, out_prio, out_value, out_rule, out_pos
 
 
+@njit(**_JIT)
+def rule_attributes(rule, attempts, hour_start, hour_end, fallback):
+    """Each request's attempts, hours and fall-back channel, from the rule that made it."""
+    n = rule.size
+    out = (
+        np.empty(n, np.int8),
+        np.empty(n, np.int8),
+        np.empty(n, np.int8),
+        np.empty(n, np.int8),
+    )
+    for k in range(n):
+        r = rule[k]
+        out[0][k] = attempts[r]
+        out[1][k] = hour_start[r]
+        out[2][k] = hour_end[r]
+        out[3][k] = fallback[r]
+    return out
+
+
 # --------------------------------------------------------------------------- compliance
 @njit(**_JIT)
 def has_duplicate_requests(account, channel, slots):

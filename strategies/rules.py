@@ -296,16 +296,18 @@ class RuleTable(Strategy):
             req, rule = req.take(keep), rule[keep]
         if self._plain:
             return req
-        rule = rule.astype(np.intp)  # one index conversion for the four gathers
+        attempts, hour_start, hour_end, fallback = kernels.rule_attributes(
+            rule, self._attempts, self._hour_start, self._hour_end, self._fallback
+        )
         return ActionRequests(
             req.account,
             req.channel,
             req.priority,
             req.value,
-            attempts=self._attempts[rule],
-            hour_start=self._hour_start[rule],
-            hour_end=self._hour_end[rule],
-            fallback=self._fallback[rule],
+            attempts=attempts,
+            hour_start=hour_start,
+            hour_end=hour_end,
+            fallback=fallback,
         )
 
     def recovery_path(self, view: ChargeOffView) -> np.ndarray:
