@@ -41,7 +41,7 @@ from sim.compliance import DEFAULT_PROFILE, ComplianceProfile
 from sim.dispatch import ChannelTable, serve
 from sim.kpis import DailyRecorder, monthly_table, summarise
 from sim.population import generate
-from sim.portfolio import MONTH_DAYS, N_BUCKETS, NEVER, Portfolio, Status
+from sim.portfolio import MONTH_DAYS, N_BUCKETS, Portfolio, Status
 from sim.recovery import RecoveryBook
 from sim.rng import Stream, seed_key, uniforms
 from sim.scenario import Scenario
@@ -89,26 +89,28 @@ def place_charge_offs(
 
 
 def take_up_restructuring(
-    p: Portfolio, sc: Scenario, key, rec: DailyRecorder, day: int, acc: np.ndarray
+    p: Portfolio, sc: Scenario, key, rec: DailyRecorder, day: int, offers: np.ndarray
 ) -> None:
-    """Delinquent borrowers reached by a restructuring offer take it up or not (hardship makes
-    it likelier); a take-up cures the account on a hardship plan (``ledger.restructure``)."""
+    """Delinquent borrowers reached by a restructuring offer (``offers``: accounts, possibly
+    repeated) take it up or not (hardship makes it likelier); a take-up cures the account on a
+    hardship plan (``ledger.restructure``) and drops its pending promise."""
     r = sc.restructuring
-    yes = kernels.restructuring_take_up(
-        kernels.as_ids(acc),
+    n, waived, self_cures = kernels.take_up_offers(
+        kernels.as_ids(offers),
         day,
         np.uint64(key),
         float(r.take_up),
         float(r.take_up_no_hardship),
+        int(r.extension_months),
         p.hardship,
         p.missed,
+        p.promise_day,
+        p.episode_contacted,
+        ledger.restructuring_arrays(p),
     )
-    if not yes.size:
-        return
-    waived = ledger.restructure(p, yes, r.extension_months)
-    p.promise_day[yes] = NEVER
-    rec.add(day, restructures=int(yes.size), concessions=float(waived.sum()), cures=int(yes.size))
-    rec.add(day, self_cures=int((~p.episode_contacted[yes]).sum()))
+    if n:
+        rec.add(day, restructures=n, concessions=waived, cures=n)
+        rec.add(day, self_cures=self_cures)
 
 
 class _Run:
@@ -397,7 +399,7 @@ class _Run:
         if promises:
             rec.add(day, promises_made=int(promises))
         if offers.size:
-            self._restructure(day, np.unique(offers))
+            self._restructure(day, offers)
 
         # irritation, complaints and churn, once per contacted account
         complaints, churners = kernels.irritation_and_churn(

@@ -1177,6 +1177,47 @@ def due_date_work(
     )
 
 
+@njit(**_JIT)
+def take_up_offers(
+    offers,
+    day,
+    key,
+    take_up,
+    take_up_no_hardship,
+    extension_months,
+    hardship,
+    missed,
+    promise_day,
+    episode_contacted,
+    loan,
+):
+    """Restructuring offers made today (accounts, possibly repeated) and their take-up, in one
+    call: the accounts (in id order) that take the offer up (:func:`restructuring_take_up`)
+    are re-amortised (:func:`restructure_loans`, ``loan`` its ten arrays from
+    ``sched_balance`` to ``restructured``) and their pending promise dropped.
+
+    Returns
+    -------
+    restructured : int
+    waived : float
+        Interest and fees waived (summed as ``numpy.sum`` sums them).
+    self_cures : int
+        Restructured accounts never reached during the episode (a cure without contact).
+    """
+    yes = restructuring_take_up(
+        np.unique(offers), day, key, take_up, take_up_no_hardship, hardship, missed
+    )
+    if yes.size == 0:
+        return 0, 0.0, 0
+    waived = restructure_loans(yes, extension_months, *loan)
+    self_cures = 0
+    for i in yes:
+        promise_day[i] = NEVER
+        if not episode_contacted[i]:
+            self_cures += 1
+    return yes.size, numpy_sum(waived), self_cures
+
+
 # --------------------------------------------------------------------------- strategy
 #: The index of a 64-bit word's single set bit: ``_BIT_INDEX[(bit * _DE_BRUIJN) >> 58]``
 #: (a de Bruijn sequence makes the top six bits of the product distinct for each bit).

@@ -128,8 +128,13 @@ def restructure(p: Portfolio, idx: np.ndarray, extension_months: int) -> np.ndar
     Returns the amount waived per account (a concession, not a charge-off).
     """
     return kernels.restructure_loans(
-        kernels.as_ids(idx),
-        int(extension_months),
+        kernels.as_ids(idx), int(extension_months), *restructuring_arrays(p)
+    )
+
+
+def restructuring_arrays(p: Portfolio) -> tuple[np.ndarray, ...]:
+    """The arrays a hardship plan rewrites, in ``sim.kernels.restructure_loans`` order."""
+    return (
         p.sched_balance,
         p.rate_m,
         p.remaining,
