@@ -473,37 +473,54 @@ class _Run:
             rec.add(day, promises_kept=int(kept), promises_broken=int(broken))
         if not who.size:
             return
-        applied = ledger.pay(p, who, amount)
-        self._book_principal(applied.principal)
-        self._book_residue(applied.residue)
-        if self.arms is not None:
-            p.cash_collected[who] += applied.cash  # ids are unique here
-        if settle.any():
-            # settlement: the full payment also pays the principal not yet due (closed below)
-            settlers = who[settle]
-            rest = ledger.settle(p, settlers)
-            self._book_principal(rest)
-            rec.add(day, collected_delinquent=float(rest.sum()))
-            if self.arms is not None:
-                p.cash_collected[settlers] += rest
-        cures, self_cures = kernels.after_payments(
+        (
+            cash,
+            principal,
+            residue,
+            settlers,
+            rest,
+            rest_total,
+            cash_total,
+            cures,
+            self_cures,
+            closed,
+            closing_residue,
+        ) = kernels.pay_and_close(
             who,
-            applied.cured,
+            amount,
+            settle,
             day,
-            p.last_partial_day,
-            p.excitation,
-            p.excitation_day,
             b.payment_excitation,
             b.excitation_decay_days,
-            p.episode_contacted,
+            (
+                p.fees_due,
+                p.arrears_interest,
+                p.arrears_principal,
+                p.principal_repaid,
+                p.missed,
+                p.last_instalment,
+                p.sched_balance,
+                p.remaining,
+                p.status,
+                p.last_partial_day,
+                p.excitation,
+                p.excitation_day,
+                p.episode_contacted,
+            ),
         )
-        rec.add(
-            day,
-            collected_delinquent=float(applied.cash.sum()),
-            cures=int(cures),
-            self_cures=int(self_cures),
-        )
-        self._close(day, who)
+        self.outstanding -= principal
+        self._book_residue(residue)
+        if self.arms is not None:
+            p.cash_collected[who] += cash  # ids are unique here
+        if settlers.size:
+            # settlement: the full payment also pays the principal not yet due (closed too)
+            self.outstanding -= rest_total
+            rec.add(day, collected_delinquent=rest_total)
+            if self.arms is not None:
+                p.cash_collected[settlers] += rest
+        rec.add(day, collected_delinquent=cash_total, cures=cures, self_cures=self_cures)
+        self._book_residue(closing_residue)
+        self.n_paid_off += closed
 
     # ------------------------------------------------------------------ the day
     def step(self, day: int) -> None:

@@ -1884,6 +1884,62 @@ def after_payments(
     return cures, self_cures
 
 
+@njit(**_JIT)
+def pay_and_close(who, amount, settle, day, jump, decay_days, book):
+    """The day's payments applied, in one call: the waterfall (:func:`pay`), settlements of the
+    principal not yet due (:func:`settle_loans`, where ``settle``), excitation and cures
+    (:func:`after_payments`) and closures (:func:`close_paid_off`). ``book`` holds the arrays
+    ``(fees_due, arrears_interest, arrears_principal, principal_repaid, missed,
+    last_instalment, sched_balance, remaining, status, last_partial_day, excitation,
+    excitation_day, episode_contacted)``.
+
+    Returns
+    -------
+    cash : ndarray
+        Cash booked per payer (aligned with ``who``).
+    principal : float
+        Principal repaid by the payments.
+    residue : float
+        Principal dust cleared by cures.
+    settlers : ndarray of int64
+    rest : ndarray
+        Principal each settler paid ahead (aligned with ``settlers``).
+    rest_total, cash_total : float
+    cures, self_cures : int
+    closed : int
+    closing_residue : float
+        Principal dust cleared by closures.
+
+    Totals are summed as ``numpy.sum`` sums the arrays (:func:`numpy_sum`).
+    """
+    fees, interest, arrears, repaid, missed, last_inst = book[:6]
+    sched_balance, remaining, status, last_partial_day, excitation, excitation_day, seen = book[6:]
+    cash, principal, cured, residue = pay(
+        who, amount, fees, interest, arrears, repaid, missed, last_inst
+    )
+    settlers = who[settle]
+    rest = settle_loans(settlers, sched_balance, remaining, repaid)
+    cures, self_cures = after_payments(
+        who, cured, day, last_partial_day, excitation, excitation_day, jump, decay_days, seen
+    )
+    done, closing_residue = close_paid_off(
+        who, remaining, sched_balance, fees, interest, arrears, repaid, missed, status
+    )
+    return (
+        cash,
+        numpy_sum(principal),
+        residue,
+        settlers,
+        rest,
+        numpy_sum(rest),
+        numpy_sum(cash),
+        cures,
+        self_cures,
+        done.size,
+        closing_residue,
+    )
+
+
 # --------------------------------------------------------------------------- stocks
 @njit(**_ACCOUNT_HELPER)
 def _stock(i, day, missed, last_due_day, status, sched_balance, arrears_principal, counts, balance):
