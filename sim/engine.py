@@ -493,12 +493,7 @@ class _Run:
             b.payment_excitation,
             b.excitation_decay_days,
             (
-                p.fees_due,
-                p.arrears_interest,
-                p.arrears_principal,
-                p.principal_repaid,
-                p.missed,
-                p.last_instalment,
+                *ledger.payment_arrays(p),
                 p.sched_balance,
                 p.remaining,
                 p.status,

@@ -73,8 +73,14 @@ def pay(p: Portfolio, idx: np.ndarray, amount: np.ndarray) -> Applied:
     """
     idx = kernels.as_ids(idx)
     cash, principal, cured, residue = kernels.pay(
-        idx,
-        kernels.as_values(amount, idx.size),
+        idx, kernels.as_values(amount, idx.size), *payment_arrays(p)
+    )
+    return Applied(cash, principal, cured, residue)
+
+
+def payment_arrays(p: Portfolio) -> tuple[np.ndarray, ...]:
+    """The arrays a payment's waterfall reads and writes, in ``sim.kernels.pay`` order."""
+    return (
         p.fees_due,
         p.arrears_interest,
         p.arrears_principal,
@@ -82,7 +88,6 @@ def pay(p: Portfolio, idx: np.ndarray, amount: np.ndarray) -> Applied:
         p.missed,
         p.last_instalment,
     )
-    return Applied(cash, principal, cured, residue)
 
 
 def close_paid_off(p: Portfolio, idx: np.ndarray) -> np.ndarray:
