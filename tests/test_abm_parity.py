@@ -141,3 +141,20 @@ def test_peer_effects_raise_defaults_in_both_engines():
     assert vec["charge_offs"] >= base["charge_offs"]
     for k in ("new_delinquent", "charge_offs", "collected", "cost"):
         assert abm[k] == pytest.approx(vec[k], rel=1e-9), k
+
+
+@pytest.mark.parametrize("rule", list(Rules.__dataclass_fields__))
+def test_every_rule_missing_from_the_abm_breaks_exact_agreement(replications, scenario, rule):
+    """On shared draws the engines agree exactly, so any behaviour rule switched off in the ABM
+    (including those too weak for the 4-seed statistical check) shows as a difference."""
+    name = "aggressive"
+    vec = replications[name][0][0]
+    abm = run_abm(scenario, resolve(name), SEEDS[0], rules=Rules(**{rule: False}))
+    same_kpis = all(
+        kpis(abm)[k] == pytest.approx(x, rel=1e-9, abs=1e-6) for k, x in kpis(vec).items()
+    )
+    same_days = all(
+        np.array_equal(vec.daily[c].to_numpy(), abm.daily[c].to_numpy())
+        for c in ("collected_delinquent", "n_1_30", "cures", "promises_made", "churned")
+    )
+    assert not (same_kpis and same_days), f"switching {rule} off in the ABM changed nothing"
