@@ -282,10 +282,11 @@ class _Run:
         p, sc = self.p, self.sc
         principal, claim = ledger.charge_off(p, idx)
         p.missed[idx] = 0
-        self._book_principal(principal)
+        amount = float(np.sum(principal))
+        self.outstanding -= amount
         self.n_charged_off += idx.size
         place_charge_offs(p, sc, self.strategy, self.recovery, self.rec, self.key, day, idx, claim)
-        self.rec.add(day, charge_off_amount=float(principal.sum()))
+        self.rec.add(day, charge_off_amount=amount)
 
     def _book_principal(self, amount: np.ndarray) -> None:
         self.outstanding -= float(np.sum(amount))

@@ -35,6 +35,9 @@ from sim.scenario import CAPACITIES, CREDIT_STANDINGS, PURPOSES
 from strategies.base import Strategy
 from strategies.score import DEFAULT_SCORECARD, Scorecard
 
+#: The recovery path of a charged-off account no recovery rule matches.
+_AGENCY = RECOVERY_PATHS.index("agency")
+
 #: Early-warning flag names usable in rules, and their bits.
 FLAG_BITS: dict[str, int] = {
     "partial_payment": EW_PARTIAL_PAYMENT,
@@ -315,9 +318,9 @@ class RuleTable(Strategy):
             return super().recovery_path(view)
         return kernels.first_matching_path(
             np.ascontiguousarray(view.claim, dtype=np.float64),
-            np.ascontiguousarray(view.purpose, dtype=np.int64),
-            np.ascontiguousarray(view.credit, dtype=np.int64),
-            np.ascontiguousarray(view.capacity, dtype=np.int64),
+            np.ascontiguousarray(view.purpose),  # segment codes as they are (int8)
+            np.ascontiguousarray(view.credit),
+            np.ascontiguousarray(view.capacity),
             *self._recovery_table,
-            RECOVERY_PATHS.index("agency"),
+            _AGENCY,
         )
