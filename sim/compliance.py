@@ -29,7 +29,6 @@ from pathlib import Path
 
 import numpy as np
 
-from sim import kernels
 from sim.channels import CHANNEL_NAMES, DEFAULT_CHANNELS, ChannelSpec
 from sim.portfolio import NEVER, Portfolio
 from sim.rng import Stream, uniforms
@@ -213,26 +212,6 @@ def reached(
     return uniforms(key, Stream.REACH, day, counter) < p_reach
 
 
-def record_calls(
-    portfolio: Portfolio, account: np.ndarray, day: int, profile: ComplianceProfile
-) -> int:
-    """Write executed call attempts into each account's ring of recent attempt days and count
-    7-day-cap breaches (checked before each write, from the ring)."""
-    if not account.size:
-        return 0
-    cap = profile.max_call_attempts_7d
-    return int(
-        kernels.record_call_attempts(
-            kernels.as_ids(account),
-            day,
-            portfolio.call_ring,
-            portfolio.call_ring_pos,
-            -1 if cap is None else int(cap),
-            kernels.account_slots(portfolio.n),
-        )
-    )
-
-
 def reach_draws(portfolio, day, key, reach, reach_trait) -> Callable[[Attempts], np.ndarray]:
     """Right-party contact of attempts (a function of :class:`Attempts`): the engine's own
     draws."""
@@ -250,5 +229,4 @@ __all__ = [
     "call_channel_mask",
     "load_profile",
     "reached",
-    "record_calls",
 ]

@@ -1337,24 +1337,6 @@ def rule_attributes(rule, attempts, hour_start, hour_end, fallback):
 
 # --------------------------------------------------------------------------- compliance
 @njit(**_JIT)
-def has_duplicate_requests(account, channel, slots):
-    """Whether some (account, channel) pair is requested twice (channel codes 0..30)."""
-    dup = False
-    n = account.size
-    for k in range(n):
-        if k + _AHEAD < n:
-            prefetch(slots, account[k + _AHEAD])
-        bit = np.int32(1) << np.int32(channel[k])
-        i = account[k]
-        if slots[i] & bit:
-            dup = True
-        slots[i] |= bit
-    for k in range(account.size):
-        slots[account[k]] = 0
-    return dup
-
-
-@njit(**_JIT)
 def static_checks(
     account,
     channel,

@@ -170,11 +170,12 @@ def test_rule_requests_match_the_array_loop(book: Portfolio) -> None:
 
 
 def test_record_calls_fills_the_ring_in_attempt_order(book: Portfolio) -> None:
-    from sim.compliance import record_calls
-
     p = book.packed()
     acc = np.array([5, 9, 5, 5, 11, 9] + [20] * (CALL_RING + 1))
-    breaches = record_calls(p, acc, 30, DEFAULT_PROFILE)
+    cap = DEFAULT_PROFILE.max_call_attempts_7d
+    breaches = kernels.record_call_attempts(
+        acc, 30, p.call_ring, p.call_ring_pos, cap, kernels.account_slots(p.n)
+    )
     assert sorted(p.call_ring[5][p.call_ring[5] == 30]) == [30, 30, 30]
     assert p.call_ring_pos[5] == 3 and p.call_ring_pos[9] == 2 and p.call_ring_pos[11] == 1
     assert p.call_ring_pos[20] == (CALL_RING + 1) % CALL_RING
