@@ -187,3 +187,43 @@ def test_command_exit_2_on_a_broken_file_and_nothing_written(tmp_path):
     assert f"{folder / 'b_bad.yaml'}: field 'behaviour'" in res.output
     assert "Traceback" not in res.output
     assert not out.exists()
+
+
+def run_with_result(data: dict):
+    """One replication by hand, keeping the engine's daily table beside the trial outcomes."""
+    from postloan.trials.arms import TrialStrategy, build_arms
+    from postloan.trials.observe import TrialObserver
+    from postloan.trials.runner import trial_scenario
+    from sim.engine import simulate
+    from sim.rng import seed_key
+
+    spec = parse_trial(data, "t")
+    here = ROOT / "trials" / "t.yaml"
+    sc = trial_scenario(spec, here)
+    book = generate(sc, 9)
+    observer = TrialObserver(spec, book, seed_key(9))
+    result = simulate(sc, TrialStrategy(spec, build_arms(spec, here), observer.on_day), 9,
+                      portfolio=book)  # fmt: skip
+    return observer.outcomes(sc.days - 1), result.daily
+
+
+@pytest.mark.parametrize("measure", ["charged_off", "complained", "churned_or_closed"])
+def test_outcomes_agree_with_the_engines_counts(measure):
+    # everyone open on day 0 enrolled: the trial's counts are the book's, less day 0's
+    # charge-offs (they happen before the strategy's turn, so those accounts are not enrolled)
+    data = trial(
+        accounts=4000,
+        start_day=0,
+        population={"status": ["current", "delinquent"]},
+        outcome={"measure": measure, "days": 60},
+    )
+    out, daily = run_with_result(data)
+    assert out.account.size == out.eligible > 3900
+    total = int(out.y.sum())
+    if measure == "charged_off":
+        assert total == int(daily["charge_offs"].iloc[1:].sum()) > 0
+    elif measure == "complained":  # an account may complain more than once
+        assert 0 < total <= int(daily["complaints"].sum())
+    else:  # churned (each account once) plus closed
+        churned = int(daily["churned"].sum())
+        assert churned + int(daily["n_paid_off"].iloc[-1]) >= total >= churned > 0
