@@ -109,6 +109,7 @@ def test_per_contact_counts_conversations_of_calls_only(tmp_path):
     r = run_trial(write(tmp_path, data))
     assert r.conversation_share["sms"] == 0.0  # SMS reach the borrower but hold no conversation
     assert r.conversation_share["calls"] > 0.3
+    assert r.contact_cost["calls"] > r.contact_cost["sms"] > 0  # the treatment ran, and cost
     itt = r.estimate.treatment_mean - r.estimate.control_mean
     assert r.estimate.effect == pytest.approx(100 * itt / r.estimate.first_stage, rel=1e-12)
 

@@ -51,6 +51,8 @@ class Outcomes:
         The outcome (0/1, or an amount).
     conversation : ndarray of float64
         1 if the account had a right-party conversation in the window (per_contact).
+    contact_cost : ndarray of float64
+        What contacting the account cost in the window (shows that an arm's treatment ran).
     eligible : int
         Accounts meeting the population filter before sampling.
     """
@@ -59,6 +61,7 @@ class Outcomes:
     arm: np.ndarray
     y: np.ndarray
     conversation: np.ndarray
+    contact_cost: np.ndarray
     eligible: int
 
 
@@ -149,6 +152,7 @@ class TrialObserver:
         self.missed0 = p.missed[acc].copy()
         self.bucket0 = bucket_of(p.dpd(day, acc), p.status[acc])
         self.cash0 = p.cash_collected[acc].copy()
+        self.cost0 = p.contact_cost[acc].copy()
         self.complaints0 = p.complaints[acc].copy()
         self.churned0 = p.churned[acc].copy()
         self.cured = np.zeros(acc.size, bool)
@@ -219,5 +223,6 @@ class TrialObserver:
             arm=self.arm,
             y=np.asarray(y, np.float64),
             conversation=conversation.astype(np.float64),
+            contact_cost=p.contact_cost[acc] - self.cost0,
             eligible=self.eligible,
         )

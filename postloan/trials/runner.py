@@ -75,6 +75,7 @@ class TrialResult:
     enrolled: dict[str, int]  # accounts per arm, all replications
     eligible: list[int]  # accounts meeting the filter, per replication
     conversation_share: dict[str, float]
+    contact_cost: dict[str, float]  # mean contact cost per enrolled account in the window
     wall_seconds: float
     notes: list[str] = field(default_factory=list)
 
@@ -112,9 +113,16 @@ class TrialResult:
             "enrolled": self.enrolled,
             "eligible": self.eligible,
             "conversation_share": self.conversation_share,
+            "contact_cost_per_account": self.contact_cost,
             "wall_seconds": self.wall_seconds,
             "notes": self.notes,
         }
+
+
+def _arm_means(values: np.ndarray, arm: np.ndarray, names: list[str]) -> dict[str, float]:
+    return {
+        n: float(values[arm == i].mean()) if (arm == i).any() else 0.0 for i, n in enumerate(names)
+    }
 
 
 def run_replication(
@@ -187,6 +195,7 @@ def run_trial(
         arm=np.concatenate([o.arm for o in runs]),
         y=np.concatenate([o.y for o in runs]),
         conversation=np.concatenate([o.conversation for o in runs]),
+        contact_cost=np.concatenate([o.contact_cost for o in runs]),
         eligible=sum(o.eligible for o in runs),
     )
     names = [a.name for a in spec.arms]
@@ -212,10 +221,8 @@ def run_trial(
         transport=check,
         enrolled={n: int((pooled.arm == i).sum()) for i, n in enumerate(names)},
         eligible=[o.eligible for o in runs],
-        conversation_share={
-            n: float(pooled.conversation[pooled.arm == i].mean()) if (pooled.arm == i).any() else 0
-            for i, n in enumerate(names)
-        },
+        conversation_share=_arm_means(pooled.conversation, pooled.arm, names),
+        contact_cost=_arm_means(pooled.contact_cost, pooled.arm, names),
         wall_seconds=time.perf_counter() - t0,
         notes=notes,
     )
