@@ -16,7 +16,7 @@ from postloan.trials.observe import days_to_due, population_mask
 from postloan.trials.runner import run_trial
 from postloan.trials.spec import parse_trial
 from sim.population import generate
-from sim.scenario import load_scenario
+from sim.scenario import Scenario, load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -228,3 +228,38 @@ def test_outcomes_agree_with_the_engines_counts(measure):
     else:  # churned (each account once) plus closed
         churned = int(daily["churned"].sum())
         assert churned + int(daily["n_paid_off"].iloc[-1]) >= total >= churned > 0
+
+
+def test_a_scenario_given_in_code_replaces_the_files(tmp_path):
+    # how a response fit evaluates candidates: same trial, same seed, other response parameters
+    data = trial(
+        arms=[
+            {
+                "name": "sms",
+                "control": True,
+                "base": "none",
+                "rules": [{"channel": "sms", "dpd": [1, 119], "every_days": 3}],
+            },
+            {
+                "name": "calls",
+                "base": "none",
+                "rules": [
+                    {"channel": "sms", "dpd": [1, 119], "every_days": 3},
+                    {"channel": "call", "dpd": [1, 119], "every_days": 2},
+                ],
+            },
+        ],
+        replications=1,
+    )
+    path = write(tmp_path, data)
+    sc = load_scenario(ROOT / "scenarios" / "small.yaml").model_dump()
+    as_file = run_trial(path, seed=4, scenario=load_scenario(ROOT / "scenarios" / "small.yaml"))
+    assert as_file.to_dict()["simulated"] == run_trial(path, seed=4).to_dict()["simulated"]
+    for spec in sc["channels"].values():  # calls that do nothing: no effect, no promises
+        spec.update(effect=0.0, promise_rate=0.0)
+    inert = run_trial(path, seed=4, scenario=Scenario.model_validate(sc))
+    assert as_file.estimate.low > 0.0  # calls cure accounts in the shipped response ...
+    assert inert.estimate.low < 0.0 < inert.estimate.high  # ... and nothing once they are inert
+    # the calls were still made (a reached call counts as a conversation only on a channel
+    # with promises, so the share with a conversation drops to 0 here)
+    assert inert.contact_cost["calls"] > 2 * inert.contact_cost["sms"]

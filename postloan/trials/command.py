@@ -38,8 +38,9 @@ def trial(
     ),
 ) -> None:
     """Run randomised trials inside the lab and set each simulated effect beside the published
-    one: study, published effect [low, high], simulated effect [95% CI], whether it falls inside
-    the published interval, and whether the control arm transports (see docs/trials.md)."""
+    one: study, published effect and interval, simulated effect and 95 % confidence interval,
+    whether it falls inside the published interval, and whether the control arm transports
+    (see docs/trials.md)."""
     try:
         files = trial_files(list(paths))
         for f in files:  # validate everything before running anything

@@ -40,8 +40,14 @@ def scenario_path(name: str, trial_file: Path) -> Path:
     return local if local.exists() else Path(name)
 
 
-def trial_scenario(spec: TrialSpec, trial_file: Path) -> Scenario:
-    """The scenario a trial runs: the named one, with the trial's book size, over the window."""
+def trial_scenario(spec: TrialSpec, trial_file: Path, scenario: Scenario | None = None) -> Scenario:
+    """The scenario a trial runs: the named one (or ``scenario``, e.g. a calibration candidate
+    with other response parameters), with the trial's book size, over the window."""
+    if scenario is not None:
+        changes = {"days": spec.start_day + spec.outcome.days}
+        if spec.accounts is not None:
+            changes["accounts"] = spec.accounts
+        return _behavioural(scenario.with_overrides(**changes), trial_file, scenario.name)
     path = scenario_path(spec.scenario, trial_file)
     if not path.exists():
         shipped = ", ".join(sorted(p.stem for p in SCENARIOS.glob("*.yaml")))
@@ -53,9 +59,13 @@ def trial_scenario(spec: TrialSpec, trial_file: Path) -> Scenario:
         sc = load_scenario(path, accounts=spec.accounts, days=spec.start_day + spec.outcome.days)
     except ScenarioError as exc:
         raise TrialError(f"{trial_file}: field 'scenario': {exc}") from None
+    return _behavioural(sc, trial_file, str(path))
+
+
+def _behavioural(sc: Scenario, trial_file: Path, what: str) -> Scenario:
     if sc.behaviour.mode == "markov":
         raise TrialError(
-            f"{trial_file}: field 'scenario': {path} uses the Markov test mode, where contacts "
+            f"{trial_file}: field 'scenario': {what} uses the Markov test mode, where contacts "
             "have no effect; a trial needs the behavioural mode"
         )
     return sc
@@ -158,6 +168,7 @@ def run_trial(
     replications: int | None = None,
     seed: int | None = None,
     progress: Callable[[int], None] | None = None,
+    scenario: Scenario | None = None,
 ) -> TrialResult:
     """Load, run and estimate one trial file.
 
@@ -170,6 +181,10 @@ def run_trial(
         First seed (replication ``r`` uses ``seed + r``); defaults to the scenario's seed.
     progress : callable, optional
         Called with 1 after each replication.
+    scenario : Scenario, optional
+        Run on this scenario instead of the file's (the book size and horizon still come from
+        the trial): how a calibration evaluates candidate response parameters on the library,
+        with common random numbers when the seed is fixed.
 
     Returns
     -------
@@ -178,7 +193,7 @@ def run_trial(
     path = Path(path)
     t0 = time.perf_counter()
     spec = load_trial(path)
-    scenario = trial_scenario(spec, path)
+    scenario = trial_scenario(spec, path, scenario)
     strategies = build_arms(spec, path)
     reps = spec.replications if replications is None else int(replications)
     if reps < 1:
