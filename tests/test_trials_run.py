@@ -263,3 +263,17 @@ def test_a_scenario_given_in_code_replaces_the_files(tmp_path):
     # the calls were still made (a reached call counts as a conversation only on a channel
     # with promises, so the share with a conversation drops to 0 here)
     assert inert.contact_cost["calls"] > 2 * inert.contact_cost["sms"]
+
+
+def test_score_bands_partition_the_population():
+    book = generate(load_scenario(ROOT / "scenarios" / "small.yaml", accounts=20_000), 3)
+    pop = {"status": ["delinquent"]}
+    everyone = population_mask(book, parse_trial(trial(population=pop), "t"), 0)
+    low = population_mask(book, parse_trial(trial(population={**pop, "score": [0, 220]}), "t"), 0)
+    high = population_mask(
+        book, parse_trial(trial(population={**pop, "score": [220, 1001]}), "t"), 0
+    )
+    assert low.sum() > 20 and high.sum() > 20, (low.sum(), high.sum())
+    assert not (low & high).any() and np.array_equal(low | high, everyone)
+    # a worse score goes with a longer delinquency (the scorecard weighs DPD)
+    assert book.dpd(0)[low].mean() > book.dpd(0)[high].mean()
