@@ -65,7 +65,8 @@ from scipy.optimize import least_squares
 
 from sim.calibration.states import STATE_INDEX, STATES
 from sim.calibration.transitions import TransitionEstimate, transition_matrix
-from sim.engine import simulate
+from sim.day_loop import RollCounts
+from sim.engine import run_days
 from sim.scenario import Scenario
 
 N = len(STATES)
@@ -286,15 +287,13 @@ def calibration_book(base: Scenario, spec: BookSpec) -> Scenario:
 def simulated_counts(scenario: Scenario, strategy, seed: int, skip_months: int = 1) -> np.ndarray:
     """Month-to-month transition counts of a simulated book (warm-up months skipped).
 
-    Runs the engine's day loop directly (as :func:`sim.engine.simulate` does, without the
-    daily tables and the summary a calibration does not need: a fifth of the time of a small
-    run); falls back to :func:`~sim.engine.simulate` should the loop's internals change.
+    Runs the day loop (:func:`sim.engine.run_days`) with a :class:`~sim.day_loop.RollCounts`
+    observer, without the daily tables and the summary a calibration does not need (a fifth of
+    the time of a small run), on a copy of the book drawn once (:func:`_population`).
     """
-    try:
-        roll = _roll_counts(scenario, strategy, seed)
-    except (AttributeError, TypeError):  # pragma: no cover - engine internals changed
-        roll = simulate(scenario, strategy, seed, check=False).roll_counts
-    return roll[skip_months:].sum(axis=0)
+    counts = RollCounts(skip_months)
+    run_days(scenario, strategy, seed, observers=[counts], portfolio=_population(scenario, seed))
+    return counts.counts
 
 
 #: Settings the drawn book does not depend on: the fitted behaviour (but for the settings
@@ -325,28 +324,6 @@ def _population(scenario: Scenario, seed: int):
             _BOOKS.pop(next(iter(_BOOKS)))
         book = _BOOKS[key] = generate(scenario, seed)
     return book.packed()
-
-
-def _roll_counts(scenario: Scenario, strategy, seed: int) -> np.ndarray:
-    """Month-end to month-end bucket counts, ``(months, 7, 7)``: the loop of ``simulate``."""
-    from sim.compliance import DEFAULT_PROFILE
-    from sim.engine import _Run
-    from sim.portfolio import MONTH_DAYS, N_BUCKETS
-
-    run = _Run(scenario, strategy, seed, DEFAULT_PROFILE, _population(scenario, seed))
-    p = run.p
-    snapshot = p.bucket(0)
-    months = -(-scenario.days // MONTH_DAYS)
-    roll = np.zeros((months, N_BUCKETS, N_BUCKETS), np.int64)
-    for day in range(scenario.days):
-        run.step(day)
-        if day % MONTH_DAYS == MONTH_DAYS - 1 or day == scenario.days - 1:
-            now = p.bucket(day)
-            roll[day // MONTH_DAYS] = np.bincount(
-                snapshot.astype(np.int64) * N_BUCKETS + now, minlength=N_BUCKETS**2
-            ).reshape(N_BUCKETS, N_BUCKETS)
-            snapshot = now
-    return roll
 
 
 # --------------------------------------------------------------------------- what to fit
