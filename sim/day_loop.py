@@ -9,12 +9,14 @@ The order of a day (DESIGN.md, "The data flow of one run") lives here and nowher
    delinquent accounts: ``on_charge_off``;
 3. **contact** (with a strategy): the strategy decides, compliance drops what the rules forbid,
    staff capacity serves by priority, the borrowers answer (reach, promises, restructuring),
-   irritation, complaints and churn: ``on_contact``, ``on_churn``;
+   irritation, complaints and churn: ``on_contact``, ``on_promise``, ``on_complaint``,
+   ``on_churn``;
 4. **repayment**: promises fall due, delinquent accounts repay with their intensity
    (partials, cures, settlements): ``on_payment``, ``on_cure``;
 5. **staff cost** of the day, **recoveries** arriving on charged-off accounts and the
    settlements they bring;
-6. **evening**: tomorrow's delinquent list and the day's stocks: ``on_day_end``;
+6. **evening**: tomorrow's delinquent list and the day's stocks: ``on_bucket_change``,
+   ``on_day_end``;
 7. **month end** (every 30th day and the horizon's last day): the month's roll counts,
    ``on_month_end``.
 
@@ -56,10 +58,17 @@ EVENT_HOOKS = {
     "new_delinquent": "on_new_delinquent",
     "charge_offs": "on_charge_off",
     "contacts": "on_contact",
+    "promises": "on_promise",
+    "complaints": "on_complaint",
     "churn": "on_churn",
     "payments": "on_payment",
     "cures": "on_cure",
+    "bucket_changes": "on_bucket_change",
 }
+#: Kinds the loop reads off the book (a copy of one field before the step and a comparison
+#: after it, O(accounts) a day, paid only when subscribed) rather than the engines collecting
+#: them: the same in both engines by construction.
+BOOK_DIFF_KINDS = frozenset({"promises", "complaints", "bucket_changes"})
 
 
 class Observer:
@@ -89,6 +98,17 @@ class Observer:
         """Every contact attempt made today, in the order served: account, channel
         (:class:`sim.channels.Channel` codes) and whether it reached the right party."""
 
+    def on_promise(
+        self, day: int, accounts: np.ndarray, due_days: np.ndarray, amounts: np.ndarray
+    ) -> None:
+        """Promises to pay made today and pending at the end of the contact step (a promise
+        dropped by a restructuring taken up the same day is not reported): the day each falls
+        due and the amount promised."""
+
+    def on_complaint(self, day: int, accounts: np.ndarray) -> None:
+        """Accounts that complained today (at most one complaint an account a day): as many as
+        the day's ``complaints``."""
+
     def on_churn(self, day: int, accounts: np.ndarray) -> None:
         """Accounts whose borrower left today (irritation above tolerance)."""
 
@@ -100,6 +120,13 @@ class Observer:
     def on_cure(self, day: int, accounts: np.ndarray) -> None:
         """Accounts cured today (paid back to current, or restructured): as many as the
         day's ``cures``."""
+
+    def on_bucket_change(
+        self, day: int, accounts: np.ndarray, before: np.ndarray, after: np.ndarray
+    ) -> None:
+        """Accounts whose bucket (``sim.portfolio`` codes: 0 current, 1-4 the DPD buckets,
+        5 charged off, 6 paid off) at this evening differs from yesterday evening's (day 0:
+        from the start), with both buckets."""
 
     def on_day_end(self, day: int, events: DayEvents) -> None:
         """After the evening book-keeping: the day's events collected for any observer (and
@@ -123,10 +150,17 @@ class DayEvents:
     contacts: np.ndarray | None = None
     contact_channels: np.ndarray | None = None
     contact_rpc: np.ndarray | None = None
+    promises: np.ndarray | None = None
+    promise_due_days: np.ndarray | None = None
+    promise_amounts: np.ndarray | None = None
+    complaints: np.ndarray | None = None
     churn: np.ndarray | None = None
     payments: np.ndarray | None = None
     payment_amounts: np.ndarray | None = None
     cures: np.ndarray | None = None
+    bucket_changes: np.ndarray | None = None
+    buckets_before: np.ndarray | None = None
+    buckets_after: np.ndarray | None = None
 
     def kpi(self, name: str) -> float:
         """Today's value of a daily KPI column of :class:`sim.kpis.DailyRecorder`."""
@@ -272,6 +306,7 @@ class DayLoop:
         self.roll = np.zeros((months, N_BUCKETS, N_BUCKETS), np.int64)
         self.initial_bucket = engine.p.bucket(0)
         self._snapshot = self.initial_bucket.copy()
+        self._buckets = self.initial_bucket.copy() if self.events.bucket_changes else None
         for fn in subs.get("on_start"):
             fn(engine.p, engine.sc)
 
@@ -290,11 +325,23 @@ class DayLoop:
             self._fire("on_charge_off", day, ev.charge_offs, ev.charge_off_claims)
         if live is not None:
             if e.strategy is not None:
+                promised = e.p.promise_day.copy() if self.events.promises else None
+                complained = e.p.complaints.copy() if self.events.complaints else None
                 e.contact_today(day, live)
+                self._contact_events(ev, day, promised, complained)
             e.repay_today(day, live)
         if self.events.contacts:
             ev.contacts, ev.contact_channels, ev.contact_rpc = self.events.take("contacts", 3)
             self._fire("on_contact", day, ev.contacts, ev.contact_channels, ev.contact_rpc)
+        if self.events.promises:
+            if ev.promises is None:  # no contact step today
+                ev.promises, ev.promise_due_days = np.zeros(0, np.int64), np.zeros(0, np.int64)
+                ev.promise_amounts = np.zeros(0)
+            self._fire("on_promise", day, ev.promises, ev.promise_due_days, ev.promise_amounts)
+        if self.events.complaints:
+            if ev.complaints is None:
+                ev.complaints = np.zeros(0, np.int64)
+            self._fire("on_complaint", day, ev.complaints)
         if self.events.churn:
             (ev.churn,) = self.events.take("churn", 1)
             self._fire("on_churn", day, ev.churn)
@@ -311,9 +358,27 @@ class DayLoop:
         if e.recovery.settling:
             e.settle_recoveries(day)
         e.evening(day, live, misses)
+        if self._buckets is not None:
+            now = e.p.bucket(day)
+            changed = np.flatnonzero(now != self._buckets)
+            ev.bucket_changes = changed
+            ev.buckets_before, ev.buckets_after = self._buckets[changed], now[changed]
+            self._buckets = now
+            self._fire("on_bucket_change", day, changed, ev.buckets_before, ev.buckets_after)
         self._fire("on_day_end", day, ev)
         if day % MONTH_DAYS == MONTH_DAYS - 1 or day == self.days - 1:
             self._month_end(day)
+
+    def _contact_events(self, ev: DayEvents, day: int, promised, complained) -> None:
+        """Promises and complaints of the contact step, read off the book (both engines)."""
+        p = self.engine.p
+        if promised is not None:
+            acc = np.flatnonzero((p.promise_day != promised) & (p.promise_day > day))
+            ev.promises = acc
+            ev.promise_due_days = p.promise_day[acc].astype(np.int64)
+            ev.promise_amounts = p.promise_amount[acc].astype(float)
+        if complained is not None:
+            ev.complaints = np.flatnonzero(p.complaints != complained)
 
     def _month_end(self, day: int) -> None:
         now = self.engine.p.bucket(day)

@@ -46,8 +46,17 @@ class Everything(Observer):
     def on_contact(self, day, accounts, channels, rpc):
         self._log("contact", day, accounts, channels, rpc)
 
+    def on_promise(self, day, accounts, due_days, amounts):
+        self._log("promise", day, accounts, due_days, amounts)
+
+    def on_complaint(self, day, accounts):
+        self._log("complaint", day, accounts)
+
     def on_churn(self, day, accounts):
         self._log("churn", day, accounts)
+
+    def on_bucket_change(self, day, accounts, before, after):
+        self._log("bucket_change", day, accounts, before, after)
 
     def on_payment(self, day, accounts, amounts):
         self._log("payment", day, accounts, amounts)
@@ -102,9 +111,16 @@ def test_hooks_carry_the_days_events(watched, scenario, engine):
     for _, acc, _ in obs.calls["payment"]:
         assert (np.diff(acc) > 0).all()
     # cures (payments and restructurings), churn and new misses: the day's counts
-    counted = (("cure", "cures"), ("churn", "churned"), ("new_delinquent", "new_delinquent"))
+    counted = (
+        ("cure", "cures"),
+        ("churn", "churned"),
+        ("new_delinquent", "new_delinquent"),
+        ("promise", "promises_made"),
+        ("complaint", "complaints"),
+    )
     for hook, column in counted:
-        np.testing.assert_array_equal(_per_day(obs.calls[hook], days, len), d[column], hook)
+        n = _per_day(obs.calls[hook], days, lambda acc, *_: len(acc))
+        np.testing.assert_array_equal(n, d[column], hook)
     # charge-offs: exactly the accounts whose status turned charged-off that day
     for day, acc, claim in obs.calls["charge_off"]:
         np.testing.assert_array_equal(acc, obs.status_changed[int(day)])
@@ -116,6 +132,18 @@ def test_hooks_carry_the_days_events(watched, scenario, engine):
         rpc = _per_day(obs.calls["contact"], days, lambda a, ch, r, c=c: r[ch == c].sum())
         np.testing.assert_array_equal(n, d[f"attempts_{name}"], name)
         np.testing.assert_array_equal(rpc, d[f"rpc_{name}"], name)
+    # promises fall due within promise_days_max days, for what is owed or one instalment
+    for day, _, due, amount in obs.calls["promise"]:
+        assert ((due > day) & (due <= day + scenario.behaviour.promise_days_max)).all()
+        assert (amount > 0).all()
+    # bucket changes: replayed from the start, they give every day's bucket counts
+    buckets = result.initial_bucket.astype(np.int64).copy()
+    columns = ["n_current", "n_1_30", "n_31_60", "n_61_90", "n_91_120", "n_charged_off"]
+    for day, acc, before, after in obs.calls["bucket_change"]:
+        np.testing.assert_array_equal(buckets[acc], before)
+        buckets[acc] = after
+        counts = np.bincount(buckets, minlength=7)
+        np.testing.assert_array_equal(counts[:6], d[columns].iloc[int(day)].to_numpy(), str(day))
     # month ends: the run's roll counts, month by month, and every 30th day plus the last
     months = obs.calls["month_end"]
     assert [int(day) for _, day, _, _ in months] == [29, 59, 89, 119, 149]
