@@ -65,10 +65,9 @@ EVENT_HOOKS = {
     "cures": "on_cure",
     "bucket_changes": "on_bucket_change",
 }
-#: Kinds the loop reads off the book (a copy of one field before the step and a comparison
-#: after it, O(accounts) a day, paid only when subscribed) rather than the engines collecting
-#: them: the same in both engines by construction.
-BOOK_DIFF_KINDS = frozenset({"promises", "complaints", "bucket_changes"})
+# promises, complaints and bucket_changes the loop reads off the book itself (a copy of one
+# field before the step and a comparison after it, O(accounts) a day, paid only when
+# subscribed): the same in both engines by construction. The engines collect the others.
 
 
 class Observer:
@@ -323,28 +322,14 @@ class DayLoop:
         if self.events.charge_offs:
             ev.charge_offs, ev.charge_off_claims = self.events.take("charge_offs", 2)
             self._fire("on_charge_off", day, ev.charge_offs, ev.charge_off_claims)
+        if live is not None and e.strategy is not None:
+            promised = e.p.promise_day.copy() if self.events.promises else None
+            complained = e.p.complaints.copy() if self.events.complaints else None
+            e.contact_today(day, live)
+            self._contact_events(ev, day, promised, complained)
+        self._fire_contact_hooks(ev, day)
         if live is not None:
-            if e.strategy is not None:
-                promised = e.p.promise_day.copy() if self.events.promises else None
-                complained = e.p.complaints.copy() if self.events.complaints else None
-                e.contact_today(day, live)
-                self._contact_events(ev, day, promised, complained)
             e.repay_today(day, live)
-        if self.events.contacts:
-            ev.contacts, ev.contact_channels, ev.contact_rpc = self.events.take("contacts", 3)
-            self._fire("on_contact", day, ev.contacts, ev.contact_channels, ev.contact_rpc)
-        if self.events.promises:
-            if ev.promises is None:  # no contact step today
-                ev.promises, ev.promise_due_days = np.zeros(0, np.int64), np.zeros(0, np.int64)
-                ev.promise_amounts = np.zeros(0)
-            self._fire("on_promise", day, ev.promises, ev.promise_due_days, ev.promise_amounts)
-        if self.events.complaints:
-            if ev.complaints is None:
-                ev.complaints = np.zeros(0, np.int64)
-            self._fire("on_complaint", day, ev.complaints)
-        if self.events.churn:
-            (ev.churn,) = self.events.take("churn", 1)
-            self._fire("on_churn", day, ev.churn)
         if self.events.payments:
             ev.payments, ev.payment_amounts = self.events.take("payments", 2)
             self._fire("on_payment", day, ev.payments, ev.payment_amounts)
@@ -368,6 +353,24 @@ class DayLoop:
         self._fire("on_day_end", day, ev)
         if day % MONTH_DAYS == MONTH_DAYS - 1 or day == self.days - 1:
             self._month_end(day)
+
+    def _fire_contact_hooks(self, ev: DayEvents, day: int) -> None:
+        """The contact step's hooks (empty arrays on a day without contacts)."""
+        if self.events.contacts:
+            ev.contacts, ev.contact_channels, ev.contact_rpc = self.events.take("contacts", 3)
+            self._fire("on_contact", day, ev.contacts, ev.contact_channels, ev.contact_rpc)
+        if self.events.promises:
+            if ev.promises is None:  # no contact step today
+                ev.promises, ev.promise_due_days = np.zeros(0, np.int64), np.zeros(0, np.int64)
+                ev.promise_amounts = np.zeros(0)
+            self._fire("on_promise", day, ev.promises, ev.promise_due_days, ev.promise_amounts)
+        if self.events.complaints:
+            if ev.complaints is None:
+                ev.complaints = np.zeros(0, np.int64)
+            self._fire("on_complaint", day, ev.complaints)
+        if self.events.churn:
+            (ev.churn,) = self.events.take("churn", 1)
+            self._fire("on_churn", day, ev.churn)
 
     def _contact_events(self, ev: DayEvents, day: int, promised, complained) -> None:
         """Promises and complaints of the contact step, read off the book (both engines)."""
