@@ -55,7 +55,7 @@ class OutputFormat(StrEnum):
     table = "table"
 
 
-def _kpi_table(summary: dict, title: str) -> Table:
+def _kpi_table(summary: dict, title: str, timing: dict | None = None) -> Table:
     t = Table(title=title, show_header=True, header_style="bold")
     t.add_column("KPI")
     t.add_column("value", justify="right")
@@ -71,7 +71,8 @@ def _kpi_table(summary: dict, title: str) -> Table:
         t.add_row(k, f"{summary[k]:,}")
     contacts = ", ".join(f"{c} {n:,}" for c, n in summary["contacts"].items() if n)
     t.add_row("contacts", contacts or "none")
-    t.add_row("account-days / s", f"{summary['account_days_per_second']:,.0f}")
+    if timing:
+        t.add_row("account-days / s", f"{timing['account_days_per_second']:,.0f}")
     return t
 
 
@@ -145,6 +146,7 @@ def run(
             result.summary,
             f"{sc.name}: {sc.accounts:,} accounts x {sc.days} days, "
             f"strategy {strat.name}, seed {result.seed}",
+            result.timing,
         )
     )
     if "arms" in result.summary:

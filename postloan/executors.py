@@ -101,7 +101,7 @@ def run_shard(task: ShardTask) -> ShardOutput:
         recovery_rates=r.recovery_rates,
         initial_delinquent=initial_delinquent,
         recovery_beyond_horizon=float(r.summary["recovery_beyond_horizon"]),
-        wall_seconds=float(r.summary["wall_seconds"]),
+        wall_seconds=float(r.timing["wall_seconds"]),
     )
 
 
@@ -196,7 +196,6 @@ def combine_shards(scenario: Scenario, seed: int, outputs: list[ShardOutput]):
         initial_delinquent=sum(o.initial_delinquent for o in outputs),
         recovery_rates=rates,
         recovery_beyond_horizon=sum(o.recovery_beyond_horizon for o in outputs),
-        wall_seconds=sum(o.wall_seconds for o in outputs),
     )
     summary["shards"] = len(outputs)
     return summary, daily, monthly_table(daily, roll)

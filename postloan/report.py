@@ -307,7 +307,7 @@ def build_run_report(folder: Path) -> str:
                 "days": summary.get("days"),
                 "created": man.get("created"),
                 "code commit": man.get("code_commit"),
-                "wall time": f"{summary.get('wall_seconds', 0):.1f} s",
+                "wall time": f"{float(man.get('wall_seconds') or 0):.1f} s",
             }
         ),
         "<h2>Key figures</h2>",

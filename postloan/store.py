@@ -69,7 +69,7 @@ def manifest(result: RunResult, extra: dict | None = None) -> dict:
         "days": result.scenario.days,
         "packages": package_versions(),
         "code_commit": code_commit(),
-        "wall_seconds": result.summary["wall_seconds"],
+        **result.timing,  # wall_seconds, account_days_per_second (kept out of summary.json)
         "created": datetime.now(UTC).isoformat(),
         **(extra or {}),
     }

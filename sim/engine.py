@@ -15,6 +15,10 @@ One day (see DESIGN.md, "The data flow of one run"):
 Only the active subset is touched: current accounts on their due dates, delinquent accounts
 daily. The delinquent set is maintained incrementally, never rebuilt by scanning the book.
 
+The order of the day is :class:`sim.day_loop.DayLoop`'s, shared with the Mesa model; this
+module implements its steps (:class:`sim.day_loop.DayEngine`) over arrays, and hands observers
+the day's events when some observer wants them (:mod:`sim.day_loop`).
+
 The per-account work runs in compiled kernels (:mod:`sim.kernels`), a few passes a day over the
 delinquent list (morning: drop-outs, DPD, charge-off, hardship; contact; repayment; evening:
 tomorrow's list and the stocks) and one over the due block. At a million accounts the delinquent
@@ -26,8 +30,7 @@ Results are bit for bit those of the vectorised formulas (see :mod:`sim.kernels`
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
 
 import numpy as np
 import pandas as pd
@@ -38,30 +41,17 @@ from sim import kernels, ledger
 from sim.actions import RECOVERY_PATHS, AccountView, ChargeOffView, StrategyProtocol
 from sim.channels import Channel
 from sim.compliance import DEFAULT_PROFILE, ComplianceProfile
+from sim.day_loop import DayLoop, EventLog
 from sim.dispatch import ChannelTable, serve
-from sim.kpis import DailyRecorder, monthly_table, summarise
+from sim.kpis import DailyRecorder
 from sim.population import generate
-from sim.portfolio import MONTH_DAYS, N_BUCKETS, Portfolio, Status
+from sim.portfolio import MONTH_DAYS, Portfolio, Status
 from sim.recovery import RecoveryBook
 from sim.rng import Stream, seed_key, uniforms
+from sim.run_result import RunResult, assemble
 from sim.scenario import Scenario
 
-
-@dataclass
-class RunResult:
-    """Everything a run produces."""
-
-    scenario: Scenario
-    strategy: str
-    seed: int
-    daily: pd.DataFrame
-    monthly: pd.DataFrame
-    roll_counts: np.ndarray  # (months, 7, 7) account counts, month-end to month-end
-    summary: dict
-    recovery_rates: np.ndarray
-    initial_bucket: np.ndarray
-    portfolio: Portfolio | None = None
-    contact_log: pd.DataFrame | None = None  # every attempt made (``contact_log=True``)
+__all__ = ["RunResult", "place_charge_offs", "run_days", "simulate", "take_up_restructuring"]
 
 
 def place_charge_offs(
@@ -89,11 +79,21 @@ def place_charge_offs(
 
 
 def take_up_restructuring(
-    p: Portfolio, sc: Scenario, key, rec: DailyRecorder, day: int, offers: np.ndarray
+    p: Portfolio,
+    sc: Scenario,
+    key,
+    rec: DailyRecorder,
+    day: int,
+    offers: np.ndarray,
+    events: EventLog | None = None,
 ) -> None:
     """Delinquent borrowers reached by a restructuring offer (``offers``: accounts, possibly
     repeated) take it up or not (hardship makes it likelier); a take-up cures the account on a
-    hardship plan (``ledger.restructure``) and drops its pending promise."""
+    hardship plan (``ledger.restructure``) and drops its pending promise. The cures go to
+    ``events`` when an observer wants them."""
+    if events is not None and events.cures:
+        offered = np.unique(offers)
+        offered = offered[p.missed[offered] > 0]
     r = sc.restructuring
     n, waived, self_cures = kernels.take_up_offers(
         kernels.as_ids(offers),
@@ -111,6 +111,8 @@ def take_up_restructuring(
     if n:
         rec.add(day, restructures=n, concessions=waived, cures=n)
         rec.add(day, self_cures=self_cures)
+        if events is not None and events.cures:
+            events.add("cures", offered[p.missed[offered] == 0])
 
 
 class _Run:
@@ -132,6 +134,7 @@ class _Run:
         self.ch = ChannelTable(sc)
         self.rec = DailyRecorder(sc.days)
         self.recovery = RecoveryBook(horizon=sc.days)
+        self.events = EventLog()  # the kinds observers want (set by the DayLoop)
         p = self.p
         order, bounds, self.delinquent, self.outstanding = kernels.book_at_start(
             p.due_day, p.missed, p.opening_principal, MONTH_DAYS
@@ -237,6 +240,8 @@ class _Run:
             self.rec.add(day, collected_delinquent=float(arrears_cash.sum()))
             if self.arms is not None:
                 p.cash_collected[arrears_payers] += arrears_cash
+            if self.events.payments:
+                self.events.add("payments", arrears_payers, arrears_cash)
         self.n_paid_off += int(closed)
         return missers
 
@@ -287,6 +292,8 @@ class _Run:
         self.n_charged_off += idx.size
         place_charge_offs(p, sc, self.strategy, self.recovery, self.rec, self.key, day, idx, claim)
         self.rec.add(day, charge_off_amount=amount)
+        if self.events.charge_offs:
+            self.events.add("charge_offs", idx, claim)
 
     def _book_principal(self, amount: np.ndarray) -> None:
         self.outstanding -= float(np.sum(amount))
@@ -302,7 +309,7 @@ class _Run:
         self._book_residue(residue)
         self.n_paid_off += done.size
 
-    def _settle_recoveries(self, day: int) -> None:
+    def settle_recoveries(self, day: int) -> None:
         """Charged-off accounts whose successful recovery arrives today and settles the debt
         (``behaviour.recovery_settlement``) leave charged_off for paid_off. Their principal stays
         charged off (the recovery is cash on a charged-off claim), so the identity is unchanged."""
@@ -353,6 +360,8 @@ class _Run:
         if self.arms is not None:
             cost = ch.cost_attempt[chan] + np.where(rpc_of(att), ch.cost_contact[chan], 0.0)
             np.add.at(p.contact_cost, acc, cost)
+        if self.events.contacts:
+            self.events.add("contacts", acc, chan, rpc_of(att))
 
         # reach, cost, pre-due reminders; a right-party contact with a delinquent borrower
         # excites repayment, may end in a promise and, on channels where promises are made,
@@ -426,9 +435,11 @@ class _Run:
             churned=int(churners.size),
             lifetime_value_lost=float(p.lifetime_value[np.sort(churners)].sum()),
         )
+        if self.events.churn:
+            self.events.add("churn", churners)
 
     def _restructure(self, day: int, acc: np.ndarray) -> None:
-        take_up_restructuring(self.p, self.sc, self.key, self.rec, day, acc)
+        take_up_restructuring(self.p, self.sc, self.key, self.rec, day, acc, self.events)
 
     # ------------------------------------------------------------------ repayment
     def repay(self, day: int, dl: np.ndarray, dpd: np.ndarray) -> None:
@@ -517,39 +528,50 @@ class _Run:
         rec.add(day, collected_delinquent=cash_total, cures=cures, self_cures=self_cures)
         self._book_residue(closing_residue)
         self.n_paid_off += closed
+        if self.events.payments:
+            self.events.add("payments", who, cash)
+            if settlers.size:
+                self.events.add("payments", settlers, rest)
+        if self.events.cures and cures:
+            self.events.add("cures", who[p.missed[who] == 0])
 
     # ------------------------------------------------------------------ the day
-    def step(self, day: int) -> None:
+    # The steps of sim.day_loop.DayLoop (the DayEngine protocol); due_dates is above.
+    def morning(self, day: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """Cured, restructured or closed since yesterday drop out; DPD; charge-off; hardship.
+        Returns today's delinquent accounts and their DPD (``None``: none, or Markov mode)."""
         p, sc = self.p, self.sc
-        new_misses = self.due_dates(day)
         dl = self.delinquent
-        if self.markov is None and dl.size:
-            # cured, restructured or closed since yesterday drop out; DPD; charge-off; hardship
-            dl, dpd, co, onsets = kernels.delinquent_morning(
-                dl,
-                day,
-                sc.charge_off_dpd,
-                p.missed,
-                p.last_due_day,
-                p.hardship,
-                p.hardship_day,
-                p.hardship_hazard,
-                self.macro.cumulative,
-                sc.behaviour.hardship_spell_days,
-                self.key,
-            )
-            if co.size:
-                self._charge_off(day, co)
-            self.rec.add(day, hardship_onsets=int(onsets))
-            if self.strategy is not None:
-                self.contact(day, self.workable(day, dl, dpd))
-            self.repay(day, dl, dpd)  # accounts restructured today are skipped there
-        if self.ch.staffing is not None:
-            self.rec.add(day, cost_staff=self.ch.staffing.staff_cost_per_day)
-        cash, cost = self.recovery.collect(day)
-        self.rec.add(day, collected_recovery=cash, cost_recovery=cost)
-        if self.recovery.settling:
-            self._settle_recoveries(day)
+        if self.markov is not None or not dl.size:
+            return None
+        dl, dpd, co, onsets = kernels.delinquent_morning(
+            dl,
+            day,
+            sc.charge_off_dpd,
+            p.missed,
+            p.last_due_day,
+            p.hardship,
+            p.hardship_day,
+            p.hardship_hazard,
+            self.macro.cumulative,
+            sc.behaviour.hardship_spell_days,
+            self.key,
+        )
+        if co.size:
+            self._charge_off(day, co)
+        self.rec.add(day, hardship_onsets=int(onsets))
+        return dl, dpd
+
+    def contact_today(self, day: int, live: tuple[np.ndarray, np.ndarray]) -> None:
+        self.contact(day, self.workable(day, *live))
+
+    def repay_today(self, day: int, live: tuple[np.ndarray, np.ndarray]) -> None:
+        self.repay(day, *live)  # accounts restructured today are skipped there
+
+    def evening(self, day: int, live, new_misses: np.ndarray) -> None:
+        """Tomorrow's delinquent list (today's plus the new misses, less drop-outs); stocks."""
+        p = self.p
+        dl = self.delinquent if live is None else live[0]
         self.delinquent, counts, bal = kernels.delinquent_evening(
             dl,
             new_misses,
@@ -581,6 +603,38 @@ class _Run:
         )
 
 
+def run_days(
+    scenario: Scenario,
+    strategy: StrategyProtocol | None,
+    seed: int | None = None,
+    *,
+    observers: Iterable[object] = (),
+    compliance: ComplianceProfile = DEFAULT_PROFILE,
+    portfolio: Portfolio | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> DayLoop:
+    """Run a book's days with observers, without the tables and the summary of a result.
+
+    For callers that need only what their observers gather (the calibration's roll counts, a
+    status panel): :func:`simulate` is this plus the invariant check and :func:`assemble`.
+
+    Parameters
+    ----------
+    observers : iterable of sim.day_loop.Observer
+        Hooks called once a day with the day's events (:mod:`sim.day_loop`).
+
+    Returns
+    -------
+    DayLoop
+        After the last day: ``roll`` (month-end roll counts), ``initial_bucket`` and
+        ``engine`` (the run, with its book ``p``, recorder ``rec`` and ``recovery``).
+    """
+    seed = scenario.seed if seed is None else int(seed)
+    loop = DayLoop(_Run(scenario, strategy, seed, compliance, portfolio), observers)
+    loop.run(progress)
+    return loop
+
+
 def simulate(
     scenario: Scenario,
     strategy: StrategyProtocol | None,
@@ -592,6 +646,7 @@ def simulate(
     check: bool = True,
     portfolio: Portfolio | None = None,
     contact_log: bool = False,
+    observers: Iterable[object] = (),
 ) -> RunResult:
     """Run a book under a strategy.
 
@@ -614,6 +669,8 @@ def simulate(
     contact_log : bool
         Keep every attempt made (day, account, channel, attempt, right-party contact) in
         ``RunResult.contact_log``: for audits and compliance tests on small books.
+    observers : iterable of sim.day_loop.Observer
+        Hooks called once a day with the day's events (:mod:`sim.day_loop`, docs/extending.md).
 
     Returns
     -------
@@ -624,55 +681,15 @@ def simulate(
     run = _Run(scenario, strategy, seed, compliance, portfolio)
     if contact_log:
         run.contact_log = []
+    loop = DayLoop(run, observers)
+    loop.run(progress)
     p = run.p
-    snapshot = p.bucket(0)
-    initial_bucket = snapshot.copy()
-    months = -(-scenario.days // MONTH_DAYS)
-    roll = np.zeros((months, N_BUCKETS, N_BUCKETS), np.int64)
-    for day in range(scenario.days):
-        run.step(day)
-        if day % MONTH_DAYS == MONTH_DAYS - 1 or day == scenario.days - 1:
-            now = p.bucket(day)
-            m = day // MONTH_DAYS
-            roll[m] = np.bincount(
-                snapshot.astype(np.int64) * N_BUCKETS + now, minlength=N_BUCKETS**2
-            ).reshape(N_BUCKETS, N_BUCKETS)
-            snapshot = now
-        if progress is not None and (day % 5 == 4 or day == scenario.days - 1):
-            progress(day + 1)
     if check:
         ledger.check_invariants(p, scenario.days - 1)
         book = kernels.book_outstanding(p.sched_balance, p.arrears_principal)
         if abs(run.outstanding - book) > 1e-6 * max(run.outstanding, 1):
             raise ledger.InvariantError("running outstanding balance drifted from the book")
     wall = time.perf_counter() - t0
-    daily = run.rec.frame()
-    rates = run.recovery.all_rates()
-    summary = summarise(
-        daily,
-        roll,
-        accounts=scenario.accounts,
-        days=scenario.days,
-        seed=seed,
-        initial_delinquent=run.initial_delinquent,
-        recovery_rates=rates,
-        recovery_beyond_horizon=run.recovery.beyond_horizon,
-        wall_seconds=wall,
-    )
-    summary["compliance_profile"] = compliance.name
-    if run.ch.staffing is not None:
-        cap = run.ch.staffing
-        summary["staffing"] = {
-            "agents": cap.plan.agents,
-            "call_attempts_per_day": cap.call_attempts_per_day,
-            "visits_per_day": cap.visits_per_day,
-            "staff_cost_per_day": cap.staff_cost_per_day,
-            "utilisation": cap.utilisation,
-            "inbound_service_level": cap.inbound_service_level,
-            "inbound_abandon_rate": cap.inbound_abandon_rate,
-        }
-    if run.arms is not None:
-        summary["arms"] = arm_kpis(p, run.arms, scenario.days - 1)
     log = None
     if run.contact_log is not None:
         log = (
@@ -680,50 +697,12 @@ def simulate(
             if run.contact_log
             else pd.DataFrame(columns=["day", "account", "channel", "attempt", "rpc"])
         )
-    return RunResult(
-        scenario=scenario,
-        strategy=getattr(strategy, "name", "none"),
+    return assemble(
+        loop,
         seed=seed,
-        daily=daily,
-        monthly=monthly_table(daily, roll),
-        roll_counts=roll,
-        summary=summary,
-        recovery_rates=rates,
-        initial_bucket=initial_bucket,
-        portfolio=p if keep_portfolio else None,
+        compliance=compliance,
+        wall_seconds=wall,
+        staffing=run.ch.staffing,
+        keep_portfolio=keep_portfolio,
         contact_log=log,
     )
-
-
-def arm_kpis(p: Portfolio, arms: tuple[str, ...], day: int) -> dict[str, dict]:
-    """KPIs per champion/challenger arm, from per-account totals and end-of-run state.
-
-    ``collected`` here is cash from accounts in arrears (post-charge-off recoveries are booked
-    for the book as a whole); ``cost`` is contact cost.
-    """
-    arm = p.arm.astype(np.int64)
-    k = len(arms)
-
-    def total(values) -> np.ndarray:
-        return np.bincount(arm, weights=np.asarray(values, float), minlength=k)
-
-    accounts = np.bincount(arm, minlength=k)
-    outstanding = p.sched_balance + p.arrears_principal
-    dpd = p.dpd(day)
-    late = np.where((p.status == Status.OPEN) & (dpd > 30), outstanding, 0.0)
-    out = {}
-    collected, cost = total(p.cash_collected), total(p.contact_cost)
-    co, churned = total(p.principal_charged_off), total(p.churned)
-    complaints, bal, late_bal = total(p.complaints), total(outstanding), total(late)
-    for a, name in enumerate(arms):
-        out[name] = {
-            "accounts": int(accounts[a]),
-            "collected": float(collected[a]),
-            "cost": float(cost[a]),
-            "net_recovery": float(collected[a] - cost[a]),
-            "charge_off_amount": float(co[a]),
-            "churned": int(churned[a]),
-            "complaints": int(complaints[a]),
-            "delinquency_rate_30p": float(late_bal[a] / bal[a]) if bal[a] > 0 else 0.0,
-        }
-    return out

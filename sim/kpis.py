@@ -239,9 +239,9 @@ def summarise(
     initial_delinquent: int,
     recovery_rates: np.ndarray,
     recovery_beyond_horizon: float,
-    wall_seconds: float,
 ) -> dict:
-    """The run's summary KPIs (the content of ``summary.json``)."""
+    """The run's summary KPIs (the content of ``summary.json``): a function of the inputs and
+    the seed only (the machine's timing is apart, :func:`timing`)."""
     columns = [*FLOW_COLUMNS, "cost", "collected", "net_recovery"]
     values = daily[columns].to_numpy(dtype=float)
     if np.isnan(values).any():  # pandas skips NaN: its own path
@@ -298,10 +298,17 @@ def summarise(
         "promises_kept": int(tot["promises_kept"]),
         "promises_broken": int(tot["promises_broken"]),
         "roll_rates": roll_rates_dict(pooled),
-        "wall_seconds": float(wall_seconds),
-        "account_days_per_second": float(accounts * days / wall_seconds) if wall_seconds else 0.0,
     }
 
 
-#: Summary fields that depend on the machine, not on the inputs.
+#: The run's timing fields (``RunResult.timing``, the run manifest): they depend on the
+#: machine, not on the inputs, so they are kept out of the summary.
 TIMING_FIELDS = ("wall_seconds", "account_days_per_second")
+
+
+def timing(accounts: int, days: int, wall_seconds: float) -> dict[str, float]:
+    """The run's wall time and throughput (the keys of :data:`TIMING_FIELDS`)."""
+    return {
+        "wall_seconds": float(wall_seconds),
+        "account_days_per_second": float(accounts * days / wall_seconds) if wall_seconds else 0.0,
+    }

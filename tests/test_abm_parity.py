@@ -12,9 +12,7 @@ import numpy as np
 import pytest
 
 from sim.abm import BookTooLarge, CollectionsModel, Rules, model_frame, run_abm
-from sim.abm.peer import PeerEffects, borrower_network
 from sim.engine import simulate
-from sim.population import generate
 from sim.scenario import load_scenario
 from strategies.registry import resolve
 
@@ -124,23 +122,6 @@ def test_books_too_large_are_refused():
     sc = load_scenario("scenarios/small.yaml", accounts=200_001, days=30)
     with pytest.raises(BookTooLarge, match="200,000"):
         CollectionsModel(sc, resolve("standard"), 1)
-
-
-def test_peer_effects_raise_defaults_in_both_engines():
-    """A borrower whose neighbours default becomes less willing: more misses, more charge-offs."""
-    sc = load_scenario("scenarios/small.yaml", accounts=1500, days=180)
-    seed = 11
-    net = borrower_network(sc.accounts, degree=10, rewire=0.1, seed=seed)
-    base = simulate(sc, resolve("standard"), seed).summary
-    book = generate(sc, seed)
-    vec = simulate(
-        sc, PeerEffects(resolve("standard"), net, book, 1.0), seed, portfolio=book
-    ).summary
-    abm = run_abm(sc, resolve("standard"), seed, network=net, peer_shock=1.0).summary
-    assert vec["new_delinquent"] > base["new_delinquent"]
-    assert vec["charge_offs"] >= base["charge_offs"]
-    for k in ("new_delinquent", "charge_offs", "collected", "cost"):
-        assert abm[k] == pytest.approx(vec[k], rel=1e-9), k
 
 
 @pytest.mark.parametrize("rule", list(Rules.__dataclass_fields__))

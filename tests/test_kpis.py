@@ -85,7 +85,6 @@ def test_summary_totals_are_pandas_sums(run) -> None:
         initial_delinquent=100,
         recovery_rates=run.recovery_rates,
         recovery_beyond_horizon=0.0,
-        wall_seconds=1.0,
     )
     assert s["collected"] == float(daily["collected"].sum())
     assert s["net_recovery"] == float(daily["net_recovery"].sum())

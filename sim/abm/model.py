@@ -4,7 +4,9 @@
 account. The book-level steps (the strategy's decision, compliance, staff capacity, recovery
 placements) are the engine's own functions (:mod:`sim.compliance`, :mod:`sim.capacity`,
 :mod:`sim.recovery`) called on an :class:`~sim.actions.AccountView` built from the agents' state;
-everything a borrower does is an agent rule (:mod:`sim.abm.agents`).
+everything a borrower does is an agent rule (:mod:`sim.abm.agents`). The order of the day is
+:class:`sim.day_loop.DayLoop`'s, the one the vectorised engine runs; the model implements its
+steps agent by agent (:class:`sim.day_loop.DayEngine`) and hands observers the same events.
 
 Seeding is the Mesa way (``CollectionsModel(scenario, strategy, seed=...)``): the seed fixes the
 book (``sim.population.generate``) and the counter-based draws of every agent, so the same seed
@@ -18,7 +20,7 @@ The ABM is the readable engine, not the fast one: books above :data:`MAX_ACCOUNT
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import mesa
 import numpy as np
@@ -27,17 +29,18 @@ import pandas as pd
 from sim import behaviour as bh
 from sim import ledger
 from sim.abm.agents import BorrowerAgent, Rules
-from sim.abm.peer import edge_array
 from sim.actions import AccountView, StrategyProtocol
 from sim.channels import N_CHANNELS, Channel
 from sim.compliance import DEFAULT_PROFILE, ComplianceProfile
+from sim.day_loop import DayLoop, EventLog
 from sim.dispatch import ChannelTable, serve
-from sim.engine import RunResult, arm_kpis, place_charge_offs, take_up_restructuring
-from sim.kpis import DailyRecorder, monthly_table, summarise
+from sim.engine import place_charge_offs, take_up_restructuring
+from sim.kpis import DailyRecorder
 from sim.population import generate
 from sim.portfolio import MONTH_DAYS, N_BUCKETS, Status
 from sim.recovery import RecoveryBook
 from sim.rng import Stream, seed_key, stream_offset, uniform_at
+from sim.run_result import RunResult, assemble
 from sim.scenario import Scenario
 
 #: The largest book the ABM accepts. It makes about 300,000 account-days a second on this
@@ -62,10 +65,9 @@ class CollectionsModel(mesa.Model):
     compliance : ComplianceProfile
     rules : Rules
         Behaviour rules to follow (all on by default).
-    network : (m, 2) edge array or networkx graph, optional
-        A borrower network over account ids (:func:`sim.abm.peer.borrower_network`); with
-        ``peer_shock > 0`` a charge-off lowers each open neighbour's willingness by
-        ``peer_shock`` (docs/extending.md).
+    observers : iterable of sim.day_loop.Observer
+        Hooks called once a day with the day's events (:mod:`sim.day_loop`), as in
+        :func:`sim.engine.simulate`; e.g. the peer effects of :mod:`sim.peer`.
     """
 
     def __init__(
@@ -76,8 +78,7 @@ class CollectionsModel(mesa.Model):
         *,
         compliance: ComplianceProfile = DEFAULT_PROFILE,
         rules: Rules = Rules(),  # frozen: safe as a default
-        network=None,
-        peer_shock: float = 0.0,
+        observers: Iterable[object] = (),
     ):
         seed = scenario.seed if seed is None else int(seed)
         if scenario.accounts > MAX_ACCOUNTS:
@@ -95,20 +96,16 @@ class CollectionsModel(mesa.Model):
         self.key = seed_key(seed)
         self.compliance = compliance
         self.rules = rules
-        self.peer_shock = float(peer_shock)
         self.p = generate(scenario, seed)
         self.macro = bh.MacroPath(scenario)
         self.ch = ChannelTable(scenario)
         self.rec = DailyRecorder(scenario.days)
         self.recovery = RecoveryBook(horizon=scenario.days)
+        self.events = EventLog()  # the kinds observers want (set by the DayLoop)
         self.day = 0
         self._offsets: dict[int, np.uint64] = {}
         p = self.p
         self.borrowers = [BorrowerAgent(self, i) for i in range(p.n)]
-        if network is not None:
-            for a, b in edge_array(network).tolist():
-                self.borrowers[a].neighbours.append(self.borrowers[b])
-                self.borrowers[b].neighbours.append(self.borrowers[a])
         order = np.argsort(p.due_day, kind="stable")
         bounds = np.searchsorted(p.due_day[order], np.arange(MONTH_DAYS + 1))
         self.due_lists = [order[bounds[d] : bounds[d + 1]] for d in range(MONTH_DAYS)]
@@ -121,10 +118,7 @@ class CollectionsModel(mesa.Model):
                 strategy.bind(p.arm)
             p.cash_collected = np.zeros(p.n)
             p.contact_cost = np.zeros(p.n)
-        self.initial_bucket = p.bucket(0)
-        self._snapshot = self.initial_bucket.copy()
-        months = -(-scenario.days // MONTH_DAYS)
-        self.roll = np.zeros((months, N_BUCKETS, N_BUCKETS), np.int64)
+        self.loop = DayLoop(self, observers)
         self.datacollector = mesa.DataCollector(
             model_reporters={
                 k: (lambda m, k=k: m._today(k))
@@ -168,11 +162,28 @@ class CollectionsModel(mesa.Model):
         return float(sum(v[d] for k, v in f.items() if k.startswith("cost_")))
 
     # ------------------------------------------------------------------ the day
+    @property
+    def roll(self) -> np.ndarray:
+        """Month-end to month-end account counts by bucket, ``(months, 7, 7)``."""
+        return self.loop.roll
+
+    @property
+    def initial_bucket(self) -> np.ndarray:
+        return self.loop.initial_bucket
+
     def step(self) -> None:
-        day = self.day
+        """One day: :meth:`sim.day_loop.DayLoop.step` over this model's steps."""
         self._offsets = {}
-        rec, p = self.rec, self.p
-        new_misses = self._due_dates(day)
+        self.loop.step(self.day)
+        self.day += 1
+        self.datacollector.collect(self)
+        if self.day >= self.sc.days:
+            self.running = False
+
+    # The steps of sim.day_loop.DayLoop (the DayEngine protocol), agent by agent.
+    def morning(self, day: int) -> list[tuple[BorrowerAgent, int]] | None:
+        """Delinquent borrowers: drop-outs, DPD, charge-off, hardship. Returns the live ones
+        with their DPD (``None``: none)."""
         live: list[tuple[BorrowerAgent, int]] = []
         charge_off: list[int] = []
         onsets = 0
@@ -186,34 +197,23 @@ class CollectionsModel(mesa.Model):
                 onsets += agent.onset_today
         if charge_off:
             self._charge_off(day, np.array(charge_off, np.int64))
-        rec.add(day, hardship_onsets=onsets)
-        if live and self.strategy is not None:
-            self._contact(day, live)
-        if live:
-            self._repay(day, live)
-        if self.ch.staffing is not None:
-            rec.add(day, cost_staff=self.ch.staffing.staff_cost_per_day)
-        cash, cost = self.recovery.collect(day)
-        rec.add(day, collected_recovery=cash, cost_recovery=cost)
-        if self.recovery.settling:
-            ids = self.recovery.settled(day)
-            ids = ids[p.status[ids] == Status.CHARGED_OFF]
-            p.status[ids] = Status.PAID_OFF
-        carried = [a.account for a, _ in live]
+        self.rec.add(day, hardship_onsets=onsets)
+        return live or None
+
+    def settle_recoveries(self, day: int) -> None:
+        p = self.p
+        ids = self.recovery.settled(day)
+        ids = ids[p.status[ids] == Status.CHARGED_OFF]
+        p.status[ids] = Status.PAID_OFF
+
+    def evening(self, day: int, live, new_misses: list[int]) -> None:
+        """Tomorrow's delinquent list and the day's stocks."""
+        p = self.p
+        carried = [a.account for a, _ in live or ()]
         self.delinquent = [i for i in carried + new_misses if p.missed[i] > 0]
         self._record_stocks(day)
-        if day % MONTH_DAYS == MONTH_DAYS - 1 or day == self.sc.days - 1:
-            now = p.bucket(day)
-            self.roll[day // MONTH_DAYS] = np.bincount(
-                self._snapshot.astype(np.int64) * N_BUCKETS + now, minlength=N_BUCKETS**2
-            ).reshape(N_BUCKETS, N_BUCKETS)
-            self._snapshot = now
-        self.day += 1
-        self.datacollector.collect(self)
-        if self.day >= self.sc.days:
-            self.running = False
 
-    def _due_dates(self, day: int) -> list[int]:
+    def due_dates(self, day: int) -> list[int]:
         """Today's due borrowers; returns the new misses."""
         misses: list[int] = []
         cash = onsets = 0.0
@@ -231,6 +231,8 @@ class CollectionsModel(mesa.Model):
                 arrears_cash += out["arrears_cash"]
                 if self.arms is not None:
                     self.p.cash_collected[agent.account] += out["arrears_cash"]
+                if self.events.payments:
+                    self.events.add("payments", [agent.account], [out["arrears_cash"]])
         self.rec.add(day, hardship_onsets=int(onsets), scheduled_cash=cash)
         self.rec.add(day, new_delinquent=len(misses))
         if arrears_cash:
@@ -243,10 +245,8 @@ class CollectionsModel(mesa.Model):
         p.missed[idx] = 0
         place_charge_offs(p, sc, self.strategy, self.recovery, self.rec, self.key, day, idx, claim)
         self.rec.add(day, charge_off_amount=float(principal.sum()))
-        if self.peer_shock > 0:
-            for i in idx:
-                for nb in self.borrowers[int(i)].neighbours:
-                    nb.on_neighbour_default(self.peer_shock)
+        if self.events.charge_offs:
+            self.events.add("charge_offs", idx, claim)
 
     def _view(self, day: int, live: list[tuple[BorrowerAgent, int]]) -> AccountView:
         p = self.p
@@ -259,7 +259,7 @@ class CollectionsModel(mesa.Model):
                     dpd.append(-ahead)
         return AccountView(p, day, np.array(acc, np.int64), np.array(dpd, np.int32))
 
-    def _contact(self, day: int, live: list[tuple[BorrowerAgent, int]]) -> None:
+    def contact_today(self, day: int, live: list[tuple[BorrowerAgent, int]]) -> None:
         """The strategy asks, compliance and capacity filter, the borrowers answer."""
         p, ch, rec, prof = self.p, self.ch, self.rec, self.compliance
         req = self.strategy.decide(self._view(day, live))
@@ -277,11 +277,14 @@ class CollectionsModel(mesa.Model):
         irritation: dict[int, float] = {}
         offers: list[int] = []
         promises = 0
+        rpc_log: list[bool] | None = [] if self.events.contacts else None
         for i, c, a in zip(acc.tolist(), chan.tolist(), att.attempt.tolist(), strict=True):
             agent = self.borrowers[i]
             irritation[i] = irritation.get(i, 0.0) + ch.irritation[c]
             delinquent = agent.missed > 0
             rpc, jump, promised = agent.answer(c, a, day)
+            if rpc_log is not None:
+                rpc_log.append(bool(rpc))
             attempts[c] += 1
             rpcs[c] += rpc
             spent = ch.cost_attempt[c] + (ch.cost_contact[c] if rpc else 0.0)
@@ -295,6 +298,8 @@ class CollectionsModel(mesa.Model):
                     offers.append(i)
         for i, jump in jumps.items():
             self.borrowers[i].excite(day, jump)
+        if rpc_log is not None:
+            self.events.add("contacts", acc, chan, np.array(rpc_log, bool))
         rec.add_by_channel(day, "attempts", attempts)
         rec.add_by_channel(day, "rpc", rpcs)
         rec.add_by_channel(day, "cost", cost)
@@ -304,21 +309,27 @@ class CollectionsModel(mesa.Model):
             self._restructure(day, np.unique(np.array(offers, np.int64)))
         complaints = churned = 0
         lost = 0.0
+        churners: list[int] = []
         for i, amount in irritation.items():
             complained, churn = self.borrowers[i].feel_irritation(amount, day)
             complaints += complained
             if churn:
                 churned += 1
                 lost += float(p.lifetime_value[i])
+                churners.append(i)
         rec.add(day, complaints=complaints, churned=churned, lifetime_value_lost=lost)
+        if self.events.churn:
+            self.events.add("churn", np.array(churners, np.int64))
 
     def _restructure(self, day: int, acc: np.ndarray) -> None:
-        take_up_restructuring(self.p, self.sc, self.key, self.rec, day, acc)
+        take_up_restructuring(self.p, self.sc, self.key, self.rec, day, acc, self.events)
 
-    def _repay(self, day: int, live: list[tuple[BorrowerAgent, int]]) -> None:
+    def repay_today(self, day: int, live: list[tuple[BorrowerAgent, int]]) -> None:
         p, rec = self.p, self.rec
         kept = broken = cures = self_cures = 0
         collected = 0.0
+        paid_log: list[tuple[int, float]] | None = [] if self.events.payments else None
+        cured_log: list[int] | None = [] if self.events.cures else None
         for agent, d in live:
             out = agent.repayment(day, d)
             if out is None:
@@ -337,15 +348,23 @@ class CollectionsModel(mesa.Model):
             collected += cash
             if self.arms is not None:
                 p.cash_collected[i] += cash
+            if paid_log is not None:
+                paid_log.append((i, cash))
             cured = bool(paid.cured[0])
             if cured:
                 cures += 1
                 self_cures += not p.episode_contacted[i]
+                if cured_log is not None:
+                    cured_log.append(i)
             agent.after_payment(cured, day)
             ledger.close_and_book(p, one)
         if kept or broken:
             rec.add(day, promises_kept=kept, promises_broken=broken)
         rec.add(day, collected_delinquent=collected, cures=cures, self_cures=self_cures)
+        if paid_log:
+            self.events.add("payments", *zip(*paid_log, strict=True))
+        if cured_log:
+            self.events.add("cures", cured_log)
 
     def _record_stocks(self, day: int) -> None:
         p = self.p
@@ -376,7 +395,7 @@ def run_abm(
 ) -> RunResult:
     """Run a book as Mesa agents; the result has the vectorised engine's shape and KPI names.
 
-    ``model_options`` go to :class:`CollectionsModel` (``rules``, ``network``, ``peer_shock``).
+    ``model_options`` go to :class:`CollectionsModel` (``rules``, ``observers``).
     """
     t0 = time.perf_counter()
     model = CollectionsModel(scenario, strategy, seed, compliance=compliance, **model_options)
@@ -384,38 +403,15 @@ def run_abm(
         model.step()
         if progress is not None and (model.day % 5 == 0 or not model.running):
             progress(model.day)
-    p = model.p
     if check:
-        ledger.check_invariants(p, scenario.days - 1)
-    wall = time.perf_counter() - t0
-    daily = model.rec.frame()
-    rates = model.recovery.all_rates()
-    summary = summarise(
-        daily,
-        model.roll,
-        accounts=scenario.accounts,
-        days=scenario.days,
+        ledger.check_invariants(model.p, scenario.days - 1)
+    result = assemble(
+        model.loop,
         seed=model.seed,
-        initial_delinquent=model.initial_delinquent,
-        recovery_rates=rates,
-        recovery_beyond_horizon=model.recovery.beyond_horizon,
-        wall_seconds=wall,
-    )
-    summary["compliance_profile"] = compliance.name
-    summary["engine"] = "abm"
-    if model.arms is not None:
-        summary["arms"] = arm_kpis(p, model.arms, scenario.days - 1)
-    result = RunResult(
-        scenario=scenario,
-        strategy=getattr(strategy, "name", "none"),
-        seed=model.seed,
-        daily=daily,
-        monthly=monthly_table(daily, model.roll),
-        roll_counts=model.roll,
-        summary=summary,
-        recovery_rates=rates,
-        initial_bucket=model.initial_bucket,
-        portfolio=p if keep_portfolio else None,
+        compliance=compliance,
+        wall_seconds=time.perf_counter() - t0,
+        engine="abm",
+        keep_portfolio=keep_portfolio,
     )
     result.model = model  # type: ignore[attr-defined]  # the Mesa model (DataCollector, agents)
     return result

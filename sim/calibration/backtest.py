@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from sim.calibration.fit import REVOLVING_TERM
+from sim.calibration.book import REVOLVING_TERM
 from sim.calibration.states import CURE_PAIRS, ROLL_PAIRS, STATE_INDEX, STATES
 from sim.calibration.transitions import transition_counts, transition_matrix
 from sim.engine import simulate

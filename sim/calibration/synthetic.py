@@ -12,9 +12,9 @@ import numpy as np
 import pandas as pd
 
 from sim.calibration.states import STATE_DTYPE, STATES
-from sim.compliance import DEFAULT_PROFILE
-from sim.engine import _Run
-from sim.portfolio import MONTH_DAYS, Portfolio
+from sim.day_loop import MonthEndStates
+from sim.engine import run_days
+from sim.portfolio import Portfolio
 from sim.scenario import Scenario
 
 
@@ -34,15 +34,9 @@ def simulate_panel(
         ``account_id`` (str), ``period`` (int64), ``state`` (categorical, the lab's states),
         the form :func:`sim.calibration.load_panel` returns.
     """
-    seed = scenario.seed if seed is None else int(seed)
-    run = _Run(scenario, strategy, seed, DEFAULT_PROFILE, portfolio)
-    p = run.p
-    snaps = [p.bucket(0)]
-    for day in range(scenario.days):
-        run.step(day)
-        if day % MONTH_DAYS == MONTH_DAYS - 1:
-            snaps.append(p.bucket(day))
-    states = np.stack(snaps)  # (periods, accounts)
+    observer = MonthEndStates()
+    run_days(scenario, strategy, seed, observers=[observer], portfolio=portfolio)
+    states = np.stack(observer.states)  # (periods, accounts)
     periods, n = states.shape
     return pd.DataFrame(
         {

@@ -1,22 +1,25 @@
-"""Peer effects on a borrower network, in both engines (the worked example of docs/extending.md).
+"""Peer effects on a borrower network: an observer both engines run (docs/extending.md).
 
 A borrower whose neighbour is charged off becomes less willing to pay: its willingness (the
 latent trait on the logit scale that drives the miss chance, the repayment intensity and promise
 keeping) drops by ``shock`` for each neighbour charged off.
 
-* ABM: :meth:`sim.abm.agents.BorrowerAgent.on_neighbour_default`, called by the model for each
-  neighbour of an account charged off (``CollectionsModel(network=..., peer_shock=...)``).
-* Vectorised engine: no engine edit is needed. The engine asks the strategy for a recovery path
-  on the day of every charge-off (``strategy.recovery_path(ChargeOffView)``); :class:`PeerEffects`
-  wraps any strategy, applies the same shock there, vectorised over the neighbours, and passes
-  the question on. Run it with ``simulate(..., portfolio=book)`` so it can reach the book.
+:class:`PeerEffects` is a :class:`sim.day_loop.Observer`: its ``on_charge_off`` hook receives
+the day's charge-offs once a day, right after they are placed on their recovery paths and
+before the day's contacts and repayments, and lowers the open neighbours' willingness in the
+book, vectorised over a CSR adjacency table. Neither engine knows about it:
+
+>>> simulate(sc, strategy, seed, observers=[PeerEffects(network, shock=1.0)])
+>>> run_abm(sc, strategy, seed, observers=[PeerEffects(network, shock=1.0)])
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from sim.day_loop import Observer
 from sim.portfolio import Portfolio, Status
+from sim.scenario import Scenario
 
 
 def borrower_network(n: int, degree: int = 8, rewire: float = 0.1, seed: int = 0) -> np.ndarray:
@@ -55,24 +58,32 @@ def neighbour_table(network, n: int) -> tuple[np.ndarray, np.ndarray]:
     return indptr, dst
 
 
-class PeerEffects:
-    """Wrap a strategy so that the vectorised engine applies the peer effect at charge-off."""
+class PeerEffects(Observer):
+    """A charge-off lowers the willingness of each open neighbour by ``shock``.
 
-    def __init__(self, inner, graph, portfolio: Portfolio, shock: float):
-        self.inner = inner
-        self.p = portfolio
+    Parameters
+    ----------
+    network : (m, 2) edge array or networkx graph
+        Undirected links between account ids (:func:`borrower_network`).
+    shock : float
+        Drop in willingness (logit scale) per neighbour charged off.
+    """
+
+    def __init__(self, network, shock: float):
+        self.network = network
         self.shock = float(shock)
-        self.indptr, self.indices = neighbour_table(graph, portfolio.n)
+        self.book: Portfolio | None = None
 
-    def __getattr__(self, name):  # name, pre_due_days, decide, ... come from the inner strategy
-        return getattr(self.inner, name)
+    def on_start(self, book: Portfolio, scenario: Scenario) -> None:
+        self.book = book
+        self.indptr, self.indices = neighbour_table(self.network, book.n)
 
-    def decide(self, view):
-        return self.inner.decide(view)
-
-    def recovery_path(self, view) -> np.ndarray:
-        for i in view.account:  # in charge-off order, as the ABM notifies neighbours
-            nb = self.indices[self.indptr[i] : self.indptr[i + 1]]
-            nb = nb[self.p.status[nb] == Status.OPEN]
-            self.p.willingness[nb] -= self.shock
-        return self.inner.recovery_path(view)
+    def on_charge_off(self, day: int, accounts: np.ndarray, claims: np.ndarray) -> None:
+        if not accounts.size:
+            return
+        p = self.book
+        lo, hi = self.indptr[accounts], self.indptr[accounts + 1]
+        nb = self.indices[np.concatenate([np.arange(a, b) for a, b in zip(lo, hi, strict=True)])]
+        nb = nb[p.status[nb] == Status.OPEN]
+        # a neighbour of several of today's charge-offs takes one shock for each
+        np.subtract.at(p.willingness, nb, self.shock)

@@ -1,0 +1,280 @@
+"""How well a simulated transition matrix fits an empirical one: the residuals the search
+minimises, the acceptance tolerance of every cell, the fresh-seed margin, the cell-by-cell
+comparison and verdict, and :class:`FitResult`.
+
+See :mod:`sim.calibration.fit` for the method.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from sim.calibration.book import BookSpec
+from sim.calibration.states import STATES
+from sim.calibration.transitions import TransitionEstimate, transition_matrix
+from sim.scenario import Scenario
+
+N = len(STATES)
+#: Residual floor: a residual of 3 is an error of 2 pp in a row whose standard error is small.
+FLOOR = 0.02 / 3.0
+#: Acceptance: every assessed cell within max(TOLERANCE_PP, TOLERANCE_SE * combined SE).
+TOLERANCE_PP = 0.02
+TOLERANCE_SE = 3.0
+#: Residual given to every cell of an assessed row that the simulation never visits.
+UNVISITED = 10.0
+#: Fresh-seed margin (:func:`margin_residuals`): every assessed cell's error plus MARGIN_Z
+#: standard deviations of the seed-to-seed noise within MARGIN_SHARE of its tolerance.
+MARGIN_Z = 2.0
+MARGIN_SHARE = 0.9
+MARGIN_WEIGHT = 20.0
+#: ... capped (far-off cells are the plain residuals' business)
+MARGIN_CAP = 2.0
+
+
+# --------------------------------------------------------------------------- the objective
+def residuals_for(
+    empirical: TransitionEstimate,
+    simulated: np.ndarray,
+    min_row_count: int,
+    rows: Sequence[str] | None = None,
+) -> np.ndarray:
+    """Standardised gaps of every cell in rows with at least ``min_row_count`` observations.
+
+    ``(p_sim - p_emp) / sqrt(se_emp**2 + floor**2)`` with ``floor = min(FLOOR, max(0.002,
+    0.15 p_emp))``: a rare move measured precisely (current -> 1-30 at 2 %) is held to a
+    relative precision, not only to the 2 pp of the acceptance. The simulated standard error
+    is left out on purpose: with it the search could widen its own tolerances by letting a
+    row empty out in the simulation. A row the simulation never visits gives
+    :data:`UNVISITED` in each cell. ``rows``: only these rows (default: all).
+    """
+    sim = transition_matrix(simulated)
+    res = []
+    for i in range(N):
+        if empirical.row_totals[i] < min_row_count or (rows is not None and STATES[i] not in rows):
+            continue
+        pe = empirical.probabilities[i]
+        ps = sim.probabilities[i]
+        if not np.all(np.isfinite(ps)):
+            res.extend([UNVISITED] * N)
+            continue
+        floor = np.minimum(FLOOR, np.maximum(0.002, 0.15 * pe))
+        se = np.sqrt(empirical.standard_errors[i] ** 2 + floor**2)
+        res.extend((ps - pe) / se)
+    return np.asarray(res, dtype=float)
+
+
+def tolerance(se_empirical, se_simulated):
+    """The acceptance tolerance of a cell: ``max(2 pp, 3 SE)`` with ``SE = sqrt(se_empirical**2
+    + se_simulated**2)``, the standard error of the difference of two independent proportions."""
+    return np.maximum(TOLERANCE_PP, TOLERANCE_SE * np.hypot(se_empirical, se_simulated))
+
+
+@dataclass(frozen=True)
+class Margin:
+    """The fresh-seed margin of the objective (:func:`margin_residuals`).
+
+    ``fit_rows``: simulated moves out of each state in the fit book at the start of the search,
+    held fixed (so that the search cannot buy slack by emptying a row); ``check_scale``: the
+    size of the book a fresh-seed check simulates relative to the fit book.
+    """
+
+    fit_rows: np.ndarray
+    check_scale: float = 1.0
+    z: float = MARGIN_Z
+    share: float = MARGIN_SHARE
+    weight: float = MARGIN_WEIGHT
+
+
+def margin_residuals(
+    empirical: TransitionEstimate,
+    simulated: np.ndarray,
+    min_row_count: int,
+    margin: Margin,
+    rows: Sequence[str] | None = None,
+) -> np.ndarray:
+    """One residual per assessed cell, zero while the cell keeps a margin for fresh seeds.
+
+    The fit sees one simulated sample; a fresh seed of the check book differs from it by
+    noise of standard deviation ``s = sqrt(p (1 - p) (1 / n_fit + 1 / n_check))`` (``p`` the
+    larger of the empirical and simulated proportions, ``n`` the simulated moves of the row,
+    fixed at the start of the search). The residual is ``weight * max(0, (|error| + z s) /
+    tolerance - share)`` with the acceptance tolerance of the check book: a cell whose error
+    would leave its tolerance on a fresh seed about once in 40 (``z`` = 2) costs the fit, one
+    that stays clear does not.
+    """
+    sim = transition_matrix(simulated)
+    out = []
+    for i in range(N):
+        if empirical.row_totals[i] < min_row_count or (rows is not None and STATES[i] not in rows):
+            continue
+        ps = sim.probabilities[i]
+        if not np.all(np.isfinite(ps)):
+            out.extend([0.0] * N)  # residuals_for flags the row
+            continue
+        pe = empirical.probabilities[i]
+        n_fit = max(float(margin.fit_rows[i]), 1.0)
+        n_check = n_fit * margin.check_scale
+        p = np.maximum(pe, ps)
+        s = np.sqrt(p * (1.0 - p) * (1.0 / n_fit + 1.0 / n_check))
+        tol = tolerance(empirical.standard_errors[i], np.sqrt(ps * (1.0 - ps) / n_check))
+        excess = (np.abs(ps - pe) + margin.z * s) / tol - margin.share
+        out.extend(margin.weight * np.clip(excess, 0.0, MARGIN_CAP))
+    return np.asarray(out, dtype=float)
+
+
+def compare_cells(
+    empirical: TransitionEstimate, simulated: TransitionEstimate, min_row_count: int
+) -> list[dict]:
+    """Per-cell comparison of an empirical and a simulated matrix (see :meth:`FitResult.cells`)."""
+    out = []
+    e, s = empirical, simulated
+    for i, a in enumerate(STATES):
+        n = int(e.row_totals[i])
+        if n == 0:
+            continue
+        for j, b in enumerate(STATES):
+            pe, ps = float(e.probabilities[i, j]), float(s.probabilities[i, j])
+            se_e = float(e.standard_errors[i, j])
+            se_s = float(s.standard_errors[i, j]) if np.isfinite(ps) else float("nan")
+            se = float(np.hypot(se_e, se_s if np.isfinite(se_s) else 0.0))
+            err = ps - pe if np.isfinite(ps) else float("nan")
+            tol = max(TOLERANCE_PP, TOLERANCE_SE * se)
+            out.append(
+                {
+                    "from": a,
+                    "to": b,
+                    "row_count": n,
+                    "count": int(e.counts[i, j]),
+                    "simulated_row_count": int(s.row_totals[i]),
+                    "empirical": pe,
+                    "simulated": ps,
+                    "error": err,
+                    "se_empirical": se_e,
+                    "se_simulated": se_s,
+                    "se": se,
+                    "tolerance": tol,
+                    "within": bool(np.isfinite(err) and abs(err) <= tol),
+                    "assessed": n >= min_row_count,
+                }
+            )
+    return out
+
+
+def verdict(cells: Sequence[dict]) -> dict:
+    """Assessed cells, cells within tolerance and the worst cell as a multiple of its tolerance."""
+    assessed = [c for c in cells if c["assessed"]]
+
+    def ratio(c):
+        return abs(c["error"]) / c["tolerance"] if np.isfinite(c["error"]) else np.inf
+
+    worst = max(assessed, key=ratio, default=None)
+    return {
+        "assessed_cells": len(assessed),
+        "cells_within_tolerance": int(sum(c["within"] for c in assessed)),
+        "all_within_tolerance": bool(all(c["within"] for c in assessed)),
+        "max_error_over_tolerance": 0.0 if worst is None else float(ratio(worst)),
+        "worst_cell": None
+        if worst is None
+        else (
+            f"{worst['from']}->{worst['to']} ({worst['error']:+.4f} vs {worst['tolerance']:.4f})"
+        ),
+    }
+
+
+def penalised(r: np.ndarray, weight: float = 1.0) -> np.ndarray:
+    """The residuals the optimiser sees: between 3 (about the acceptance tolerance) and 6 a
+    residual is stretched by up to ``1 + weight``, so the fit trades slack in cells well inside
+    their tolerance for cells just outside it (a step towards a minimax fit); the stretch is
+    capped so that far-off cells do not swamp the rest at the start of a search."""
+    excess = np.clip(np.abs(r) / 3.0 - 1.0, 0.0, 1.0)
+    return r * (1.0 + weight * excess)
+
+
+@dataclass
+class FitResult:
+    """What a calibration produced."""
+
+    scenario: Scenario
+    parameters: dict[str, float]
+    fixed: dict[str, float]
+    start: dict[str, float]
+    empirical: TransitionEstimate
+    simulated: TransitionEstimate
+    min_row_count: int
+    evaluations: int
+    seconds: float
+    book: BookSpec
+    seed: int
+    history: list[float] = field(default_factory=list)
+    #: the fresh-seed check (:func:`holdout`): one verdict per seed
+    holdout: list[dict] = field(default_factory=list)
+    #: the search stages: book size, parameters, simulations and best objective of each
+    stages: list[dict] = field(default_factory=list)
+    #: the seed of the search (``seed`` is that of the reported simulation: the refining
+    #: stage's, ``search_seed + REFINE_SEED_OFFSET``, when there is one)
+    search_seed: int | None = None
+
+    def cells(self) -> list[dict]:
+        """Per-cell comparison: probabilities, errors, standard errors, tolerance, verdict.
+
+        ``se`` combines the empirical and the simulated standard error (root sum of squares);
+        ``tolerance = max(2 pp, 3 se)``; ``assessed`` rows have at least ``min_row_count``
+        observed moves.
+        """
+        return compare_cells(self.empirical, self.simulated, self.min_row_count)
+
+    def goodness_of_fit(self) -> dict[str, float]:
+        """Summary figures over the assessed cells.
+
+        ``chi_square`` is the sum of squared residuals of the objective (see the module
+        docstring); ``degrees_of_freedom`` is the number of free assessed cells (each row's
+        cells sum to 1) less the number of fitted parameters.
+        """
+        all_cells = self.cells()
+        cells = [c for c in all_cells if c["assessed"]]
+        errs = np.array([c["error"] for c in cells], dtype=float)
+        r = residuals_for(self.empirical, self.simulated.counts, self.min_row_count)
+        rows = {c["from"] for c in cells}
+        dof = len(cells) - len(rows) - len(self.parameters)
+        v = verdict(all_cells)
+        return {
+            "assessed_cells": v["assessed_cells"],
+            "cells_within_tolerance": v["cells_within_tolerance"],
+            "all_within_tolerance": v["all_within_tolerance"],
+            "max_abs_error": float(np.nanmax(np.abs(errs))) if errs.size else 0.0,
+            "mean_abs_error": float(np.nanmean(np.abs(errs))) if errs.size else 0.0,
+            "worst_cell": v["worst_cell"],
+            "max_error_over_tolerance": v["max_error_over_tolerance"],
+            "chi_square": float(r @ r),
+            "degrees_of_freedom": int(dof),
+            "min_row_count": self.min_row_count,
+            "tolerance": "max(0.02, 3 * sqrt(se_empirical**2 + se_simulated**2))",
+        }
+
+    def to_dict(self) -> dict:
+        return {
+            "parameters": self.parameters,
+            "fixed": self.fixed,
+            "start": self.start,
+            "goodness_of_fit": self.goodness_of_fit(),
+            "empirical": self.empirical.to_dict(),
+            "simulated": self.simulated.to_dict(),
+            "cells": self.cells(),
+            "book": self.book.to_dict(),
+            "seed": self.seed,
+            "search_seed": self.search_seed,
+            "evaluations": self.evaluations,
+            "seconds": self.seconds,
+            "stages": self.stages,
+            "holdout": self.holdout,
+            "holdout_passed": holdout_passed(self.holdout),
+            "objective_history": self.history,
+        }
+
+
+def holdout_passed(verdicts: Sequence[dict]) -> bool | None:
+    """Every assessed cell within tolerance on every fresh seed (None: no check was run)."""
+    return None if not verdicts else all(v["all_within_tolerance"] for v in verdicts)
