@@ -487,8 +487,7 @@ class Scenario(_Spec):
     name: str = Field(
         min_length=1,
         max_length=100,
-        pattern=r"^\w[\w .+-]*$",
-        description="letters, digits, spaces and . _ + - (it names run folders: no path)",
+        description="a plain name: no '/' or '\\', not starting with '.'",
     )
     description: str = ""
     accounts: int = Field(ge=1)
@@ -522,6 +521,17 @@ class Scenario(_Spec):
         if isinstance(data, dict) and "schema_version" in data:
             return migrate(data, "scenario", "scenario", SCHEMA_VERSION, MIGRATIONS)
         return data
+
+    @field_validator("name")
+    @classmethod
+    def _plain_name(cls, v: str) -> str:
+        # the name becomes a run folder's name: it must not be a path
+        if v.startswith(".") or any(c in "/\\" or ord(c) < 32 for c in v):
+            raise ValueError(
+                "must be a plain name (it names the run folder): no '/' or '\\', no control "
+                "characters, not starting with '.'"
+            )
+        return v
 
     @field_validator("accounts", mode="before")
     @classmethod

@@ -308,7 +308,7 @@ def test_scenario_name_cannot_be_a_path(tmp_path, small_data):
     for name in ("../../escaped", "a/b", ".hidden", "x\\y"):
         data = copy.deepcopy(small_data)
         data["name"] = name
-        assert "field 'name'" in _error(_write(tmp_path, data))
+        assert "field 'name': must be a plain name" in _error(_write(tmp_path, data))
     data = copy.deepcopy(small_data)
     data["name"] = "small book v2.1 (拆分)"[:13]  # letters of any script, spaces, dots
     assert load_scenario(_write(tmp_path, data)).name == data["name"]

@@ -4,7 +4,10 @@ Python strategies by ``module:Class``, schema versions."""
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -272,6 +275,31 @@ def test_python_strategy_errors(user_module, ref, needle):
         resolve(ref)
     assert str(info.value).startswith(ref + ": "), str(info.value)
     assert needle in str(info.value)
+
+
+def test_cli_runs_a_python_strategy_from_the_current_folder(tmp_path):
+    """``postloan run ... --strategy module:Class`` with the module next to the user, through
+    the installed console script (which does not put the current folder on the path)."""
+    exe = Path(sys.executable).parent / "postloan"
+    if not exe.exists():
+        pytest.skip("the postloan script is not installed next to this interpreter")
+    (tmp_path / "doc_strategies.py").write_text(DOC_EXAMPLE, encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "200"}
+    args = [str(exe), "run", str(SMALL), "--accounts", "800", "--days", "30", "--json"]
+    args += ["--strategy", "doc_strategies:CallBigArrears", "--out", str(tmp_path / "out")]
+    done = subprocess.run(args, capture_output=True, text=True, timeout=300, cwd=tmp_path, env=env)
+    assert done.returncode == 0, done.stderr
+    (folder,) = (tmp_path / "out").iterdir()
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["strategy"] == "call_big_arrears"
+    summary = json.loads((folder / "summary.json").read_text())
+    assert summary["contacts"]["call"] > 0
+    missing = subprocess.run(
+        [*args[:-4], "--strategy", "doc_strategies:Nope", "--out", str(tmp_path / "x")],
+        capture_output=True, text=True, timeout=300, cwd=tmp_path, env=env,
+    )  # fmt: skip
+    assert missing.returncode == 2 and "Traceback" not in missing.stderr
+    assert "'doc_strategies' has no attribute 'Nope'" in missing.stderr
 
 
 def test_not_a_strategy_object():
