@@ -307,7 +307,8 @@ def strategies_validate(
     what = f"{len(s.rules)} rules" if hasattr(s, "rules") else f"{len(s.arms)} arms"
     for w in check.warnings:
         print(f"warning: {w}")
-    tail = f", {len(check.warnings)} warnings" if check.warnings else ""
+    n = len(check.warnings)
+    tail = f", {n} warning{'' if n == 1 else 's'}" if n else ""
     print(f"{path}: ok ({s.name}, {what}{tail})")
 
 

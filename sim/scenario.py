@@ -548,8 +548,8 @@ class Scenario(_Spec):
             extra = ""
             if isinstance(v, int) and v > cap:
                 extra = (
-                    f"; {v:,} accounts need about {v * BYTES_PER_ACCOUNT / 2**30:,.1f} GiB "
-                    f"and this machine holds at most {cap:,}"
+                    f" (this machine holds at most {cap:,}: {v:,} accounts need about "
+                    f"{v * BYTES_PER_ACCOUNT / 2**30:,.1f} GiB)"
                 )
             raise ValueError(f"accounts must be an integer between 1 and {cap:,}{extra}")
         return v

@@ -198,7 +198,7 @@ def contact_rule_warnings(
                     )
                 )
                 break
-    return out
+    return sorted(out, key=lambda p: int(p.field.split(".")[1]))  # by rule, stable
 
 
 def _recovery_inside(b: RecoveryRule, a: RecoveryRule) -> bool:

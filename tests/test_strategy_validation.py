@@ -342,7 +342,7 @@ def test_cli_validate_prints_warnings_and_accepts_a_scenario(tmp_path):
     result = runner.invoke(app, ["strategies", "validate", str(path)], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
     assert "warning: " + str(path) + ": rule 2: duplicates rule 1" in result.stdout
-    assert "ok (w, 3 rules, 1 warnings)" in result.stdout
+    assert "ok (w, 3 rules, 1 warning)" in result.stdout
     scenario = tmp_path / "early.yaml"
     scenario.write_text(SMALL.read_text().replace("charge_off_dpd: 120", "charge_off_dpd: 90"))
     result = runner.invoke(app, ["strategies", "validate", str(path), "--scenario", str(scenario)])
