@@ -596,8 +596,11 @@ class Scenario(_Spec):
         Staff capacity follows the account count when ``staff.scale_with_accounts`` is set.
         """
         data = self.model_dump()
-        if "accounts" in changes and self.staff.scale_with_accounts:
-            factor = changes["accounts"] / self.accounts
+        new = changes.get("accounts")
+        # scale only by a usable count; anything else is left to validation to refuse
+        usable = isinstance(new, int | float) and not isinstance(new, bool) and new > 0
+        if usable and math.isfinite(new) and self.staff.scale_with_accounts:
+            factor = new / self.accounts
             data["staff"]["call_attempts_per_day"] *= factor
             data["staff"]["visits_per_day"] *= factor
         data.update(changes)

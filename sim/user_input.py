@@ -240,15 +240,16 @@ def read_text(path: str | Path, what: str) -> str:
     try:
         if path.is_dir():
             raise UserInputError(Problem(source, message=f"is a folder, not a {what} file"))
-        if path.exists() and path.stat().st_size > MAX_FILE_BYTES:
+        with path.open("rb") as stream:  # bounded: a device or pipe cannot flood memory
+            raw = stream.read(MAX_FILE_BYTES + 1)
+        if len(raw) > MAX_FILE_BYTES:
             raise UserInputError(
                 Problem(
                     source,
-                    message=f"is {path.stat().st_size:,} bytes; a {what} file may have at most "
-                    f"{MAX_FILE_BYTES:,}",
+                    message=f"is larger than {MAX_FILE_BYTES:,} bytes, the most a {what} "
+                    "file may have",
                 )
             )
-        raw = path.read_bytes()
     except FileNotFoundError:
         raise UserInputError(Problem(source, message=f"no such {what} file")) from None
     except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the name

@@ -196,6 +196,17 @@ def test_mutated_shipped_files(kind, data):
     _check(kind, data.draw(mutated(kind)))
 
 
+#: Characters that mean something to YAML, to make random text look like broken YAML.
+YAML_ALPHABET = st.sampled_from([*"{}[]:-&*!|>'\"%@`#,?\n\t .0123456789eEnaifxyz<=", "é"])
+
+
+@pytest.mark.parametrize("kind", list(LOADERS))
+@settings(max_examples=100, deadline=None, derandomize=True)
+@given(raw=st.one_of(st.binary(max_size=120), st.text(YAML_ALPHABET, max_size=120).map(str.encode)))
+def test_random_bytes(kind, raw):
+    _check(kind, raw)
+
+
 @pytest.mark.parametrize("kind", list(LOADERS))
 @pytest.mark.parametrize(
     "payload",
@@ -204,6 +215,15 @@ def test_mutated_shipped_files(kind, data):
 )
 def test_degenerate_files(kind, payload):
     _check(kind, payload, as_dir=payload is None)
+
+
+def test_devices_and_oversized_files(tmp_path):
+    with pytest.raises(UserInputError, match="is larger than 4,194,304 bytes"):
+        load_scenario("/dev/zero")  # an endless file is cut off, not read into memory
+    big = tmp_path / "big.yaml"
+    big.write_bytes(b"#" * (4 * 2**20 + 1))
+    with pytest.raises(UserInputError, match="is larger than"):
+        load_strategy_file(big)
 
 
 def test_shipped_files_still_load():

@@ -396,3 +396,12 @@ def test_migration_hook_upgrades_an_older_format(tmp_path, small_data, monkeypat
     # without the migration the old file is refused: the hook is what made it load
     monkeypatch.setattr(scenario_module, "SCHEMA_VERSION", 1)
     assert "horizon_days" in _error(_write(tmp_path, old, "v1.yaml"))
+
+
+def test_with_overrides_refuses_junk_accounts_cleanly():
+    """Found by the loader fuzz: an experiment's ``overrides: {accounts: [1]}`` reached the
+    staff scaling as a list (TypeError); now validation refuses it."""
+    sc = load_scenario(SCENARIOS / "small.yaml")
+    for junk in ([1], "many", None, float("nan"), -5, True):
+        with pytest.raises(ValueError, match="accounts must be an integer between 1 and"):
+            sc.with_overrides(accounts=junk)
