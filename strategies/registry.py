@@ -50,6 +50,7 @@ from pydantic import (
 
 from sim.actions import RECOVERY_PATHS
 from sim.channels import CHANNEL_NAMES
+from sim.portfolio import MONTH_DAYS
 from sim.scenario import MAX_CHARGE_OFF_DPD
 from sim.user_input import (
     Problem,
@@ -161,6 +162,12 @@ class RuleSpec(BaseModel):
             raise ValueError(
                 f"dpd [{lo}, {hi}] is reversed (min above max): no account can match; "
                 f"did you mean [{hi}, {lo}]?"
+            )
+        if lo < -MONTH_DAYS:
+            raise ValueError(
+                f"dpd starts {-lo} days before the due date, but due dates recur every "
+                f"{MONTH_DAYS} days: a pre-due rule reaches at most {MONTH_DAYS} days ahead "
+                f"(dpd from -{MONTH_DAYS})"
             )
         if lo > MAX_DPD:
             raise ValueError(

@@ -21,9 +21,9 @@ with neither shadowing the other, so which settings apply depends on the day).
 
 A rule can also never fire because of the scenario: accounts are charged off at the scenario's
 ``charge_off_dpd``, so a contact rule starting at that DPD or later never sees an account.
-Pre-due rules more than a month before the due date never fire either (instalments are
-monthly). Ranges that are impossible as written (reversed, empty) are errors, refused by the
-loader (``strategies.registry``); this module only warns.
+Ranges that are impossible as written (reversed, empty, past any charge-off, more than a
+30-day cycle before the due date) are errors, refused by the loader (``strategies.registry``);
+this module only warns.
 """
 
 from __future__ import annotations
@@ -33,9 +33,6 @@ from dataclasses import dataclass
 
 from sim.user_input import Problem
 from strategies.rules import RecoveryRule, Rule
-
-#: Current accounts come into the view at most this many days before their due date.
-MAX_PRE_DUE_DAYS = 31
 
 
 @dataclass(frozen=True)
@@ -143,17 +140,6 @@ def contact_rule_warnings(
     out: list[Problem] = []
     for i, r in enumerate(rules):
         out += _charge_off_warnings(r, i, source, charge_offs)
-        if r.dpd_max < -MAX_PRE_DUE_DAYS:
-            out.append(
-                Problem(
-                    source,
-                    f"rules.{i}.dpd",
-                    f"ends {-r.dpd_max} days before the due date; accounts come into view at "
-                    f"most {MAX_PRE_DUE_DAYS} days before it (instalments are monthly), so the "
-                    "rule never fires",
-                    where=f"rule {i + 1}, field 'dpd'",
-                )
-            )
     for j, b in enumerate(rules):
         for i, a in enumerate(rules):
             if i == j or a.channel != b.channel:

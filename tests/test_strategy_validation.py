@@ -62,6 +62,7 @@ def test_every_impossible_range_reported_at_once(tmp_path):
         "  - {channel: call, dpd: [30, 5], score: [500, 500]}\n"
         "  - {channel: visit, dpd: [800, 900]}\n"
         "  - {channel: pigeon, bucket: 1-30}\n"
+        "  - {channel: sms, dpd: [-31, -31]}\n"
         "recovery:\n  - {path: sale, balance: [500, 0]}\n",
     )
     lines = _problems(path)
@@ -72,6 +73,8 @@ def test_every_impossible_range_reported_at_once(tmp_path):
         "rule 3, field 'score': score [500, 500) is empty",
         "rule 4, field 'dpd': dpd starts at 800, but every account is charged off by 720",
         "rule 5, field 'channel': unknown channel 'pigeon'",
+        # due dates recur every 30 days (the engine's pre-due view wraps after that)
+        "rule 6, field 'dpd': dpd starts 31 days before the due date",
         "recovery rule 1, field 'balance': balance [500, 0) is empty",
     ]
     assert len(lines) == len(expected), lines
