@@ -33,6 +33,7 @@ is.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -474,18 +475,21 @@ def names() -> list[str]:
     return ["default", *PYTHON_STRATEGIES, *library()]
 
 
-def resolve(ref: str | Strategy | type, _chain: tuple[Path, ...] = ()) -> Strategy:
+def resolve(ref: str | os.PathLike | Strategy | type, _chain: tuple[Path, ...] = ()) -> Strategy:
     """A strategy from what a user names.
 
     ``ref`` is a library name (``standard``, alias ``default``), a Python strategy's name
     (``none``, ``expected_recovery``), ``package.module:Class`` or ``file.py:Class``, the path
-    of a strategy YAML file, or (from Python) a strategy object or class, taken as it is.
+    of a strategy YAML file (a string or a ``Path``), or (from Python) a strategy object or
+    class, taken as it is.
 
     Raises
     ------
     StrategyError
         Unknown name, broken file, or a Python reference that does not give a strategy.
     """
+    if isinstance(ref, os.PathLike):
+        ref = os.fspath(ref)
     if not isinstance(ref, str):
         try:
             return as_strategy(ref)

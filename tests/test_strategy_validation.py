@@ -308,6 +308,7 @@ def test_cli_runs_a_python_strategy_from_the_current_folder(tmp_path):
 def test_not_a_strategy_object():
     with pytest.raises(StrategyError, match="int is not a strategy"):
         resolve(42)  # type: ignore[arg-type]
+    assert resolve(library()["light_touch"]).name == "light_touch"  # a Path is a file
 
 
 # ----------------------------------------------------------------------------- schema versions
