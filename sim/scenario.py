@@ -15,6 +15,7 @@ import json
 import math
 import os
 from collections.abc import Callable
+from numbers import Integral, Real
 from pathlib import Path
 from typing import Any, Literal
 
@@ -542,7 +543,11 @@ class Scenario(_Spec):
                 v = float(v.replace("_", ""))
             except ValueError:
                 pass
-        if isinstance(v, float) and math.isfinite(v) and v.is_integer():
+        if isinstance(v, bool):
+            pass  # true/false is not a count: refused below
+        elif isinstance(v, Integral):
+            v = int(v)  # numpy integers too
+        elif isinstance(v, Real) and math.isfinite(v) and float(v).is_integer():
             v = int(v)
         if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= cap:
             extra = ""
@@ -598,8 +603,8 @@ class Scenario(_Spec):
         data = self.model_dump()
         new = changes.get("accounts")
         # scale only by a usable count; anything else is left to validation to refuse
-        usable = isinstance(new, int | float) and not isinstance(new, bool) and new > 0
-        if usable and math.isfinite(new) and self.staff.scale_with_accounts:
+        usable = isinstance(new, Real) and not isinstance(new, bool) and math.isfinite(new)
+        if usable and new > 0 and self.staff.scale_with_accounts:
             factor = new / self.accounts
             data["staff"]["call_attempts_per_day"] *= factor
             data["staff"]["visits_per_day"] *= factor

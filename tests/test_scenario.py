@@ -398,6 +398,20 @@ def test_migration_hook_upgrades_an_older_format(tmp_path, small_data, monkeypat
     assert "horizon_days" in _error(_write(tmp_path, old, "v1.yaml"))
 
 
+def test_accounts_from_numpy_and_whole_floats(small_data):
+    import numpy as np
+
+    for value in (np.int64(3000), np.int32(3000), 3000.0, np.float64(3000.0), "3000", "3e3"):
+        data = copy.deepcopy(small_data)
+        data["accounts"] = value
+        sc = Scenario.model_validate(data)
+        assert sc.accounts == 3000 and type(sc.accounts) is int, value
+    sc = load_scenario(SCENARIOS / "small.yaml")
+    assert sc.with_overrides(accounts=np.int64(2000)).staff.call_attempts_per_day == (
+        pytest.approx(sc.staff.call_attempts_per_day / 2)
+    )
+
+
 def test_with_overrides_refuses_junk_accounts_cleanly():
     """Found by the loader fuzz: an experiment's ``overrides: {accounts: [1]}`` reached the
     staff scaling as a list (TypeError); now validation refuses it."""
