@@ -283,7 +283,7 @@ def load_space(path: str | Path) -> Space:
     SpaceError
         Every problem at once, each naming the file and the field.
     """
-    data = read_yaml_mapping(path, "space", SpaceError, "'name' and 'levers'")
+    data = read_yaml_mapping(path, "space", SpaceError, "'name' and 'levers'", {"levers": "lever"})
     return space_from_dict(data, str(path))
 
 

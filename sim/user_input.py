@@ -273,6 +273,7 @@ def read_yaml_mapping(
     what: str,
     error: type[UserInputError] = UserInputError,
     fields_hint: str = "fields",
+    entries: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """Read a user's YAML file that must hold a mapping (every file format of the lab).
 
@@ -285,6 +286,8 @@ def read_yaml_mapping(
         The :class:`UserInputError` subclass to raise (``ScenarioError``...).
     fields_hint : str
         What the mapping should contain, for the message when it is not one.
+    entries : mapping, optional
+        Lists of the file whose entries messages name by number (``{"rules": "rule"}``).
 
     Raises
     ------
@@ -295,7 +298,10 @@ def read_yaml_mapping(
     try:
         data = parse_yaml(read_text(path, what), source)
     except UserInputError as exc:
-        raise error(exc.problems) from None
+        problems = exc.problems
+        if entries:
+            problems = tuple(_numbered(p, entries) for p in problems)
+        raise error(problems) from None
     if not isinstance(data, dict):
         got = "an empty file" if data is None else f"a {type(data).__name__}"
         raise error(
@@ -386,6 +392,15 @@ def _entry_where(loc: tuple, entries: Mapping[str, str]) -> str | None:
         rest = ".".join(str(x) for x in loc[2:]) or "(whole entry)"
         return f"{entries[loc[0]]} {loc[1] + 1}, field '{rest}'"
     return None
+
+
+def _numbered(problem: Problem, entries: Mapping[str, str]) -> Problem:
+    """``rules.1.dpd`` named as ``rule 2, field 'dpd'`` (a problem found before validation)."""
+    loc = tuple(int(x) if x.isdigit() else x for x in problem.field.split(".") if x)
+    where = _entry_where(loc, entries)
+    if where is None or problem.where is not None:
+        return problem
+    return Problem(problem.source, problem.field, problem.message, problem.given, where)
 
 
 def problems_from_validation(

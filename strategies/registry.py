@@ -374,7 +374,8 @@ def load_strategy_file(path: str | Path, _chain: tuple[Path, ...] = ()) -> Strat
     """
     path = Path(path)
     source = str(path)
-    data = read_yaml_mapping(path, "strategy", StrategyError, "'name' and 'rules' (or 'split')")
+    hint = "'name' and 'rules' (or 'split')"
+    data = read_yaml_mapping(path, "strategy", StrategyError, hint, _ENTRIES)
     data = migrate(data, source, "strategy", SCHEMA_VERSION, MIGRATIONS, StrategyError)
     try:
         spec = StrategySpec.model_validate(data)

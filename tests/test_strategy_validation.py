@@ -101,7 +101,7 @@ def test_nan_and_inf_are_not_finite(tmp_path):
 def test_duplicate_keys_in_a_rule(tmp_path):
     path = _file(tmp_path, "name: x\nrules:\n  - {channel: sms, dpd: [1, 3], channel: call}\n")
     (line,) = _problems(path)
-    assert "field 'rules.0.channel': given twice (lines 3 and 3)" in line
+    assert "rule 1, field 'channel': given twice (lines 3 and 3)" in line
 
 
 def test_library_loads_without_warnings():
