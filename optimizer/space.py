@@ -52,19 +52,21 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from sim.channels import CHANNEL_NAMES
 from sim.scenario import Scenario, StaffingSpec
-from strategies.registry import BUCKETS, resolve, validation_message
+from sim.user_input import Problem, UserInputError, problems_from_validation, read_yaml_mapping
+from strategies.registry import BUCKETS, resolve
+from strategies.registry import SCHEMA_VERSION as STRATEGY_SCHEMA_VERSION
 from strategies.rules import Rule, RuleTable
 
 TEAMS = ("early_stage", "late_stage", "field", "legal")
 INTEGER_KINDS = ("every_days", "start_day", "staffing")
 
 
-class SpaceError(ValueError):
-    """A decision space that cannot be used; the message names the file and the field."""
+class SpaceError(UserInputError):
+    """A decision space that cannot be used; each problem names the file and the field."""
 
 
 class LeverSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     name: str = Field(min_length=1)
     kind: Literal["every_days", "start_day", "channel_mix", "staffing"]
@@ -112,7 +114,7 @@ class LeverSpec(BaseModel):
 
 
 class Constraints(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     budget: float | None = Field(default=None, gt=0)
     compliance_breaches: int = Field(default=0, ge=0)
@@ -123,7 +125,7 @@ class Constraints(BaseModel):
 class AllocationSpec(BaseModel):
     """The treatments of the allocation model (``--method allocation``)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     treatments: list[str] = Field(
         default_factory=lambda: ["none", "light_touch", "standard", "aggressive"], min_length=2
@@ -138,7 +140,7 @@ class AllocationSpec(BaseModel):
 
 
 class SpaceSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     name: str = Field(min_length=1)
     description: str = ""
@@ -274,38 +276,49 @@ def _apply_mix(rules: list[Rule], lv: LeverSpec, share: float) -> list[Rule]:
 
 
 def load_space(path: str | Path) -> Space:
-    """Read and validate a space file; errors name the file and the field."""
-    source = str(path)
-    try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise SpaceError(f"{source}: no such space file") from None
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise SpaceError(f"{source}: cannot read as YAML: {exc}") from None
-    if not isinstance(data, dict):
-        raise SpaceError(f"{source}: a space file must be a mapping with 'name' and 'levers'")
-    return space_from_dict(data, source)
+    """Read and validate a space file (safe YAML, duplicate keys refused).
+
+    Raises
+    ------
+    SpaceError
+        Every problem at once, each naming the file and the field.
+    """
+    data = read_yaml_mapping(path, "space", SpaceError, "'name' and 'levers'", {"levers": "lever"})
+    return space_from_dict(data, str(path))
 
 
 def space_from_dict(data: dict, source: str = "<space>") -> Space:
+    """A validated space from a mapping (the content of a space file)."""
     try:
         spec = SpaceSpec.model_validate(data)
     except ValidationError as exc:
-        raise SpaceError(validation_message(exc, source, {"levers": "lever"})) from None
+        raise SpaceError(
+            problems_from_validation(exc, source, SpaceSpec, "space", {"levers": "lever"})
+        ) from None
     try:
         base = resolve(spec.base_strategy)
-    except ValueError as exc:
-        raise SpaceError(f"{source}: field 'base_strategy': {exc}") from None
+    except UserInputError as exc:
+        raise SpaceError([Problem(source, "base_strategy", str(p)) for p in exc.problems]) from None
     if not isinstance(base, RuleTable):
-        raise SpaceError(f"{source}: field 'base_strategy': must be a rule table, not a split")
-    for i, lv in enumerate(spec.levers, start=1):
+        raise SpaceError(
+            Problem(source, "base_strategy", "must be a rule table, not a split or Python class")
+        )
+    problems = []
+    for i, lv in enumerate(spec.levers):
         if lv.kind in ("every_days", "start_day") and not any(
             r.channel == lv.channel and _overlaps(r, lv.bucket) for r in base.rules
         ):
-            raise SpaceError(
-                f"{source}: lever {i} ('{lv.name}'), field 'channel': the base strategy "
-                f"{base.name!r} has no {lv.channel} rule in bucket {lv.bucket}"
+            problems.append(
+                Problem(
+                    source,
+                    f"levers.{i}.channel",
+                    f"the base strategy {base.name!r} has no {lv.channel} rule in bucket "
+                    f"{lv.bucket}",
+                    where=f"lever {i + 1} ('{lv.name}'), field 'channel'",
+                )
             )
+    if problems:
+        raise SpaceError(problems)
     return Space(spec, base, source)
 
 
@@ -354,7 +367,12 @@ def strategy_yaml(table: RuleTable, header: str = "") -> str:
             if val:
                 d[key] = list(val)
         recovery.append(d)
-    doc = {"name": table.name, "description": table.description, "rules": rules}
+    doc = {
+        "schema_version": STRATEGY_SCHEMA_VERSION,
+        "name": table.name,
+        "description": table.description,
+        "rules": rules,
+    }
     if recovery:
         doc["recovery"] = recovery
     body = yaml.safe_dump(doc, sort_keys=False, default_flow_style=None, width=100)

@@ -174,6 +174,7 @@ def run(
 
 
 @app.command()
+@user_errors
 def schedule(
     principal: float = typer.Option(..., "--principal", help="Amount lent (> 0)"),
     annual_rate: float = typer.Option(
@@ -184,14 +185,11 @@ def schedule(
     fmt: OutputFormat = typer.Option(OutputFormat.table, "--format", help="csv, json or table"),
 ) -> None:
     """Print a loan's repayment schedule: period, payment, interest, principal, balance."""
+    from sim.loans import check_terms
     from sim.loans import schedule as build
 
-    if not principal > 0:
-        raise fail("--principal: must be greater than 0")
-    if not 0 <= annual_rate <= 1:
-        raise fail("--annual-rate: must be between 0 and 1 (0.12 means 12 %)")
-    if not 1 <= term <= 480:
-        raise fail("--term: must be between 1 and 480 months")
+    options = {"principal": "--principal", "annual_rate": "--annual-rate", "term": "--term"}
+    check_terms(principal, annual_rate, term, method.value, source="", names=options)
     df = build(principal, annual_rate, term, method.value)
     if fmt is OutputFormat.csv:
         sys.stdout.write(df.to_csv(index=False, float_format="%.2f"))
@@ -294,13 +292,26 @@ def strategies_show(name: str = typer.Argument(..., help="Strategy name or YAML 
 
 @strategies_app.command("validate")
 @user_errors
-def strategies_validate(path: Path = typer.Argument(..., help="Strategy YAML file")) -> None:
-    """Check a strategy file; exit code 2 with the problems when it is broken."""
-    from strategies.registry import load_strategy_file
+def strategies_validate(
+    path: Path = typer.Argument(..., help="Strategy YAML file"),
+    scenario: Path | None = typer.Option(
+        None, "--scenario", help="Check DPD ranges against this scenario's charge-off"
+    ),
+) -> None:
+    """Check a strategy file: every problem at once (exit code 2), then warnings about rules
+    that never fire or that shadow each other."""
+    from sim.scenario import load_scenario
+    from strategies.registry import check_strategy_file
 
-    s = load_strategy_file(path)
+    sc = load_scenario(scenario) if scenario is not None else None
+    check = check_strategy_file(path, sc)
+    s = check.strategy
     what = f"{len(s.rules)} rules" if hasattr(s, "rules") else f"{len(s.arms)} arms"
-    Console().print(f"{path}: ok ({s.name}, {what})")
+    for w in check.warnings:
+        print(f"warning: {w}")
+    n = len(check.warnings)
+    tail = f", {n} warning{'' if n == 1 else 's'}" if n else ""
+    print(f"{path}: ok ({s.name}, {what}{tail})")
 
 
 def main() -> None:

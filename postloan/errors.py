@@ -11,10 +11,13 @@ import typer
 from optimizer.space import SpaceError
 from sim.compliance import ComplianceError
 from sim.scenario import ScenarioError
+from sim.user_input import UserInputError
 from strategies.registry import StrategyError
 
-#: Exceptions that mean "the user gave us something we cannot use".
+#: Exceptions that mean "the user gave us something we cannot use" (every loader's error
+#: subclasses sim.user_input.UserInputError; the others are listed for clarity).
 USER_ERRORS: tuple[type[BaseException], ...] = (
+    UserInputError,
     ScenarioError,
     StrategyError,
     ComplianceError,

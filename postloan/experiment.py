@@ -1,6 +1,7 @@
 """Experiment specs: a base scenario, variants, uncertainties, strategies, replications, seed.
 
-An experiment file (YAML, read with ``yaml.safe_load``: no tags, nothing executed) looks like::
+An experiment file (YAML, read with ``sim.user_input.read_yaml_mapping``: safe, no tags,
+duplicate keys refused) looks like::
 
     name: staffing_what_if
     scenario: ../small.yaml          # relative to this file
@@ -47,7 +48,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import numpy as np
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -60,11 +60,12 @@ from pydantic import (
 )
 
 from sim.scenario import Scenario, ScenarioError, describe_validation_error, load_scenario
+from sim.user_input import UserInputError, read_yaml_mapping
 from strategies.base import Strategy
 from strategies.registry import StrategyError, resolve
 
 
-class ExperimentError(ValueError):
+class ExperimentError(UserInputError):
     """An experiment that cannot be run; the message names the file and the field."""
 
 
@@ -501,20 +502,8 @@ def load_experiment(path: str | Path, **changes: Any) -> Experiment:
     """
     path = Path(path)
     source = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ExperimentError(f"{source}: no such experiment file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ExperimentError(f"{source}: cannot read: {exc}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ExperimentError(f"{source}: not valid YAML: {exc}") from None
-    if not isinstance(data, dict):
-        raise ExperimentError(
-            f"{source}: an experiment must be a mapping of fields, got {type(data).__name__}"
-        )
+    # safe YAML, duplicate keys and hostile nesting refused (sim.user_input)
+    data = read_yaml_mapping(path, "experiment", ExperimentError)
     data.update({k: v for k, v in changes.items() if v is not None})
     try:
         spec = ExperimentSpec.model_validate(data)

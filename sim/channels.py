@@ -66,7 +66,7 @@ class ChannelSpec(BaseModel):
         that bar third-party contact. No built-in channel does.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     cost_per_attempt: float = Field(ge=0)
     cost_per_contact: float = Field(default=0.0, ge=0)

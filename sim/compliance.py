@@ -32,6 +32,7 @@ import numpy as np
 from sim.channels import CHANNEL_NAMES, DEFAULT_CHANNELS, ChannelSpec
 from sim.portfolio import NEVER, Portfolio
 from sim.rng import Stream, uniforms
+from sim.user_input import UserInputError, read_yaml_mapping
 
 #: Reasons an attempt is dropped, in ledger order.
 DROP_REASONS: tuple[str, ...] = (
@@ -120,7 +121,7 @@ PROFILES: dict[str, ComplianceProfile] = {
 DEFAULT_PROFILE = PROFILES["us_reg_f"]
 
 
-class ComplianceError(ValueError):
+class ComplianceError(UserInputError):
     """A compliance profile that cannot be used; the message names the file and field."""
 
 
@@ -135,16 +136,8 @@ def load_profile(name_or_file: str) -> ComplianceProfile:
             f"unknown compliance profile {name_or_file!r}; built-in: {', '.join(PROFILES)}, "
             "or the path of a profile YAML file"
         )
-    import yaml
-
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ComplianceError(f"{path}: no such compliance profile file") from None
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise ComplianceError(f"{path}: cannot read as YAML: {exc}") from None
-    if not isinstance(data, dict):
-        raise ComplianceError(f"{path}: a compliance profile must be a mapping of fields")
+    # safe YAML, duplicate keys refused (sim.user_input)
+    data = read_yaml_mapping(path, "compliance profile", ComplianceError)
     allowed = set(ComplianceProfile.__dataclass_fields__)
     for key in data:
         if key not in allowed:

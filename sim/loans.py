@@ -16,11 +16,16 @@ recursion matches to rounding at realistic rates and terms).
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import IntEnum
+from numbers import Integral, Real
 
 import numpy as np
 import pandas as pd
+
+from sim.user_input import Problem, UserInputError, shown
 
 
 class Method(IntEnum):
@@ -196,6 +201,66 @@ def schedule_arrays(principal, annual_rate, term, method):
     return out
 
 
+#: The largest principal whose schedule float64 keeps to the cent (2**53 cents is ~9e13).
+MAX_PRINCIPAL = 1e12
+#: Longest term in months (as in scenario files).
+MAX_TERM = 480
+
+
+class LoanTermsError(UserInputError):
+    """Loan terms that cannot make a schedule; each problem names the term and what is
+    allowed."""
+
+
+def check_terms(
+    principal: float,
+    annual_rate: float,
+    term: int,
+    method: str,
+    *,
+    source: str = "loan",
+    names: Mapping[str, str] | None = None,
+) -> None:
+    """Refuse loan terms that give no meaningful schedule, every problem at once.
+
+    Parameters
+    ----------
+    principal, annual_rate, term, method
+        As for :func:`schedule`.
+    source : str
+        What the terms came from, for messages.
+    names : mapping, optional
+        How to name each term in messages (``{"principal": "--principal"}`` on the command
+        line); by default ``field 'principal'``.
+
+    Raises
+    ------
+    LoanTermsError
+        A principal that is not a finite amount in (0, 1e12], a rate outside [0, 1] or not
+        finite, a term that is not a whole number of months in [1, 480], an unknown method.
+    """
+    names = names or {}
+    problems = []
+
+    def bad(field: str, message: str, given: object) -> None:
+        where = names.get(field)
+        problems.append(Problem(source, field, message, shown(given), where))
+
+    number = isinstance(principal, Real) and not isinstance(principal, bool)
+    if not (number and math.isfinite(principal) and 0 < principal <= MAX_PRINCIPAL):
+        limit = f"{MAX_PRINCIPAL:,.0f}"
+        bad("principal", f"must be a finite amount above 0 and at most {limit}", principal)
+    number = isinstance(annual_rate, Real) and not isinstance(annual_rate, bool)
+    if not (number and math.isfinite(annual_rate) and 0 <= annual_rate <= 1):
+        bad("annual_rate", "must be a finite number between 0 and 1 (0.12 means 12 %)", annual_rate)
+    if isinstance(term, bool) or not isinstance(term, Integral) or not 1 <= term <= MAX_TERM:
+        bad("term", f"must be a whole number of months between 1 and {MAX_TERM}", term)
+    if method not in METHOD_NAMES:
+        bad("method", f"unknown method; allowed: {', '.join(METHOD_NAMES)}", method)
+    if problems:
+        raise LoanTermsError(problems)
+
+
 def schedule(principal: float, annual_rate: float, term: int, method: str) -> pd.DataFrame:
     """The repayment schedule of one loan as a table.
 
@@ -213,9 +278,13 @@ def schedule(principal: float, annual_rate: float, term: int, method: str) -> pd
     -------
     pandas.DataFrame
         Columns ``period`` (1-based), ``payment``, ``interest``, ``principal``, ``balance``.
+
+    Raises
+    ------
+    LoanTermsError
+        Terms :func:`check_terms` refuses (an infinite principal, a negative rate...).
     """
-    if method not in METHOD_NAMES:
-        raise ValueError(f"unknown method {method!r}; allowed: {', '.join(METHOD_NAMES)}")
+    check_terms(principal, annual_rate, term, method)
     arr = schedule_arrays(principal, annual_rate, term, METHOD_NAMES[method])
     return pd.DataFrame(
         {

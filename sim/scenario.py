@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
+from collections.abc import Callable
+from numbers import Integral, Real
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import yaml
 from pydantic import (
@@ -27,11 +30,27 @@ from pydantic import (
 )
 
 from sim.channels import CHANNEL_NAMES, DEFAULT_CHANNELS, ChannelSpec
+from sim.user_input import (
+    Problem,
+    UserInputError,
+    migrate,
+    problems_from_validation,
+    read_yaml_mapping,
+)
 
 PURPOSES = ("consumer", "business", "housing")
 CREDIT_STANDINGS = ("good", "fair", "poor")
 CAPACITIES = ("strong", "medium", "weak")
 METHODS = ("annuity", "equal_principal", "interest_only")
+
+#: The scenario file format's version (``schema_version:`` in a file; missing means 1).
+SCHEMA_VERSION = 1
+#: ``MIGRATIONS[v]`` turns a version-``v`` scenario mapping into version ``v + 1`` (a renamed or
+#: restructured field); empty while there is only version 1.
+MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
+
+#: The latest charge-off a scenario may set: no strategy sees an account at this DPD or later.
+MAX_CHARGE_OFF_DPD = 720
 
 #: Memory the engine needs per account (state arrays, contact log, KPI scratch), measured
 #: with the 1M-account benchmark and rounded up.
@@ -41,7 +60,8 @@ Probability = Field(ge=0.0, le=1.0)
 
 
 class _Spec(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # NaN and infinity are refused as "a finite number" before any range check sees them
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class PurposeSpec(_Spec):
@@ -465,12 +485,16 @@ def max_accounts() -> int:
 class Scenario(_Spec):
     """A whole scenario. Build with :func:`load_scenario` or ``Scenario.model_validate``."""
 
-    name: str = Field(min_length=1, max_length=100)
+    name: str = Field(
+        min_length=1,
+        max_length=100,
+        description="a plain name: no '/' or '\\', not starting with '.'",
+    )
     description: str = ""
     accounts: int = Field(ge=1)
     days: int = Field(ge=1, le=3650)
     seed: int = Field(default=0, ge=0, lt=2**63)
-    charge_off_dpd: int = Field(default=120, ge=31, le=720)
+    charge_off_dpd: int = Field(default=120, ge=31, le=MAX_CHARGE_OFF_DPD)
     pre_charge_off_recovery_path: Literal["internal", "agency", "legal", "sale"] = "agency"
     segments: list[Segment] = Field(min_length=1)
     purposes: dict[str, PurposeSpec] = Field(default_factory=_default_purposes)
@@ -491,15 +515,48 @@ class Scenario(_Spec):
         default=0.8, ge=0, le=1, description="loans are between 0 and this share into their term"
     )
 
-    @field_validator("accounts")
+    @model_validator(mode="before")
     @classmethod
-    def _fits(cls, v: int) -> int:
-        cap = max_accounts()
-        if v > cap:
+    def _schema(cls, data: Any) -> Any:
+        # files are migrated by load_scenario; this covers mappings validated directly
+        if isinstance(data, dict) and "schema_version" in data:
+            return migrate(data, "scenario", "scenario", SCHEMA_VERSION, MIGRATIONS)
+        return data
+
+    @field_validator("name")
+    @classmethod
+    def _plain_name(cls, v: str) -> str:
+        # the name becomes a run folder's name: it must not be a path
+        if v.startswith(".") or any(c in "/\\" or ord(c) < 32 for c in v):
             raise ValueError(
-                f"{v:,} accounts need about {v * BYTES_PER_ACCOUNT / 2**30:.1f} GiB; "
-                f"this machine holds at most {cap:,}"
+                "must be a plain name (it names the run folder): no '/' or '\\', no control "
+                "characters, not starting with '.'"
             )
+        return v
+
+    @field_validator("accounts", mode="before")
+    @classmethod
+    def _fits(cls, v: Any) -> int:
+        cap = max_accounts()
+        if isinstance(v, str):  # "4000" or "1e4" written as a string
+            try:
+                v = float(v.replace("_", ""))
+            except ValueError:
+                pass
+        if isinstance(v, bool):
+            pass  # true/false is not a count: refused below
+        elif isinstance(v, Integral):
+            v = int(v)  # numpy integers too
+        elif isinstance(v, Real) and math.isfinite(v) and float(v).is_integer():
+            v = int(v)
+        if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= cap:
+            extra = ""
+            if isinstance(v, int) and v > cap:
+                extra = (
+                    f" (this machine holds at most {cap:,}: {v:,} accounts need about "
+                    f"{v * BYTES_PER_ACCOUNT / 2**30:,.1f} GiB)"
+                )
+            raise ValueError(f"accounts must be an integer between 1 and {cap:,}{extra}")
         return v
 
     @field_validator("segments")
@@ -544,8 +601,11 @@ class Scenario(_Spec):
         Staff capacity follows the account count when ``staff.scale_with_accounts`` is set.
         """
         data = self.model_dump()
-        if "accounts" in changes and self.staff.scale_with_accounts:
-            factor = changes["accounts"] / self.accounts
+        new = changes.get("accounts")
+        # scale only by a usable count; anything else is left to validation to refuse
+        usable = isinstance(new, Real) and not isinstance(new, bool) and math.isfinite(new)
+        if usable and new > 0 and self.staff.scale_with_accounts:
+            factor = new / self.accounts
             data["staff"]["call_attempts_per_day"] *= factor
             data["staff"]["visits_per_day"] *= factor
         data.update(changes)
@@ -557,8 +617,9 @@ class Scenario(_Spec):
         return hashlib.sha256(blob).hexdigest()
 
     def to_yaml(self) -> str:
-        """The scenario as run, every default written out."""
-        return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
+        """The scenario as run, every default written out, with its schema version."""
+        doc = {"schema_version": SCHEMA_VERSION, **self.model_dump(mode="json")}
+        return yaml.safe_dump(doc, sort_keys=False)
 
 
 def _complete(given: dict, allowed: tuple[str, ...], defaults: dict, what: str) -> dict:
@@ -568,24 +629,18 @@ def _complete(given: dict, allowed: tuple[str, ...], defaults: dict, what: str) 
     return {k: given.get(k, defaults[k]) for k in allowed}
 
 
-class ScenarioError(ValueError):
-    """A scenario file that cannot be used; the message names the file and the field."""
+class ScenarioError(UserInputError):
+    """A scenario file that cannot be used; each problem names the file and the field."""
 
 
-def _format_loc(loc: tuple) -> str:
-    return ".".join(str(p) for p in loc) or "(top level)"
+def scenario_problems(source: str, err: ValidationError) -> list[Problem]:
+    """The problems of a scenario that failed validation, naming the file and the field."""
+    return problems_from_validation(err, source, Scenario, "scenario")
 
 
 def describe_validation_error(source: str, err: ValidationError) -> str:
-    """One readable message per problem, naming the file and the field."""
-    lines = []
-    for e in err.errors():
-        loc = _format_loc(e["loc"])
-        msg = e["msg"].removeprefix("Value error, ")
-        if e["type"] == "extra_forbidden":
-            msg = "unknown key (not part of the scenario format)"
-        lines.append(f"{source}: field '{loc}': {msg}")
-    return "\n".join(lines)
+    """One readable line per problem, naming the file and the field."""
+    return "\n".join(str(p) for p in scenario_problems(source, err))
 
 
 def load_scenario(path: str | Path, **overrides) -> Scenario:
@@ -594,36 +649,25 @@ def load_scenario(path: str | Path, **overrides) -> Scenario:
     Parameters
     ----------
     path : str or Path
-        YAML file (loaded with ``yaml.safe_load``: no tags, nothing executed).
+        YAML file, read with :func:`sim.user_input.read_yaml_mapping` (safe loader, no tags,
+        duplicate keys refused, nothing executed). ``schema_version`` is optional (missing
+        means 1); older versions are migrated, newer ones refused.
     **overrides
         Top-level fields to replace after loading (``accounts``, ``days``, ``seed``).
 
     Raises
     ------
     ScenarioError
-        With one line per problem, each naming the file and the field.
+        With one problem (and one line) per problem, each naming the file and the field.
     """
-    path = Path(path)
     source = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ScenarioError(f"{source}: no such scenario file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ScenarioError(f"{source}: cannot read: {exc}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ScenarioError(f"{source}: not valid YAML: {exc}") from None
-    if not isinstance(data, dict):
-        raise ScenarioError(
-            f"{source}: a scenario must be a mapping of fields, got {type(data).__name__}"
-        )
+    data = read_yaml_mapping(path, "scenario", ScenarioError)
+    data = migrate(data, source, "scenario", SCHEMA_VERSION, MIGRATIONS, ScenarioError)
     try:
         scenario = Scenario.model_validate(data)
         overrides = {k: v for k, v in overrides.items() if v is not None}
         if overrides:
             scenario = scenario.with_overrides(**overrides)
     except ValidationError as exc:
-        raise ScenarioError(describe_validation_error(source, exc)) from None
+        raise ScenarioError(scenario_problems(source, exc)) from None
     return scenario

@@ -311,7 +311,9 @@ def test_strategies_validate_bad_range_and_unknown_key(tmp_path):
         "name: bad\nrules:\n  - {channel: sms, dpd: [30, 1]}\n",
         encoding="utf-8",
     )
-    _assert_user_error(invoke("strategies", "validate", str(bad)), "rule 1", "dpd_min")
+    _assert_user_error(
+        invoke("strategies", "validate", str(bad)), "rule 1", "field 'dpd'", "reversed"
+    )
     bad.write_text("name: bad\nrules:\n  - {channel: sms, dpd: [1, 3], often: 2}\n")
     _assert_user_error(invoke("strategies", "validate", str(bad)), "rule 1", "often")
 

@@ -247,3 +247,175 @@ def test_scenario_is_frozen():
     sc = load_scenario(SCENARIOS / "small.yaml")
     with pytest.raises(ValueError):
         sc.accounts = 5  # type: ignore[misc]
+
+
+# ----------------------------------------------------------------------------- safe reading
+def test_duplicate_keys_refused_with_line_numbers(tmp_path):
+    text = (SCENARIOS / "small.yaml").read_text(encoding="utf-8")
+    path = tmp_path / "twice.yaml"
+    # a second 'days' at the top and a repeated key inside a nested mapping: both reported
+    path.write_text(text + "days: 30\nbehaviour: {promise_keep: 0.7, promise_keep: 0.9}\n")
+    msg = _error(path)
+    lines = msg.splitlines()
+    assert len(lines) == 2, msg
+    first = text.splitlines().index(next(x for x in text.splitlines() if x.startswith("days:")))
+    n = len(text.splitlines())
+    assert f"field 'days': given twice (lines {first + 1} and {n + 1})" in lines[0]
+    assert f"field 'behaviour.promise_keep': given twice (lines {n + 2} and {n + 2})" in lines[1]
+
+
+def test_exponent_without_dot_is_a_number(tmp_path, small_data):
+    path = _write(tmp_path, {k: v for k, v in small_data.items() if k != "behaviour"})
+    path.write_text(path.read_text() + "behaviour: {complaint_rate: 2e-2, late_fee: 1e1}\n")
+    sc = load_scenario(path)
+    assert sc.behaviour.complaint_rate == 0.02 and sc.behaviour.late_fee == 10.0
+
+
+def test_accounts_1e12_names_the_allowed_range(tmp_path, small_data):
+    path = _write(tmp_path, small_data)
+    text = path.read_text().replace("accounts: 4000", "accounts: 1e12")
+    assert "accounts: 1e12" in text
+    path.write_text(text)
+    msg = _error(path)
+    assert f"accounts must be an integer between 1 and {max_accounts():,}" in msg
+    assert "unable to parse" not in msg
+    for bad in ("many", 2.5, True, 0):
+        data = copy.deepcopy(small_data)
+        data["accounts"] = bad
+        msg = _error(_write(tmp_path, data))
+        assert "field 'accounts': accounts must be an integer between 1 and" in msg, msg
+
+
+@pytest.mark.parametrize(
+    ("section", "key", "value", "field"),
+    [
+        ("macro", "reference", ".nan", "macro.reference"),
+        ("behaviour", "promise_keep", ".inf", "behaviour.promise_keep"),
+        ("macro", "path", "[0.04, .nan]", "macro.path.1"),
+        ("staff", "call_attempts_per_day", "-.inf", "staff.call_attempts_per_day"),
+    ],
+)
+def test_nan_and_inf_refused_as_not_finite(tmp_path, small_data, section, key, value, field):
+    data = {k: v for k, v in small_data.items() if k != section}
+    path = _write(tmp_path, data)
+    path.write_text(path.read_text() + f"{section}: {{{key}: {value}}}\n")
+    msg = _error(path)
+    assert f"field '{field}': must be a finite number" in msg, msg
+    assert "less than or equal" not in msg
+
+
+def test_scenario_name_cannot_be_a_path(tmp_path, small_data):
+    for name in ("../../escaped", "a/b", ".hidden", "x\\y"):
+        data = copy.deepcopy(small_data)
+        data["name"] = name
+        assert "field 'name': must be a plain name" in _error(_write(tmp_path, data))
+    data = copy.deepcopy(small_data)
+    data["name"] = "small book v2.1 (拆分)"[:13]  # letters of any script, spaces, dots
+    assert load_scenario(_write(tmp_path, data)).name == data["name"]
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        ("a: &a [*a]\n", "refers to itself"),
+        ("[" * 200 + "]" * 200, "nested more than"),
+        (
+            "a: &a [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]\n"
+            + "".join(
+                f"{k}: &{k} [{', '.join([f'*{p}'] * 10)}]\n"
+                for p, k in zip("abcde", "bcdef", strict=True)
+            ),
+            "expands to more than",
+        ),
+        ("name: x\nname: !!python/name:os.system\n", "given twice"),
+    ],
+)
+def test_hostile_yaml_refused(tmp_path, text, needle):
+    path = tmp_path / "hostile.yaml"
+    path.write_text(text, encoding="utf-8")
+    assert needle in _error(path)
+
+
+def test_unreadable_files(tmp_path):
+    assert "is a folder, not a scenario file" in _error(tmp_path)
+    path = tmp_path / "latin1.yaml"
+    path.write_bytes("name: caf\u00e9\n".encode("latin-1"))
+    assert "not UTF-8 text (byte 0xe9 on line 1)" in _error(path)
+
+
+# ----------------------------------------------------------------------------- schema versions
+def test_schema_version(tmp_path, small_data):
+    for version in (None, 1):
+        data = copy.deepcopy(small_data)
+        if version is not None:
+            data["schema_version"] = version
+        assert load_scenario(_write(tmp_path, data)).name == "small"
+    data = copy.deepcopy(small_data)
+    data["schema_version"] = 2
+    msg = _error(_write(tmp_path, data))
+    assert "field 'schema_version': this scenario file is schema version 2" in msg
+    assert "upgrade PostLoan Lab" in msg
+    data["schema_version"] = "one"
+    assert "must be a whole number from 1 to 1" in _error(_write(tmp_path, data))
+
+
+def test_scenario_as_run_carries_its_schema_version(tmp_path):
+    sc = load_scenario(SCENARIOS / "small.yaml")
+    text = sc.to_yaml()
+    assert text.startswith("schema_version: 1\n")
+    path = tmp_path / "as_run.yaml"
+    path.write_text(text, encoding="utf-8")
+    assert load_scenario(path).content_hash() == sc.content_hash()
+    assert Scenario.model_validate(yaml.safe_load(text)).content_hash() == sc.content_hash()
+
+
+def test_migration_hook_upgrades_an_older_format(tmp_path, small_data, monkeypatch):
+    """A synthetic history: version 1 called the horizon ``horizon_days``, version 2 (current
+    here) calls it ``days``. Version-1 files (and files without a version) are migrated on
+    load; version-2 files load as they are; version 3 is refused."""
+    import sim.scenario as scenario_module
+
+    def rename_horizon(data):
+        data = dict(data)
+        data["days"] = data.pop("horizon_days")
+        return data
+
+    monkeypatch.setattr(scenario_module, "SCHEMA_VERSION", 2)
+    monkeypatch.setattr(scenario_module, "MIGRATIONS", {1: rename_horizon})
+    old = copy.deepcopy(small_data)
+    old["horizon_days"] = 90
+    del old["days"]
+    assert load_scenario(_write(tmp_path, old, "unversioned.yaml")).days == 90
+    old["schema_version"] = 1
+    assert load_scenario(_write(tmp_path, old, "v1.yaml")).days == 90
+    new = copy.deepcopy(small_data)
+    new["schema_version"] = 2
+    assert load_scenario(_write(tmp_path, new, "v2.yaml")).days == 120
+    new["schema_version"] = 3
+    assert "reads (1 to 2)" in _error(_write(tmp_path, new, "v3.yaml"))
+    # without the migration the old file is refused: the hook is what made it load
+    monkeypatch.setattr(scenario_module, "SCHEMA_VERSION", 1)
+    assert "horizon_days" in _error(_write(tmp_path, old, "v1.yaml"))
+
+
+def test_accounts_from_numpy_and_whole_floats(small_data):
+    import numpy as np
+
+    for value in (np.int64(3000), np.int32(3000), 3000.0, np.float64(3000.0), "3000", "3e3"):
+        data = copy.deepcopy(small_data)
+        data["accounts"] = value
+        sc = Scenario.model_validate(data)
+        assert sc.accounts == 3000 and type(sc.accounts) is int, value
+    sc = load_scenario(SCENARIOS / "small.yaml")
+    assert sc.with_overrides(accounts=np.int64(2000)).staff.call_attempts_per_day == (
+        pytest.approx(sc.staff.call_attempts_per_day / 2)
+    )
+
+
+def test_with_overrides_refuses_junk_accounts_cleanly():
+    """Found by the loader fuzz: an experiment's ``overrides: {accounts: [1]}`` reached the
+    staff scaling as a list (TypeError); now validation refuses it."""
+    sc = load_scenario(SCENARIOS / "small.yaml")
+    for junk in ([1], "many", None, float("nan"), -5, True):
+        with pytest.raises(ValueError, match="accounts must be an integer between 1 and"):
+            sc.with_overrides(accounts=junk)
