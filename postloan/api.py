@@ -22,6 +22,9 @@ are read back from its folder (:func:`load_cells`, :func:`load_comparison`).
 Strategies are given by name (``"standard"``; ``"default"`` is another name for it and results
 say ``standard``), by the path of a YAML file, or as a :class:`strategies.base.Strategy`
 object (a Python strategy, named in results by its ``name`` attribute).
+
+When numba has to compile (a kernel changed since the install's warm-up, ``python -m
+postloan.warm``), one line on stderr says so before the pause.
 """
 
 from __future__ import annotations
@@ -207,8 +210,10 @@ def run_scenario(
         ``_``, as in ``cells.parquet``); with ``daily=True`` the daily KPI table. ``attrs``:
         ``scenario``, ``strategy``, ``seed`` and, with ``out``, ``folder``.
     """
+    from postloan.warm import announce_compiles
     from sim.engine import simulate
 
+    announce_compiles()
     sc = scenario_with(scenario, overrides, accounts=accounts, days=days)
     strat, label = _resolve(strategy)
     extra = {}
@@ -236,6 +241,9 @@ def _outcome(
     scheduler: str | None,
     resume: bool,
 ) -> Outcome:
+    from postloan.warm import announce_compiles
+
+    announce_compiles()  # forked workers inherit it
     if out is None:
         import tempfile
 
