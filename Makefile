@@ -4,8 +4,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 WARM   := $(VENV)/.numba-warm
-# numba caches a kernel by its source file's content: a changed file means a new compile
-KERNEL_SOURCES := $(shell find sim strategies optimizer postloan -name '*.py' 2>/dev/null)
+# what compiled kernels are made of (kernels, the functions they call, the constants they read)
+KERNEL_SOURCES := $(shell find sim strategies -name '*.py' 2>/dev/null) postloan/warm.py
 
 .PHONY: demo demo-optimize test lint format bench figures clean
 
@@ -17,7 +17,9 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 # Compile every numba kernel the commands use, once, at install and after each source update,
-# so that no command waits for the compiler (a few minutes the first time, seconds after).
+# so that no command waits for the compiler (about a minute the first time, seconds after).
+# After a change it removes the old cache first: numba checks a kernel against its own file
+# only, so a kernel calling a changed function of another file would keep stale code.
 $(WARM): $(STAMP) $(KERNEL_SOURCES)
 	$(BIN)/python -m postloan.warm
 	touch $(WARM)

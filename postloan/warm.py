@@ -12,6 +12,13 @@ whatever kernels the engine has today get compiled for the argument types the co
 ``tests/test_no_compile.py`` checks the result: after the warm-up, every command run in a fresh
 process compiles nothing.
 
+numba checks a cached kernel against its own source file only. A kernel that calls a compiled
+function of another file, or reads a constant of another module, keeps the machine code of the
+old version when only that other file changes: stale code, silently. So the warm-up keeps a
+hash of every source the kernels can depend on (``sim/`` and ``strategies/``) beside the
+cache, and when it differs from the sources it finds, it removes every cached kernel of the
+project before compiling: after an update everything is compiled afresh, once.
+
 :func:`announce_compiles` is the other half: a command calls it before simulating, and if numba
 does have to compile (a source changed since the warm-up), the user reads why it pauses.
 """
@@ -34,6 +41,51 @@ SCENARIOS = ROOT / "scenarios"
 TINY_ACCOUNTS = 300
 
 NOTICE = "compiling numba kernels (first run after an update, about a minute)..."
+#: Packages whose sources can end up in compiled code (kernels, the functions they call, the
+#: constants they read); ``sim`` imports nothing else of ours and strategies only ``sim``.
+KERNEL_PACKAGES = ("sim", "strategies")
+#: Packages whose ``__pycache__`` may hold cached kernels.
+CACHED_PACKAGES = ("sim", "strategies", "optimizer", "postloan")
+STAMP = ROOT / "sim" / "__pycache__" / "postloan-warm.sha256"
+
+
+# ---------------------------------------------------------------------------- stale caches
+def sources_hash() -> str:
+    """SHA-256 over the path and content of every Python source of :data:`KERNEL_PACKAGES`."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for package in KERNEL_PACKAGES:
+        for path in sorted((ROOT / package).rglob("*.py")):
+            h.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+def cached_kernel_files() -> list[Path]:
+    """The numba cache files (index and data) of the project's packages."""
+    return sorted(
+        p
+        for package in CACHED_PACKAGES
+        for pattern in ("*.nbi", "*.nbc")
+        for p in (ROOT / package).rglob(f"__pycache__/{pattern}")
+    )
+
+
+def clear_stale_caches() -> int:
+    """Remove every cached kernel when the sources changed since the last warm-up.
+
+    Returns
+    -------
+    int
+        The number of cache files removed (0 when the sources are the ones last warmed).
+    """
+    if STAMP.exists() and STAMP.read_text().strip() == sources_hash():
+        return 0
+    removed = 0
+    for path in cached_kernel_files():
+        path.unlink(missing_ok=True)
+        removed += 1
+    return removed
 
 
 # ---------------------------------------------------------------------------- compile events
@@ -277,6 +329,14 @@ def warm(log: IO[str] | None = sys.stderr) -> int:
     logging.disable(logging.WARNING)  # the commands' own warnings are not news here
     total = 0
     t_all = time.perf_counter()
+    digest = sources_hash()
+    removed = clear_stale_caches()
+    if removed and log is not None:
+        print(
+            f"  sources changed since the last warm-up: {removed} cached kernel files removed",
+            file=log,
+            flush=True,
+        )
     with tempfile.TemporaryDirectory(prefix="postloan-warm-") as tmp:
         for label, step in STEPS:
             t0 = time.perf_counter()
@@ -290,6 +350,8 @@ def warm(log: IO[str] | None = sys.stderr) -> int:
                     file=log,
                     flush=True,
                 )
+    STAMP.parent.mkdir(parents=True, exist_ok=True)
+    STAMP.write_text(digest + "\n")
     if log is not None:
         print(
             f"numba cache warm: {total} compiled in {time.perf_counter() - t_all:.1f} s",

@@ -164,3 +164,47 @@ def test_a_compile_at_run_time_is_announced_once(tmp_path):
     assert res.returncode == 0, res.stderr
     assert res.stdout.split() == ["4", "6.0"]
     assert res.stderr.count(NOTICE) == 1
+
+
+def test_a_changed_source_clears_every_cached_kernel(tmp_path, monkeypatch):
+    """numba checks a cached kernel against its own file only: ``g`` calls ``f`` of another
+    file, and after ``f`` changes, ``g`` still runs the old ``f`` from the cache. The warm-up
+    removes the project's cached kernels whenever a source changed, so ``g`` is compiled
+    afresh."""
+    from postloan import warm
+
+    pkg = tmp_path / "sim"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "b.py").write_text(
+        "from numba import njit\n\n@njit(cache=True)\ndef f(x):\n    return x + 1\n"
+    )
+    (pkg / "a.py").write_text(
+        "from numba import njit\nfrom sim.b import f\n\n@njit(cache=True)\ndef g(x):\n"
+        "    return f(x) * 10\n"
+    )
+    monkeypatch.setattr(warm, "ROOT", tmp_path)
+    monkeypatch.setattr(warm, "KERNEL_PACKAGES", ("sim",))
+    monkeypatch.setattr(warm, "CACHED_PACKAGES", ("sim",))
+    monkeypatch.setattr(warm, "STAMP", pkg / "__pycache__" / "postloan-warm.sha256")
+
+    def g_of_1() -> int:
+        res = subprocess.run(
+            [sys.executable, "-c", "from sim.a import g; print(g(1))"],
+            cwd=tmp_path,
+            env={**os.environ, "PYTHONPATH": str(tmp_path)},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert res.returncode == 0, res.stderr
+        return int(res.stdout)
+
+    assert g_of_1() == 20
+    warm.STAMP.write_text(warm.sources_hash())
+    assert warm.clear_stale_caches() == 0  # nothing changed: the cache stays
+    assert len(warm.cached_kernel_files()) == 4  # index and data of f and g
+    (pkg / "b.py").write_text((pkg / "b.py").read_text().replace("x + 1", "x + 2"))
+    assert g_of_1() == 20  # numba's own check misses it: stale machine code
+    assert warm.clear_stale_caches() == 4
+    assert g_of_1() == 30
