@@ -259,3 +259,9 @@ def test_generated_tables_match_their_figures(page, name):
     )
     assert region, f"{page}: no generated region {name}"
     assert region.group(1) == (ROOT / "docs" / "figures" / f"{name}.md").read_text()
+
+
+def test_readme_leads_with_make_demo_and_make_test():
+    first = blocks(ROOT / "README.md")[0]
+    commands = [line.words[:2] for line in shell_lines(first)]
+    assert first.language == "bash" and commands == [["make", "demo"], ["make", "test"]]
