@@ -388,7 +388,7 @@ def main(argv: list[str] | None = None) -> int:
     log = None if args.quiet else sys.stderr
     if log is not None:
         print(
-            "warming the numba cache (a few minutes on a fresh install; seconds when warm)...",
+            "warming the numba cache (about a minute on a fresh install; seconds when warm)...",
             file=log,
             flush=True,
         )

@@ -208,3 +208,21 @@ def test_a_changed_source_clears_every_cached_kernel(tmp_path, monkeypatch):
     assert g_of_1() == 20  # numba's own check misses it: stale machine code
     assert warm.clear_stale_caches() == 4
     assert g_of_1() == 30
+
+
+def test_a_failing_step_fails_the_warm_up_with_its_message(tmp_path, monkeypatch, capsys):
+    """An install must not pass over a broken command: exit 1, the command's own error shown,
+    and no stamp written (the next ``make`` tries again)."""
+    from postloan import warm
+
+    def broken(_folder: Path) -> None:
+        warm._cli("run", "no/such/scenario.yaml")
+
+    monkeypatch.setattr(warm, "clear_stale_caches", lambda: 0)
+    monkeypatch.setattr(warm, "STAMP", tmp_path / "stamp")
+    monkeypatch.setattr(warm, "STEPS", [("broken", broken)])
+    assert warm.main([]) == 1
+    err = capsys.readouterr().err
+    assert "postloan run no/such/scenario.yaml exited with 2" in err
+    assert "error: no/such/scenario.yaml: no such scenario file" in err  # the command's own
+    assert not (tmp_path / "stamp").exists()
