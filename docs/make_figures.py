@@ -55,16 +55,15 @@ def replace_region(path: Path, name: str, text: str) -> None:
     path.write_text(page, encoding="utf-8")
 
 
-def _cli(*args: str | Path) -> str:
-    """One ``postloan`` command in this process; its standard output."""
-    from postloan.cli import app
+def _cli(*args: str | Path) -> None:
+    """One ``postloan`` command in this process (its tables are not needed here)."""
+    from postloan.warm import run_postloan
 
-    buf = io.StringIO()
-    with redirect_stdout(buf):
-        code = app([str(a) for a in args], prog_name="postloan", standalone_mode=False)
-    if code not in (0, None):
-        raise SystemExit(f"postloan {' '.join(map(str, args))} exited with {code}")
-    return buf.getvalue()
+    with redirect_stdout(io.StringIO()):
+        try:
+            run_postloan(*args)
+        except RuntimeError as exc:
+            raise SystemExit(str(exc)) from None
 
 
 def _money(x: float) -> str:

@@ -223,15 +223,43 @@ def warm_abm() -> None:
         run_abm(small, resolve("standard"), 1, compliance=load_profile(profile))
 
 
-def _cli(*args: str | Path) -> None:
-    """One ``postloan`` command in this process; raises if it does not exit 0."""
-    from postloan.cli import app
+def postloan_entry() -> tuple[str, str]:
+    """``(module, function)`` of the ``postloan`` script: as ``pyproject.toml`` declares it in a
+    source checkout, else as the installed package's metadata says."""
+    pyproject = ROOT / "pyproject.toml"
+    if pyproject.exists():
+        import tomllib
 
+        ref = tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]["scripts"]["postloan"]
+    else:
+        from importlib.metadata import entry_points
+
+        ref = next(iter(entry_points(group="console_scripts", name="postloan"))).value
+    module, func = ref.split(":")
+    return module, func
+
+
+def run_postloan(*args: str | Path) -> None:
+    """One ``postloan`` command in this process, through the script's own entry point.
+
+    Raises
+    ------
+    RuntimeError
+        When the command does not exit 0 (its own message is on stderr).
+    """
+    import importlib
+
+    module, func = postloan_entry()
+    main = getattr(importlib.import_module(module), func)
     argv = [str(a) for a in args]
+    saved = sys.argv
+    sys.argv = ["postloan", *argv]
     try:
-        code = app(argv, prog_name="postloan", standalone_mode=False)
+        code = main()
     except SystemExit as exc:
         code = exc.code
+    finally:
+        sys.argv = saved
     if code not in (0, None):
         raise RuntimeError(f"postloan {' '.join(argv)} exited with {code}")
 
@@ -269,11 +297,33 @@ def warm_commands(folder: Path) -> None:
     size = ["--accounts", str(TINY_ACCOUNTS), "--days", "120"]
     out = folder / "results"
     for engine in ("vector", "abm"):
-        _cli("run", small, *size, "--engine", engine, "--out", out, "--json")
-    _cli("run", small, *size, "--strategy", "champion_challenger", "--compliance", "cn",
-         "--out", out, "--json")  # fmt: skip
-    _cli("compare", small, "--strategies", "standard,none", "--replications", "2", "-j", "2",
-         *size, "--out", out, "--json")  # fmt: skip
+        run_postloan("run", small, *size, "--engine", engine, "--out", out, "--json")
+    run_postloan(
+        "run",
+        small,
+        *size,
+        "--strategy",
+        "champion_challenger",
+        "--compliance",
+        "cn",
+        "--out",
+        out,
+        "--json",
+    )
+    run_postloan(
+        "compare",
+        small,
+        "--strategies",
+        "standard,none",
+        "--replications",
+        "2",
+        "-j",
+        "2",
+        *size,
+        "--out",
+        out,
+        "--json",
+    )
     spec = folder / "experiment.yaml"
     spec.write_text(
         f"name: warm\nscenario: {small}\n"
@@ -282,15 +332,39 @@ def warm_commands(folder: Path) -> None:
         "variants: {grid: {staff.call_attempts_per_day: [5, 20]}}\n",
         encoding="utf-8",
     )
-    _cli("experiment", spec, "-j", "2", "--out", out, "--json")
-    _cli("staffing", "sweep", small, "--agents", "2,6", *size, "--out", folder / "sweep", "--json")
-    _cli("stress", small, *size, "--json")
-    _cli("optimize", small, "--space", ROOT / "optimizer" / "spaces" / "example.yaml",
-         "--generations", "1", "--population", "4", "--check-seeds", "2", *size,
-         "--out", folder / "optimize")  # fmt: skip
-    _cli("optimize", small, "--space", ROOT / "optimizer" / "spaces" / "example.yaml",
-         "--method", "allocation", "--check-seeds", "2", *size,
-         "--out", folder / "allocation")  # fmt: skip
+    run_postloan("experiment", spec, "-j", "2", "--out", out, "--json")
+    run_postloan(
+        "staffing", "sweep", small, "--agents", "2,6", *size, "--out", folder / "sweep", "--json"
+    )
+    run_postloan("stress", small, *size, "--json")
+    run_postloan(
+        "optimize",
+        small,
+        "--space",
+        ROOT / "optimizer" / "spaces" / "example.yaml",
+        "--generations",
+        "1",
+        "--population",
+        "4",
+        "--check-seeds",
+        "2",
+        *size,
+        "--out",
+        folder / "optimize",
+    )
+    run_postloan(
+        "optimize",
+        small,
+        "--space",
+        ROOT / "optimizer" / "spaces" / "example.yaml",
+        "--method",
+        "allocation",
+        "--check-seeds",
+        "2",
+        *size,
+        "--out",
+        folder / "allocation",
+    )
     panel = _synthetic_panel(folder)
     columns = ["--id", "acct", "--period", "month", "--status", "status"]
     mapping = ",".join(f"{code}={state}" for state, code in PANEL_CODES.items())
@@ -299,10 +373,33 @@ def warm_commands(folder: Path) -> None:
         "--late-evaluations", "2", "--refine-accounts", "1000", "--refine-evaluations", "1",
         "--holdout-seeds", "1",
     ]  # fmt: skip
-    _cli("calibrate", panel, *columns, "--map", mapping, *budget, "--scenario-accounts", "1000",
-         "--allow-holdout-failure", "--out", folder / "calibrated.yaml")  # fmt: skip
-    _cli("backtest", panel, *columns, "--map", mapping, *budget, "--train-until", "4",
-         "--forecast-accounts", "1000", "--out", folder / "backtest.json")  # fmt: skip
+    run_postloan(
+        "calibrate",
+        panel,
+        *columns,
+        "--map",
+        mapping,
+        *budget,
+        "--scenario-accounts",
+        "1000",
+        "--allow-holdout-failure",
+        "--out",
+        folder / "calibrated.yaml",
+    )
+    run_postloan(
+        "backtest",
+        panel,
+        *columns,
+        "--map",
+        mapping,
+        *budget,
+        "--train-until",
+        "4",
+        "--forecast-accounts",
+        "1000",
+        "--out",
+        folder / "backtest.json",
+    )
 
 
 STEPS: list[tuple[str, Callable[[Path], None]]] = [

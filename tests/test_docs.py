@@ -28,7 +28,6 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from typer.testing import CliRunner
 
 from tests.doc_blocks import CODE_LANGUAGES, SHELL, Block, blocks, shell_lines
 
@@ -97,10 +96,12 @@ def _make_recipe(target: str) -> list[list[str]]:
 
 
 def _postloan(words: list[str], where: str) -> None:
-    from postloan.cli import app
+    from postloan.warm import run_postloan
 
-    res = CliRunner().invoke(app, _shrunk(words)[1:], env={"COLUMNS": "120"})
-    assert res.exit_code == 0, f"{where}: {' '.join(words)}\n{res.output[-3000:]}"
+    try:
+        run_postloan(*_shrunk(words)[1:])
+    except RuntimeError as exc:
+        pytest.fail(f"{where}: {exc}")
 
 
 def _run_shell(block: Block) -> None:
@@ -191,6 +192,7 @@ def test_code_blocks_run(path, tmp_path, monkeypatch):
     ws = _workspace(tmp_path)
     _write_strategies(ws)
     monkeypatch.chdir(ws)
+    monkeypatch.setenv("COLUMNS", "120")
     namespace: dict = {"__name__": f"doc_{path.stem}"}
     for block in blocks(path):
         if block.language not in CODE_LANGUAGES:

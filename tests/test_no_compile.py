@@ -16,12 +16,11 @@ import os
 import subprocess
 import sys
 import textwrap
-import tomllib
 from pathlib import Path
 
 import pytest
 
-from postloan.warm import NOTICE, PANEL_CODES
+from postloan.warm import NOTICE, PANEL_CODES, postloan_entry
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = ROOT / "scenarios" / "small.yaml"
@@ -30,8 +29,7 @@ SIZE = ["--accounts", "400", "--days", "90"]
 
 def _postloan() -> list[str]:
     """The ``postloan`` script as pyproject.toml declares it, run by this interpreter."""
-    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
-    module, func = scripts["postloan"].split(":")
+    module, func = postloan_entry()
     return [sys.executable, "-c", f"import sys; from {module} import {func}; sys.exit({func}())"]
 
 
@@ -216,7 +214,7 @@ def test_a_failing_step_fails_the_warm_up_with_its_message(tmp_path, monkeypatch
     from postloan import warm
 
     def broken(_folder: Path) -> None:
-        warm._cli("run", "no/such/scenario.yaml")
+        warm.run_postloan("run", "no/such/scenario.yaml")
 
     monkeypatch.setattr(warm, "clear_stale_caches", lambda: 0)
     monkeypatch.setattr(warm, "STAMP", tmp_path / "stamp")
