@@ -6,9 +6,11 @@ order, as a reader would run them:
 
 - ``python`` blocks in one namespace per file (a notebook), with ``accounts=``, ``days=`` and
   ``replications=`` arguments cut the same way;
-- ``bash``/``console`` blocks line by line: ``postloan ...`` in this process (the CLI app),
-  ``make TARGET`` as the Makefile's recipe for it, with ``--accounts``, ``--days``,
-  ``--replications``, ``--generations``, ``--population`` and ``--agents`` cut;
+- ``bash``/``console`` blocks line by line: ``postloan ...`` in this process (through the
+  script's entry point), ``make TARGET`` as the Makefile's recipe for it (the install and
+  warm-up steps it depends on are this environment's), with ``--accounts``, ``--days``,
+  ``--replications``, ``--generations``, ``--population`` and ``--agents`` cut; ``make test``
+  is the suite this test is part of, so it is not started again;
 - ``yaml`` blocks validated (strategy files with ``postloan strategies validate``, experiment
   files loaded), ``sql`` blocks run by ``api.query`` over the workspace's results.
 
