@@ -23,8 +23,9 @@ Strategies are given by name (``"standard"``; ``"default"`` is another name for 
 say ``standard``), by the path of a YAML file, or as a :class:`strategies.base.Strategy`
 object (a Python strategy, named in results by its ``name`` attribute).
 
-When numba has to compile (a kernel changed since the install's warm-up, ``python -m
-postloan.warm``), one line on stderr says so before the pause.
+When numba has to compile (a source changed since the install's warm-up, ``python -m
+postloan.warm``), stale cached kernels are removed first and one line on stderr says why the
+call pauses.
 """
 
 from __future__ import annotations
@@ -210,10 +211,10 @@ def run_scenario(
         ``_``, as in ``cells.parquet``); with ``daily=True`` the daily KPI table. ``attrs``:
         ``scenario``, ``strategy``, ``seed`` and, with ``out``, ``folder``.
     """
-    from postloan.warm import announce_compiles
+    from postloan.warm import prepare_kernels
     from sim.engine import simulate
 
-    announce_compiles()
+    prepare_kernels()
     sc = scenario_with(scenario, overrides, accounts=accounts, days=days)
     strat, label = _resolve(strategy)
     extra = {}
@@ -241,9 +242,9 @@ def _outcome(
     scheduler: str | None,
     resume: bool,
 ) -> Outcome:
-    from postloan.warm import announce_compiles
+    from postloan.warm import prepare_kernels
 
-    announce_compiles()  # forked workers inherit it
+    prepare_kernels()  # forked workers inherit the announcement
     if out is None:
         import tempfile
 

@@ -199,28 +199,31 @@ def test_a_changed_source_clears_every_cached_kernel(tmp_path, monkeypatch):
         return int(res.stdout)
 
     assert g_of_1() == 20
-    warm.STAMP.write_text(warm.sources_hash())
-    assert warm.clear_stale_caches() == 0  # nothing changed: the cache stays
+    assert warm.clear_stale_caches() == 4  # no stamp yet: the caches' sources are unknown
+    assert g_of_1() == 20  # compiled again, from these sources
+    assert warm.clear_stale_caches() == 0  # stamped: nothing changed, the cache stays
     assert len(warm.cached_kernel_files()) == 4  # index and data of f and g
     (pkg / "b.py").write_text((pkg / "b.py").read_text().replace("x + 1", "x + 2"))
     assert g_of_1() == 20  # numba's own check misses it: stale machine code
-    assert warm.clear_stale_caches() == 4
+    announced = []
+    monkeypatch.setattr(warm, "announce_compiles", lambda stream=None: announced.append(1))
+    warm.prepare_kernels()  # what a command calls first
+    assert announced == [1] and warm.cached_kernel_files() == []
     assert g_of_1() == 30
+    assert warm.clear_stale_caches() == 0
 
 
 def test_a_failing_step_fails_the_warm_up_with_its_message(tmp_path, monkeypatch, capsys):
-    """An install must not pass over a broken command: exit 1, the command's own error shown,
-    and no stamp written (the next ``make`` tries again)."""
+    """An install must not pass over a broken command: exit 1 (make writes no stamp of its own
+    and tries again next time), the command's own error shown."""
     from postloan import warm
 
     def broken(_folder: Path) -> None:
         warm.run_postloan("run", "no/such/scenario.yaml")
 
     monkeypatch.setattr(warm, "clear_stale_caches", lambda: 0)
-    monkeypatch.setattr(warm, "STAMP", tmp_path / "stamp")
     monkeypatch.setattr(warm, "STEPS", [("broken", broken)])
     assert warm.main([]) == 1
     err = capsys.readouterr().err
     assert "postloan run no/such/scenario.yaml exited with 2" in err
     assert "error: no/such/scenario.yaml: no such scenario file" in err  # the command's own
-    assert not (tmp_path / "stamp").exists()
