@@ -3,8 +3,11 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+WARM   := $(VENV)/.numba-warm
+# what compiled kernels are made of (kernels, the functions they call, the constants they read)
+KERNEL_SOURCES := $(shell find sim strategies -name '*.py' 2>/dev/null) postloan/warm.py
 
-.PHONY: demo demo-optimize test lint format bench clean
+.PHONY: demo demo-optimize test lint format bench figures clean
 
 # Re-install only when the project definition changed.
 $(STAMP): pyproject.toml
@@ -13,21 +16,33 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
-demo: $(STAMP)
+# Compile every numba kernel the commands use, once, at install and after each source update,
+# so that no command waits for the compiler (about a minute the first time, seconds after).
+# After a change it removes the old cache first: numba checks a kernel against its own file
+# only, so a kernel calling a changed function of another file would keep stale code.
+$(WARM): $(STAMP) $(KERNEL_SOURCES)
+	$(BIN)/python -m postloan.warm
+	touch $(WARM)
+
+demo: $(WARM)
 	$(BIN)/postloan run scenarios/baseline.yaml --out results
 	@echo "Results are in results/ (the newest folder); see README.md for what each file holds."
 
 # The optimiser demo (docs/optimiser.md): NSGA-II over the example space on the baseline book,
 # then the chosen compromise against `standard` on 10 fresh seeds (paired). A few minutes on 2 cores.
-demo-optimize: $(STAMP)
+demo-optimize: $(WARM)
 	$(BIN)/postloan optimize scenarios/baseline.yaml --space optimizer/spaces/example.yaml \
 		--generations 6 --population 12 -j 2 --out results/optimize
 
-test: $(STAMP)
+test: $(WARM)
 	$(BIN)/python -m pytest -q
 
-bench: $(STAMP)
+bench: $(WARM)
 	$(BIN)/python -m pytest tests/benchmarks --benchmark-enable --benchmark-only -q
+
+# Every figure and table of README.md and docs/ that comes from a run (a few minutes).
+figures: $(WARM)
+	$(BIN)/python docs/make_figures.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
