@@ -19,11 +19,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from postloan.compare import compare_cells
-from postloan.experiment import Experiment, experiment_from_scenario, load_experiment
-from postloan.query import query as _query
-from postloan.results_store import ExperimentStore, flatten
-from postloan.runner import Outcome, execute_experiment
+from postloan.experiments.comparison import compare_cells
+from postloan.experiments.runner import Outcome, execute_experiment
+from postloan.experiments.spec import Experiment, experiment_from_scenario, load_experiment
+from postloan.storage.experiments import ExperimentStore, flatten
+from postloan.storage.query import query as _query
 from sim.scenario import Scenario, load_scenario
 
 __all__ = [
@@ -77,7 +77,7 @@ def run_scenario(
         df.insert(0, "scenario", sc.name)
     df.attrs["summary"] = result.summary
     if out is not None:
-        from postloan.store import save_run
+        from postloan.storage.runs import save_run
 
         df.attrs["folder"] = str(save_run(result, out))
     return df
@@ -116,9 +116,9 @@ def compare(
     Returns
     -------
     DataFrame
-        The comparison (see :func:`postloan.compare.compare_cells`); ``attrs["cells"]`` holds
-        the cells and ``attrs["folder"]`` the experiment folder (a temporary one without
-        ``out``).
+        The comparison (see :func:`postloan.experiments.comparison.compare_cells`);
+        ``attrs["cells"]`` holds the cells and ``attrs["folder"]`` the experiment folder (a
+        temporary one without ``out``).
     """
     exp = experiment_from_scenario(
         scenario,
@@ -157,7 +157,7 @@ def run_experiment(
     exp = spec if isinstance(spec, Experiment) else load_experiment(spec)
     o = _outcome(exp, out, jobs, scheduler, resume)
     if report:
-        from postloan.report import write_experiment_report
+        from postloan.reports.experiment import write_experiment_report
 
         write_experiment_report(o.folder)
     cells = o.cells.copy()
@@ -172,10 +172,17 @@ def load_cells(folder: str | Path) -> pd.DataFrame:
 
 
 def load_comparison(folder: str | Path) -> pd.DataFrame:
-    """The comparison table of a finished experiment folder."""
-    return pd.read_csv(Path(folder) / "comparison.csv")
+    """The comparison table of a finished experiment folder, at full precision
+    (``comparison.json``; ``comparison.csv`` is rounded for people)."""
+    import json
+
+    rows = json.loads((Path(folder) / "comparison.json").read_text())["rows"]
+    return pd.DataFrame(rows)
 
 
-def query(sql: str, results: str | Path = "results") -> pd.DataFrame:
-    """SQL over the views ``runs`` and ``cells`` of every saved result (DuckDB)."""
-    return _query(sql, results)
+def query(
+    sql: str, results: str | Path = "results", allow_mixed_versions: bool = False
+) -> pd.DataFrame:
+    """Read-only SQL over the views ``runs`` and ``cells`` of every saved result (DuckDB);
+    results of several model versions only with ``allow_mixed_versions``."""
+    return _query(sql, results, allow_mixed_versions=allow_mixed_versions)

@@ -14,13 +14,13 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
-import typer
 import yaml
 from typer.testing import CliRunner
 
 from postloan import api
-from postloan.compare import compare_cells, t_interval, welch_interval
-from postloan.executors import (
+from postloan.cli import app
+from postloan.experiments.comparison import compare_cells
+from postloan.experiments.executors import (
     ProcessExecutor,
     SerialExecutor,
     divide_capacity,
@@ -28,25 +28,23 @@ from postloan.executors import (
     shard_scenarios,
     simulate_sharded,
 )
-from postloan.experiment import (
+from postloan.experiments.runner import execute_experiment
+from postloan.experiments.spec import (
     ExperimentError,
     load_experiment,
     replication_seed,
 )
-from postloan.experiments_cli import register
-from postloan.results_store import ExperimentStore, flatten
-from postloan.runner import execute_experiment
+from postloan.storage.experiments import ExperimentStore, flatten
 from sim.engine import simulate
 from sim.kpis import TIMING_FIELDS
 from sim.scenario import load_scenario
+from sim.statistics import mean_interval, welch_interval
 from strategies.registry import resolve
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = ROOT / "scenarios" / "small.yaml"
 TIMING = ["experiment_id", *TIMING_FIELDS]
 
-app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
-register(app)
 runner = CliRunner()
 
 
@@ -230,7 +228,8 @@ def test_common_random_numbers_seed_scheme(serial_run):
 # ---------------------------------------------------------------------------- statistics
 def test_intervals_match_textbook():
     x = np.array([1.0, 2.0, 3.0, 4.0])
-    m, sd, lo, _hi = t_interval(x)
+    iv = mean_interval(x)
+    m, sd, lo = iv.mean, iv.sd, iv.low
     assert m == 2.5 and lo == pytest.approx(2.5 - 3.182446 * sd / 2, rel=1e-6)
     d, ulo, uhi = welch_interval(np.array([1.0, 2, 3]), np.array([2.0, 4, 6]))
     assert d == -2 and ulo < d < uhi
@@ -398,7 +397,7 @@ def test_interrupted_run_resumes_without_recomputing(tmp_path):
 def test_killed_process_resumes_from_cli(tmp_path):
     spec = write_spec(tmp_path, replications=10)
     out = tmp_path / "results"
-    code = "from postloan.experiments_cli import main; main()"
+    code = "from postloan.cli import main; main()"
     proc = subprocess.Popen(
         [sys.executable, "-c", code, "experiment", str(spec), "--out", str(out), "--no-report"],
         cwd=ROOT,
@@ -468,7 +467,7 @@ def test_store_layout(serial_run):
 
 
 def test_runs_list_show_and_query(serial_run, tmp_path):
-    from postloan.store import save_run
+    from postloan.storage.runs import save_run
 
     _, _, outcome = serial_run
     results = outcome.folder.parent

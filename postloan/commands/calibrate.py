@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shlex
-import tempfile
 import time
 from pathlib import Path
 
@@ -26,7 +24,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from postloan.errors import fail
+from postloan.commands.errors import command, fail
+from sim.atomic import write_text
 
 err = Console(stderr=True)
 
@@ -45,7 +44,7 @@ DEFAULTS = {
 }
 
 #: The base scenario (segments, traits, channels) of a calibration unless --base says otherwise.
-DEFAULT_BASE = Path(__file__).resolve().parents[1] / "scenarios" / "small.yaml"
+DEFAULT_BASE = Path(__file__).resolve().parents[2] / "scenarios" / "small.yaml"
 
 PanelArg = typer.Argument(..., help="Status panel: long CSV/Parquet, or the wide Taiwan file")
 IdOpt = typer.Option(None, "--id", help="Account id column")
@@ -151,13 +150,7 @@ def _strategy(name: str):
 
 def _write_atomic(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes the file private; give it the usual mode
-    os.replace(tmp, path)
+    write_text(path, text)
 
 
 def fit_json_path(out: Path) -> Path:
@@ -343,7 +336,7 @@ def register(app: typer.Typer) -> None:
     """Add ``calibrate``, ``backtest`` and ``stress`` to the main CLI."""
     register_stress(app)
 
-    @app.command()
+    @command(app)
     def calibrate(
         panel: Path = PanelArg,
         id_col: str | None = IdOpt,
@@ -526,7 +519,7 @@ def register(app: typer.Typer) -> None:
             f"{result.evaluations} simulations)"
         )
 
-    @app.command()
+    @command(app)
     def backtest(
         panel: Path = PanelArg,
         id_col: str | None = IdOpt,
@@ -668,7 +661,7 @@ def register(app: typer.Typer) -> None:
 def register_stress(app: typer.Typer) -> None:
     """Add ``stress``: a calibrated book under the baseline, mild and severe macro paths."""
 
-    @app.command()
+    @command(app)
     def stress(
         scenario: Path = typer.Argument(
             ..., help="Scenario YAML, e.g. scenarios/status_panel.yaml"
