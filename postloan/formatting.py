@@ -40,8 +40,8 @@ def format_diff(kpi: str, x: float, scale: float) -> str:
 
 
 def format_number(x: object) -> str:
-    """A table cell: integers with separators, floats without scientific notation (up to 6
-    significant digits, never fewer than the integer part), everything else as text."""
+    """A table cell: integers with separators, floats without scientific notation (two
+    decimals at most from 1 up, six significant digits below 1), everything else as text."""
     if isinstance(x, bool) or x is None:
         return str(x)
     if isinstance(x, int):
@@ -51,8 +51,12 @@ def format_number(x: object) -> str:
             return str(x)
         if x == int(x) and abs(x) < 1e15:
             return f"{int(x):,}"
-        digits = max(0, 6 - len(str(int(abs(x))))) if abs(x) >= 1 else 6
-        text = f"{x:,.{digits}f}"
+        if abs(x) >= 1:
+            text = f"{x:,.2f}"
+        else:
+            text = f"{x:.6g}" if abs(x) >= 1e-4 else f"{x:.{6 - math.floor(math.log10(abs(x)))}f}"
+            if "e" in text:  # pragma: no cover - guarded above
+                text = f"{x:.12f}"
         return text.rstrip("0").rstrip(".") if "." in text else text
     return str(x)
 

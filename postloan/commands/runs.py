@@ -66,17 +66,21 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """A run's manifest and summary, or an experiment's manifest and comparison."""
         from rich.console import Console
+        from rich.markup import escape
         from rich.table import Table
 
         from postloan.commands.display import comparison_tables
         from postloan.formatting import format_value
         from postloan.storage.catalog import find_result
+        from postloan.storage.experiments import ExperimentStore
         from postloan.storage.manifest import read_manifest
         from sim.outcomes import HEADLINE_KPIS
 
         folder = find_result(results, ident)
         man = read_manifest(folder) or {}
         if man.get("kind") == "experiment":
+            status, on_disk, total = ExperimentStore(folder).status()
+            man = {**man, "status": status, "cells_done": on_disk}
             comp_path = folder / "comparison.json"
             comp = json.loads(comp_path.read_text()) if comp_path.exists() else None
             if as_json:
@@ -84,10 +88,7 @@ def register(app: typer.Typer) -> None:
                 sys.stdout.write("\n")
                 return
             console = Console()
-            console.print(
-                f"[bold]{folder.name}[/bold] ({man.get('status')}, "
-                f"{man.get('cells_done')}/{man.get('cells_total')} cells)"
-            )
+            console.print(f"[bold]{escape(folder.name)}[/bold] ({status}, {on_disk}/{total} cells)")
             for k in (
                 "name",
                 "scenario",

@@ -5,6 +5,8 @@ Used by ``postloan experiment``, ``postloan compare`` and :mod:`postloan.api`.
 
 from __future__ import annotations
 
+import os
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -124,7 +126,12 @@ def execute_experiment(
             Path(out_dir), exp, executor.describe() if executor else {"kind": "none"}
         )
     elif executor is not None:
-        store.update_manifest(status="running", executor=executor.describe())
+        store.update_manifest(
+            status="running",
+            executor=executor.describe(),
+            pid=os.getpid(),
+            host=socket.gethostname(),
+        )
     eid = store.experiment_id
     total = len(cells)
     count = len(done_keys)
@@ -138,6 +145,7 @@ def execute_experiment(
         keep = keeps_tables(cell)
         store.save_cell(row, daily if keep else None, monthly if keep else None)
         count += 1
+        store.update_manifest(cells_done=count)  # readers see the progress on disk
         if progress:
             progress(count, total)
         if on_cell:

@@ -44,6 +44,12 @@ def _run_kpi_rows(summary: dict) -> list[list[str]]:
     return rows
 
 
+def _wall_seconds(man: dict, summary: dict) -> float:
+    """The run's wall time: the manifest's timing (older folders: the summary's)."""
+    t = (man.get("timing") or {}).get("wall_seconds", man.get("wall_seconds"))
+    return float(t if t is not None else summary.get("wall_seconds", 0.0))
+
+
 def build_run_report(folder: Path) -> str:
     """The HTML of a run folder's report."""
     folder = Path(folder)
@@ -68,7 +74,7 @@ def build_run_report(folder: Path) -> str:
                 "days": summary.get("days"),
                 "created": man.get("created"),
                 "code commit": man.get("code_commit"),
-                "wall time": f"{summary.get('wall_seconds', 0):.1f} s",
+                "wall time": f"{_wall_seconds(man, summary):.1f} s",
             }
         ),
         "<h2>Key figures</h2>",

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from postloan.storage.experiments import ExperimentStore
 from postloan.storage.manifest import MANIFEST, read_manifest
 
 
@@ -32,8 +33,7 @@ def list_results(results: Path) -> pd.DataFrame:
                         "strategy": ",".join(man.get("strategies", [])),
                         "accounts": man.get("accounts"),
                         "days": man.get("days"),
-                        "status": f"{man.get('status')} {man.get('cells_done')}/"
-                        f"{man.get('cells_total')}",
+                        "status": "{} {}/{}".format(*ExperimentStore(d).status()),
                         "created": man.get("created"),
                     }
                 )

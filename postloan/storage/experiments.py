@@ -27,7 +27,9 @@ the cells whose files are missing.
 from __future__ import annotations
 
 import math
+import os
 import re
+import socket
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -162,6 +164,8 @@ class ExperimentStore:
                 "created": datetime.now(UTC).isoformat(),
                 "finished": None,
                 "wall_seconds": 0.0,
+                "pid": os.getpid(),
+                "host": socket.gethostname(),
             }
             (tmp / MANIFEST).write_text(dumps(man))
         return cls(out_dir / eid)
@@ -194,6 +198,16 @@ class ExperimentStore:
         man.update(changes)
         write_text(self.folder / MANIFEST, dumps(man))
         return man
+
+    def status(self) -> tuple[str, int, int]:
+        """``(status, cells on disk, cells total)``, told truthfully: a folder left
+        "running" by a process that no longer runs (killed, machine rebooted) is
+        "interrupted", and the count is of the cell files actually saved."""
+        man = self.manifest
+        status = man.get("status") or "unknown"
+        if status == "running" and not _alive(man):
+            status = "interrupted"
+        return status, len(self.cell_files()), int(man.get("cells_total") or 0)
 
     @property
     def experiment_id(self) -> str:
@@ -294,6 +308,20 @@ class ExperimentStore:
             finished=datetime.now(UTC).isoformat(),
             wall_seconds=float(man.get("wall_seconds") or 0.0) + wall_seconds,
         )
+
+
+def _alive(man: dict) -> bool:
+    """Whether the process that wrote a "running" manifest still runs (unknown: assumed so)."""
+    pid, host = man.get("pid"), man.get("host")
+    if pid is None or host != socket.gethostname():
+        return True  # another machine (a Dask client elsewhere) or an older folder
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, ValueError):
+        return True
+    return True
 
 
 def cell_row(experiment_id: str, cell, fingerprint: str, summary: dict) -> dict[str, Any]:
