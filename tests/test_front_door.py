@@ -307,6 +307,25 @@ def test_compare_resume_refuses_cells_of_another_model_version(tmp_path):
     assert json.loads(again.stdout)["cells_reused"] == 4
 
 
+def test_result_folder_of_a_newer_schema_is_refused(two_runs, tmp_path):
+    import shutil
+
+    out = tmp_path / "results"
+    shutil.copytree(two_runs, out)
+    folder = sorted(out.iterdir())[0]
+    man = json.loads((folder / "manifest.json").read_text())
+    assert man["schema_version"] == 2
+    man["schema_version"] = 99
+    (folder / "manifest.json").write_text(json.dumps(man))
+    user_error(
+        invoke("runs", "show", folder.name, "--results", out), "schema version 99", "upgrade"
+    )
+    user_error(invoke("report", folder), "schema version 99")
+    assert (
+        not (folder / "report.html").exists() or (two_runs / folder.name / "report.html").exists()
+    )
+
+
 # ------------------------------------------------------------------------------ for people
 def test_runs_list_shows_full_names_at_80_columns(two_runs):
     result = invoke("runs", "list", "--results", two_runs, columns=80)
@@ -357,23 +376,35 @@ def test_run_table_shows_the_currency(tmp_path):
     result = invoke("run", SMALL, *TINY, "--out", tmp_path)
     assert result.exit_code == 0, result.output
     assert "net_recovery (USD)" in result.stdout
+    (folder,) = tmp_path.iterdir()
+    assert json.loads((folder / "manifest.json").read_text())["currency"] == "USD"
+    assert "money in</th><td>USD" in (folder / "report.html").read_text()
 
 
 # ------------------------------------------------------------------------------ start-up
-def test_help_imports_no_numerics():
-    """``postloan --help`` in a fresh process imports neither numpy, pandas, scipy nor numba."""
+@pytest.mark.parametrize(
+    ("argv", "allowed"),
+    [
+        (["--help"], set()),
+        (["strategies", "list"], {"numpy"}),
+        (["strategies", "validate", "strategies/library/aggressive.yaml"], {"numpy"}),
+        (["strategies", "show", "standard"], {"numpy"}),
+    ],
+)
+def test_light_commands_import_no_heavy_modules(argv, allowed):
+    """In a fresh process, ``--help`` imports none of numpy, pandas, scipy, numba...; the
+    strategy commands only numpy (rule tables are arrays): no compiler, no scipy, no pandas."""
     code = (
         "import sys\n"
-        "sys.argv = ['postloan', '--help']\n"
+        f"sys.argv = ['postloan', *{argv!r}]\n"
         "from postloan.cli import main\n"
-        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "try:\n    main()\nexcept SystemExit as e:\n    code = e.code\nelse:\n    code = 0\n"
         "heavy = sorted({m.split('.')[0] for m in sys.modules} & "
         "{'numpy', 'pandas', 'scipy', 'numba', 'pyarrow', 'duckdb', 'plotly', 'pyomo'})\n"
-        "print('HEAVY', heavy, file=sys.stderr)\n"
+        "print('HEAVY', heavy, 'EXIT', code, file=sys.stderr)\n"
     )
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60, cwd=ROOT
     )
-    assert "Usage" in proc.stdout
-    assert "HEAVY []" in proc.stderr, proc.stderr
+    assert f"HEAVY {sorted(allowed)!r} EXIT 0" in proc.stderr, proc.stderr

@@ -33,6 +33,7 @@ USER_ERROR_CLASSES: tuple[tuple[str, str], ...] = (
     ("postloan.experiments.spec", "ExperimentError"),
     ("postloan.storage.query", "QueryError"),
     ("postloan.storage.provenance", "MixedVersionsError"),
+    ("postloan.storage.provenance", "SchemaError"),
     ("postloan.storage.paths", "OutputError"),
     ("postloan.storage.catalog", "ResultNotFound"),
     ("postloan.reports.html", "ReportError"),

@@ -79,6 +79,7 @@ def build_experiment_report(folder: Path) -> str:
                 f"{man.get('days')} days)",
                 "strategies": ", ".join(strategies),
                 "champion": champion,
+                "money in": man.get("currency", "USD"),
                 "replications": f"{man.get('replications')} per strategy and variant, "
                 f"{len(man.get('samples') or [{}])} uncertainty sample(s)",
                 "variants": "; ".join(v["label"] for v in man.get("variants", [])),

@@ -72,6 +72,7 @@ def build_run_report(folder: Path) -> str:
                 "seed": man.get("seed"),
                 "accounts": f"{summary.get('accounts', 0):,}",
                 "days": summary.get("days"),
+                "money in": man.get("currency", "USD"),
                 "created": man.get("created"),
                 "code commit": man.get("code_commit"),
                 "wall time": f"{_wall_seconds(man, summary):.1f} s",

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from postloan.reports.html import ReportError
 from postloan.storage.manifest import read_manifest
+from postloan.storage.provenance import check_schema
 
 
 def write_report(folder: Path) -> Path:
@@ -13,7 +14,7 @@ def write_report(folder: Path) -> Path:
     folder = Path(folder)
     if not folder.is_dir():
         raise ReportError(f"{folder}: no such folder")
-    man = read_manifest(folder) or {}
+    man = check_schema(read_manifest(folder) or {}, folder)
     if man.get("kind") == "experiment":
         from postloan.reports.experiment import write_experiment_report
 

@@ -9,6 +9,7 @@ import pandas as pd
 
 from postloan.storage.experiments import ExperimentStore
 from postloan.storage.manifest import MANIFEST, read_manifest
+from postloan.storage.provenance import check_schema
 
 
 # ---------------------------------------------------------------------------- listing
@@ -71,6 +72,12 @@ class ResultNotFound(LookupError):
 
 def find_result(results: Path, ident: str) -> Path:
     """The folder whose id is ``ident`` or starts with it (unique prefix); or a path."""
+    found = _find(Path(results), ident)
+    check_schema(read_manifest(found) or {}, found)
+    return found
+
+
+def _find(results: Path, ident: str) -> Path:
     p = Path(ident)
     if p.is_dir() and (p / MANIFEST).exists():
         return p

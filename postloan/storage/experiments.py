@@ -42,6 +42,7 @@ from postloan.formatting import round_for_people
 from postloan.storage.manifest import MANIFEST, dumps, read_manifest
 from postloan.storage.provenance import (
     RESULT_SCHEMA_VERSION,
+    check_schema,
     code_commit,
     model_version,
     package_versions,
@@ -146,6 +147,7 @@ class ExperimentStore:
                 "scenario": experiment.base.name,
                 "accounts": experiment.base.accounts,
                 "days": experiment.base.days,
+                "currency": getattr(experiment.base, "currency", "USD"),
                 "variants": [
                     {
                         "index": v.index,
@@ -183,7 +185,11 @@ class ExperimentStore:
             man = read_manifest(d)
             if man and man.get("kind") == "experiment" and man.get("spec_hash") == spec_hash:
                 found.append(d)
-        return cls(max(found, key=lambda d: d.name)) if found else None
+        if not found:
+            return None
+        newest = max(found, key=lambda d: d.name)
+        check_schema(read_manifest(newest) or {}, newest)
+        return cls(newest)
 
     # ------------------------------------------------------------ manifest
     @property

@@ -22,6 +22,30 @@ PACKAGES = ("numpy", "scipy", "pandas", "pyarrow", "pydantic", "simpy", "mesa", 
 RESULT_SCHEMA_VERSION = 2
 
 
+class SchemaError(ValueError):
+    """A result folder written by a newer version of the lab than this one."""
+
+
+def check_schema(manifest: dict, folder: object) -> dict:
+    """``manifest`` if this version of the lab can read its folder.
+
+    Folders without a ``schema_version`` are version 1 (timings in ``summary.json``); they are
+    read as they are (readers take timings from the manifest first, then the summary).
+
+    Raises
+    ------
+    SchemaError
+        For a folder of a newer schema.
+    """
+    v = manifest.get("schema_version", 1)
+    if not isinstance(v, int) or v > RESULT_SCHEMA_VERSION:
+        raise SchemaError(
+            f"{folder}: result schema version {v!r}, newer than this PostLoan Lab reads "
+            f"({RESULT_SCHEMA_VERSION}); upgrade the lab to read it"
+        )
+    return manifest
+
+
 class MixedVersionsError(ValueError):
     """Results made by different model versions, pooled without being allowed to."""
 
