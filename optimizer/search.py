@@ -7,7 +7,8 @@ service level at least the minimum when the space sizes teams.
 Every candidate is simulated on the same seeds (common random numbers) and its KPIs averaged
 over the replications; identical candidates (after rounding) are simulated once. Simulations go
 through an executor (anything with ``imap_unordered(fn, items)`` yielding ``(index, result)``,
-e.g. ``postloan.executors.make_executor``); the default runs them here, one after another.
+e.g. ``postloan.experiments.executors.make_executor``); the default runs them here, one after
+another.
 
 The search runs generation by generation (pymoo's ask-and-tell interface) and after each one
 writes a checkpoint (``checkpoint.json``, plain JSON written atomically) to the output folder:

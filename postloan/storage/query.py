@@ -5,11 +5,13 @@ Two views:
 ``runs``
     One row per run folder (``results/<run-id>/summary.json``): ``run_id``, ``created``,
     ``scenario``, ``scenario_hash``, ``strategy``, ``seed``, ``accounts``, ``days``,
-    ``code_commit`` and every summary KPI, nested ones flattened with ``_`` exactly as in
-    ``cells`` (``contacts_call``, ``cost_by_channel_sms``, ``roll_rates_current_1_30``).
+    ``code_commit``, ``model_version``, ``wall_seconds`` (from the manifest) and every
+    summary KPI, nested ones flattened with ``_`` exactly as in ``cells`` (``contacts_call``,
+    ``cost_by_channel_sms``, ``roll_rates_current_1_30``).
 ``cells``
     Every experiment cell: the rows of every ``cells.parquet`` (or, for an experiment still
-    running, of its finished cell files), with ``experiment_id`` naming the folder.
+    running, of its finished cell files), with ``experiment_id`` naming the folder and
+    ``model_version`` the model that computed it.
 
 The connection is read-only for the query: the data are loaded into memory first, then DuckDB's
 external access is switched off and its configuration locked, so a query cannot write a file
@@ -43,6 +45,7 @@ RUN_COLUMNS = (
     "seed",
     "code_commit",
     "model_version",
+    "wall_seconds",
 )
 
 
@@ -66,7 +69,7 @@ def runs_frame(results: str | Path = "results") -> pd.DataFrame:
                 continue
             row = {k: man.get(k) for k in RUN_COLUMNS}
             row["run_id"] = row["run_id"] or d.name
-            row.update(flatten(summary))
+            row.update(flatten(summary))  # (folders of schema 1 carry their timings here)
             rows.append(row)
     return pd.DataFrame(rows, columns=None if rows else list(RUN_COLUMNS))
 
