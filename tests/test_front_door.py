@@ -372,6 +372,18 @@ def test_comparison_csv_is_rounded_and_json_keeps_full_precision(tmp_path):
     assert any((x * 100) % 1 for x in full["mean"].dropna())  # JSON: not rounded
 
 
+def test_compare_tables_fold_long_kpi_names_at_80_columns(tmp_path):
+    result = invoke("compare", SMALL, "--strategies", "standard,none", *TINY,
+                    "--replications", "2", "--out", tmp_path, columns=80)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "…" not in result.stdout
+    assert max(len(line) for line in result.stdout.splitlines()) <= 80
+    kpis = "".join(
+        line.split("│")[1].strip() for line in result.stdout.splitlines() if line.startswith("│")
+    )
+    assert "delinquency_rate_30p" in kpis and "lifetime_value_lost" in kpis
+
+
 def test_run_table_shows_the_currency(tmp_path):
     result = invoke("run", SMALL, *TINY, "--out", tmp_path)
     assert result.exit_code == 0, result.output

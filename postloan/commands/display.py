@@ -82,9 +82,13 @@ def comparison_tables(comp, kpis: list[str], champion: str, title: str) -> list[
             title=escape(f"{title}: {vlabel}" if vlabel != "base" else title),
             header_style="bold",
         )
-        t.add_column("KPI")
+        t.add_column("KPI", overflow="fold")  # long names fold at 80 columns, never cut
         for s in strategies:
-            t.add_column(escape(f"{s}{' (champion)' if s == champion else ''}"), justify="right")
+            t.add_column(
+                escape(f"{s}{' (champion)' if s == champion else ''}"),
+                justify="right",
+                overflow="fold",
+            )
         for k in dict.fromkeys(vc["kpi"]):
             cells = []
             for s in strategies:

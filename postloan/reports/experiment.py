@@ -44,6 +44,18 @@ def _diff_text(kpi: str, x: float) -> str:
     return s if s.startswith("-") or s == "n/a" else "+" + s
 
 
+def _p_text(p: object, p_holm: object) -> str:
+    """``0.012 (0.036)``: the paired t-test's p-value and its Holm adjustment over the
+    challengers (tables written before the adjustment existed show ``n/a``)."""
+    try:
+        p, ph = float(p), float(p_holm)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return "n/a"
+    if not (math.isfinite(p) and math.isfinite(ph)):
+        return "n/a"
+    return f"{p:.3f} ({ph:.3f})"
+
+
 def build_experiment_report(folder: Path) -> str:
     """The HTML of an experiment folder's report."""
     folder = Path(folder)
@@ -83,8 +95,8 @@ def build_experiment_report(folder: Path) -> str:
                 "replications": f"{man.get('replications')} per strategy and variant, "
                 f"{len(man.get('samples') or [{}])} uncertainty sample(s)",
                 "variants": "; ".join(v["label"] for v in man.get("variants", [])),
-                "cells": f"{man.get('cells_done')} of {man.get('cells_total')} "
-                f"({man.get('status')})",
+                "cells": "{1} of {2} ({0})".format(*store.status()),
+                "model version": man.get("model_version"),
                 "shards per book": man.get("shards"),
                 "executor": json.dumps(man.get("executor")),
                 "seed": man.get("seed"),
@@ -96,7 +108,9 @@ def build_experiment_report(folder: Path) -> str:
         "<p class='note'>Every strategy of a replication ran with the same seed: the same "
         "borrowers and the same behavioural luck (common random numbers). Intervals are 95 % "
         "t-intervals over replications; differences are paired by replication, and the "
-        "unpaired (Welch) interval is shown for contrast.</p>",
+        "unpaired (Welch) interval is shown for contrast. The p-value of the paired t-test "
+        "is adjusted for the number of challengers (Holm); a difference whose adjusted p-value "
+        "exceeds 0.05 is flagged in its verdict and not highlighted.</p>",
     ]
     for (vi, vlabel), vc in comp.groupby(["variant", "variant_label"], sort=True):
         body.append(f"<h2>Variant {int(vi)}: {_esc(vlabel)}</h2>")
@@ -129,7 +143,8 @@ def build_experiment_report(folder: Path) -> str:
                     sig = x["significant"]
                     text = str(x["verdict"])
                     cls = "ns"
-                    if sig is True or str(sig) == "True":
+                    holm_lost = "after Holm's adjustment" in text
+                    if (sig is True or str(sig) == "True") and not holm_lost:
                         cls = "worse" if " worse " in text else "sig"
                     drows.append(
                         [
@@ -149,6 +164,7 @@ def build_experiment_report(folder: Path) -> str:
                                 if not math.isfinite(float(x["win_rate"]))
                                 else f"{float(x['win_rate']):.0%}"
                             ),
+                            _esc(_p_text(x.get("p_value"), x.get("p_holm"))),
                             f"<span class='{cls}'>{_esc(text)}</span>",
                         ]
                     )
@@ -162,6 +178,7 @@ def build_experiment_report(folder: Path) -> str:
                         "paired 95 % interval",
                         "unpaired interval",
                         "win rate",
+                        "p (Holm-adjusted)",
                         "verdict",
                     ],
                     drows,
