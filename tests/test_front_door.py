@@ -90,6 +90,36 @@ def test_every_command_goes_through_the_one_error_wrapper():
     assert len(COMMAND_MODULES) == 10
 
 
+def test_interrupt_inside_a_compiled_kernel_is_a_clean_exit_130():
+    """numba reports a Ctrl-C inside a kernel as SystemError("... returned a result with an
+    exception set") whose context is the KeyboardInterrupt: still one line and exit 130."""
+    import typer
+
+    from postloan.commands.errors import command
+
+    t = typer.Typer()
+
+    def kernel_interrupted():
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt:
+            raise SystemError("<built-in function x> returned a result with an exception set")  # noqa: B904
+
+    @command(t, "a")
+    def a() -> None:
+        kernel_interrupted()
+
+    @command(t, "b")
+    def b() -> None:
+        raise SystemError("a genuine bug")
+
+    result = runner.invoke(t, ["a"])
+    assert result.exit_code == 130 and "Traceback" not in result.output
+    assert result.stderr.strip() == "interrupted: nothing half-written was kept"
+    bug = runner.invoke(t, ["b"])
+    assert bug.exit_code == 1 and isinstance(bug.exception, SystemError)  # bugs stay loud
+
+
 # ------------------------------------------------------------------------------ run
 def test_scenario_name_outside_out_is_refused_before_the_simulation(tmp_path, no_simulation):
     bad = scenario_named(tmp_path, "../../escaped")
@@ -148,7 +178,7 @@ def test_ctrl_c_during_run_exits_130_in_one_line_and_writes_nothing(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen(
         [sys.executable, "-c", "from postloan.cli import main; main()", "run", str(SMALL),
-         "--accounts", "200000", "--days", "365", "--out", str(out)],
+         "--accounts", "300000", "--days", "3650", "--out", str(out)],
         cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     time.sleep(6)  # start-up and the book's generation: the simulation is running by now

@@ -25,6 +25,7 @@ from rich.console import Console
 from rich.table import Table
 
 from postloan.commands.errors import command, fail
+from postloan.storage.paths import check_out_dir
 from sim.atomic import write_text
 
 err = Console(stderr=True)
@@ -385,6 +386,7 @@ def register(app: typer.Typer) -> None:
         t0 = time.perf_counter()
         if out.suffix not in (".yaml", ".yml"):
             raise fail(f"--out: {out} must be a .yaml file")
+        check_out_dir(out.parent)  # before the fit, not after it
         data = _load(panel, id_col, period_col, status_col, mapping, fmt)
         _check_train_until(data, train_until, strictly_inside=False)
         base_sc = _base(base)
@@ -557,6 +559,8 @@ def register(app: typer.Typer) -> None:
 
         if out is not None and out.suffix != ".json":
             raise fail(f"--out: {out} must be a .json file")
+        if out is not None:
+            check_out_dir(out.parent)
         data = _load(panel, id_col, period_col, status_col, mapping, fmt)
         _check_train_until(data, train_until, strictly_inside=True)
         strat = _strategy(strategy)

@@ -190,6 +190,7 @@ def register(app: typer.Typer) -> None:
         from optimizer.space import load_space, space_from_dict
         from optimizer.verify import verification_seeds
         from postloan.experiments.executors import make_executor
+        from postloan.storage.paths import check_out_dir
         from sim.scenario import load_scenario
         from strategies.registry import resolve
 
@@ -197,6 +198,7 @@ def register(app: typer.Typer) -> None:
             raise fail("--generations must be >= 1 and --population >= 4")
         if check_seeds == 1 or check_seeds < 0:
             raise fail("--check-seeds must be 0 (skip) or at least 2")
+        check_out_dir(out)  # before the search, not after it
         sc = load_scenario(scenario, accounts=accounts, days=days)
         sp = load_space(space)
         ref = resolve(reference)

@@ -344,6 +344,10 @@ def sweep(
     if not totals or totals[0] < 1 or totals[-1] > 5000:
         _bad("--agents", agents, "head counts between 1 and 5000")
     check_seed(seed)
+    if out is not None:
+        from postloan.storage.paths import check_out_dir
+
+        check_out_dir(out)  # before the sweep, not after it
     sc = load_scenario(scenario, accounts=accounts, days=days)
     strat = resolve(strategy)
     with Console(stderr=True).status("sweeping") as status:
