@@ -16,6 +16,7 @@ import typer
 from postloan.commands import (
     calibrate,
     experiment,
+    kpis,
     optimize,
     query,
     report,
@@ -36,7 +37,7 @@ app = typer.Typer(
 
 #: The command modules, in the order ``--help`` lists their commands.
 COMMAND_MODULES = (run, experiment, calibrate, optimize, staffing, strategies, runs, query, report,
-                   schedule)  # fmt: skip
+                   schedule, kpis)  # fmt: skip
 for _module in COMMAND_MODULES:
     _module.register(app)
 

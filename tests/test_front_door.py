@@ -87,7 +87,7 @@ def test_every_command_goes_through_the_one_error_wrapper():
     walk(app)
     assert seen >= 16  # run, schedule, experiment, compare, ..., strategies list/show/validate
     assert typer.main.get_command(app) is not None
-    assert len(COMMAND_MODULES) == 10
+    assert len(COMMAND_MODULES) == 11
 
 
 def test_interrupt_inside_a_compiled_kernel_is_a_clean_exit_130():
@@ -246,6 +246,38 @@ def test_interrupt_leaves_a_truthful_manifest(tmp_path):
     assert man["status"] == "interrupted"
     assert man["cells_done"] == len(store.cell_files()) == 4 < total
     assert store.status() == ("interrupted", 4, total)
+
+
+def test_ctrl_c_during_a_parallel_compare(tmp_path):
+    """Ctrl-C reaches the whole process group (the workers too): exit 130, one line, the
+    finished cells kept and counted in a manifest marked interrupted."""
+    out = tmp_path / "out"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from postloan.cli import main; main()", "compare", str(SMALL),
+         "--strategies", "standard,none", "--replications", "20", "--accounts", "20000",
+         "--days", "120", "-j", "2", "--out", str(out)],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and proc.poll() is None:
+        if list(out.glob("*/cells/v*-r*[0-9].parquet")):
+            break
+        time.sleep(0.2)
+    assert proc.poll() is None, proc.communicate()
+    os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does
+    stdout, stderr = proc.communicate(timeout=90)
+    assert proc.returncode == 130, (stdout, stderr)
+    assert "Traceback" not in stderr, stderr
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "--resume" in lines[0], stderr
+    (folder,) = out.iterdir()
+    store = ExperimentStore(folder)
+    status, on_disk, total = store.status()
+    assert status == "interrupted" and 1 <= on_disk < total == 40
+    assert store.manifest["cells_done"] == on_disk
+    assert not list(folder.rglob("*.tmp"))
 
 
 def test_killed_experiment_is_listed_as_interrupted_with_its_cells_on_disk(tmp_path):
@@ -412,6 +444,19 @@ def test_compare_tables_fold_long_kpi_names_at_80_columns(tmp_path):
         line.split("│")[1].strip() for line in result.stdout.splitlines() if line.startswith("│")
     )
     assert "delinquency_rate_30p" in kpis and "lifetime_value_lost" in kpis
+
+
+def test_kpis_lists_the_outcome_registry():
+    from sim.outcomes import OUTCOMES
+
+    result = invoke("kpis", "--json")
+    assert result.exit_code == 0, result.output
+    rows = {r["name"]: r for r in json.loads(result.stdout)}
+    assert len(rows) == len(OUTCOMES)
+    assert rows["net_recovery"]["better"] == "higher" and rows["churned"]["better"] == "lower"
+    assert rows["contacts_<part>"]["better"] == "neutral"
+    table = invoke("kpis", columns=80)
+    assert table.exit_code == 0 and "net_recovery" in table.stdout and "…" not in table.stdout
 
 
 def test_run_table_shows_the_currency(tmp_path):
