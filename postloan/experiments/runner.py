@@ -152,6 +152,7 @@ def execute_experiment(
             on_cell(cell)
 
     computed = 0
+    failed = False
     try:
         if todo:
             jobs_ = [
@@ -166,6 +167,7 @@ def execute_experiment(
             ]
             computed = run_cells(jobs_, executor, save)
     except BaseException:
+        failed = True
         # the manifest tells what is on disk, whatever the callbacks managed to count
         store.update_manifest(
             status="interrupted",
@@ -177,7 +179,7 @@ def execute_experiment(
         raise
     finally:
         if own_executor and executor is not None:
-            executor.close()
+            executor.abort() if failed else executor.close()
     table = store.consolidate()
     comparison = compare_cells(table, exp.champion, None) if not table.empty else pd.DataFrame()
     store.write_comparison(
