@@ -107,7 +107,7 @@ def closed_loop(
     ``table`` one the plan was not chosen on (:attr:`Responses.predict`).
     """
     from optimizer.allocation import OutcomeTask, segment_sums
-    from optimizer.verify import t_interval
+    from sim.statistics import mean_interval
 
     strat = plan_strategy(plan, treatments)
     fast = SegmentPlan(plan, treatments)
@@ -144,7 +144,8 @@ def closed_loop(
         p = pred[k]
         sims = np.array([r[k] for r in per_seed], float)
         gaps = (sims - p) / abs(p) if p else np.full(len(sims), np.nan)
-        g, lo, hi = t_interval(gaps)
+        iv = mean_interval(gaps)
+        g, lo, hi = iv.mean, iv.low, iv.high
         rows.append(
             {
                 "kpi": k,

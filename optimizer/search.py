@@ -7,7 +7,8 @@ service level at least the minimum when the space sizes teams.
 Every candidate is simulated on the same seeds (common random numbers) and its KPIs averaged
 over the replications; identical candidates (after rounding) are simulated once. Simulations go
 through an executor (anything with ``imap_unordered(fn, items)`` yielding ``(index, result)``,
-e.g. ``postloan.executors.make_executor``); the default runs them here, one after another.
+e.g. ``postloan.experiments.executors.make_executor``); the default runs them here, one after
+another.
 
 The search runs generation by generation (pymoo's ask-and-tell interface) and after each one
 writes a checkpoint (``checkpoint.json``, plain JSON written atomically) to the output folder:
@@ -24,7 +25,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +42,7 @@ from pymoo.problems.static import StaticProblem
 from pymoo.util.nds.non_dominated_sorting import NonDominatedSorting
 
 from optimizer.space import Space, strategy_yaml
+from sim.atomic import write_text
 from sim.engine import simulate
 from sim.scenario import Scenario
 
@@ -383,7 +384,7 @@ def _get(v: Any, loc: tuple) -> Any:
 
 
 def write_checkpoint(path: Path, state: SearchState, ev: CandidateEvaluator, settings: dict):
-    """The search state as JSON, written atomically (a temporary file, then a rename)."""
+    """The search state as JSON, written atomically (:func:`sim.atomic.write_text`)."""
     doc = {
         "format": CHECKPOINT_FORMAT,
         "version": CHECKPOINT_VERSION,
@@ -398,12 +399,7 @@ def write_checkpoint(path: Path, state: SearchState, ev: CandidateEvaluator, set
     }
     text = json.dumps(_plain(doc), indent=1, allow_nan=False)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    write_text(path, text)
 
 
 def read_checkpoint(path: Path, settings: dict, ev: CandidateEvaluator) -> _Checkpoint:

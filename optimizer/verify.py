@@ -34,11 +34,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from optimizer.search import EvalTask
 from sim.engine import simulate
+from sim.outcomes import direction
 from sim.scenario import Scenario
+from sim.statistics import paired_difference
 
 #: KPIs of the verification table, in order.
 KPIS = (
@@ -88,16 +89,6 @@ def verification_seeds(scenario: Scenario, n: int) -> list[int]:
     ``seed + 7919 r``; these are ``seed + 104729 + 7919 r`` (104729 is not a multiple of 7919,
     so the two sets never meet)."""
     return [int(scenario.seed) + FRESH_OFFSET + 7919 * r for r in range(n)]
-
-
-def t_interval(x, confidence: float = 0.95) -> tuple[float, float, float]:
-    """Mean and t-interval of ``x`` (NaN interval with fewer than 2 values)."""
-    x = np.asarray(x, float)
-    m = float(x.mean()) if x.size else math.nan
-    if x.size < 2:
-        return m, math.nan, math.nan
-    h = float(stats.t.ppf(0.5 + confidence / 2, x.size - 1) * x.std(ddof=1) / math.sqrt(x.size))
-    return m, m - h, m + h
 
 
 @dataclass
@@ -214,17 +205,20 @@ def verify(
     out = []
     for k in KPIS:
         a, b = wide["candidate"][k].to_numpy(), wide["reference"][k].to_numpy()
-        m, lo, hi = t_interval(a - b, confidence)
+        pd_ = paired_difference(a, b, direction(k) != "lower", confidence)
+        m = pd_.diff
         ref = float(b.mean())
         row = {
             "kpi": k,
             "candidate": float(a.mean()),
             "reference": ref,
             "diff": m,
-            "ci_low": lo,
-            "ci_high": hi,
+            "ci_low": pd_.low,
+            "ci_high": pd_.high,
+            "p_value": pd_.p_value,
             "uplift": m / abs(ref) if ref else math.nan,
             "share_higher": float(np.mean(a > b)),
+            "win_rate": pd_.win_rate,
         }
         if no_contact:
             z = float(wide["no_contact"][k].mean())

@@ -37,11 +37,11 @@ from typing import Any
 
 import pandas as pd
 
-from postloan.compare import compare_cells
-from postloan.experiment import Experiment, experiment_from_scenario, load_experiment
-from postloan.query import query as _query
-from postloan.results_store import ExperimentStore, flatten
-from postloan.runner import Outcome, execute_experiment
+from postloan.experiments.comparison import compare_cells
+from postloan.experiments.runner import Outcome, execute_experiment
+from postloan.experiments.spec import Experiment, experiment_from_scenario, load_experiment
+from postloan.storage.experiments import ExperimentStore, flatten
+from postloan.storage.query import query as _query
 from sim.scenario import Scenario, load_scenario
 from strategies.base import Strategy
 
@@ -229,7 +229,7 @@ def run_scenario(
         df.insert(0, "scenario", sc.name)
     df.attrs.update(scenario=sc.name, strategy=label, seed=int(result.summary["seed"]))
     if out is not None:
-        from postloan.store import save_run
+        from postloan.storage.runs import save_run
 
         df.attrs["folder"] = str(save_run(result, out))
     return df
@@ -292,7 +292,8 @@ def compare(
     Returns
     -------
     DataFrame
-        The comparison, one row per strategy x KPI (see :func:`postloan.compare.compare_cells`).
+        The comparison, one row per strategy x KPI (see
+        :func:`postloan.experiments.comparison.compare_cells`).
         ``attrs``: ``folder`` (the experiment folder: ``load_cells(folder)`` gives the cells)
         and ``champion``.
     """
@@ -338,7 +339,7 @@ def run_experiment(
     exp = spec if isinstance(spec, Experiment) else load_experiment(spec)
     o = _outcome(exp, out, jobs, scheduler, resume)
     if report:
-        from postloan.report import write_experiment_report
+        from postloan.reports.experiment import write_experiment_report
 
         write_experiment_report(o.folder)
     cells = o.cells.copy()
@@ -352,18 +353,17 @@ def load_cells(folder: str | Path) -> pd.DataFrame:
 
 
 def load_comparison(folder: str | Path) -> pd.DataFrame:
-    """The comparison table of a finished experiment folder.
-
-    Read from ``comparison.json`` (full precision; ``comparison.csv`` is meant for people).
-    """
+    """The comparison table of a finished experiment folder, at full precision
+    (``comparison.json``; ``comparison.csv`` is rounded for people)."""
     import json
 
-    path = Path(folder) / "comparison.json"
-    if not path.exists():
-        return pd.read_csv(Path(folder) / "comparison.csv")
-    return pd.DataFrame(json.loads(path.read_text(encoding="utf-8"))["rows"])
+    rows = json.loads((Path(folder) / "comparison.json").read_text())["rows"]
+    return pd.DataFrame(rows)
 
 
-def query(sql: str, results: str | Path = "results") -> pd.DataFrame:
-    """SQL over the views ``runs`` and ``cells`` of every saved result (DuckDB)."""
-    return _query(sql, results)
+def query(
+    sql: str, results: str | Path = "results", allow_mixed_versions: bool = False
+) -> pd.DataFrame:
+    """Read-only SQL over the views ``runs`` and ``cells`` of every saved result (DuckDB);
+    results of several model versions only with ``allow_mixed_versions``."""
+    return _query(sql, results, allow_mixed_versions=allow_mixed_versions)

@@ -15,7 +15,6 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from sim import kernels
 from sim.portfolio import NEVER, Portfolio, bucket_of
 
 #: Early-warning flag bits, visible to strategies.
@@ -79,6 +78,8 @@ class AccountView:
 
     def _gather(self, name: str) -> np.ndarray:
         """The portfolio's ``name`` for the view's accounts (a copy)."""
+        from sim import kernels  # compiled kernels: imported on first use (fast start-up)
+
         values = getattr(self._p, name)
         if values.ndim == 1:
             return kernels.gather(values, self.account)  # prefetching: the book is scattered
@@ -199,6 +200,8 @@ class AccountView:
         position : ndarray of int64
             Each request's position in the view (to read view attributes for it).
         """
+        from sim import kernels
+
         p = self._p
         table = [
             np.ascontiguousarray(channel, dtype=np.int64),

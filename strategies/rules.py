@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from sim import kernels
 from sim.actions import (
     EW_BROKEN_PROMISE,
     EW_DTI_RISING,
@@ -299,6 +298,8 @@ class RuleTable(Strategy):
             req, rule = req.take(keep), rule[keep]
         if self._plain:
             return req
+        from sim import kernels  # compiled: imported when a strategy first decides
+
         attempts, hour_start, hour_end, fallback = kernels.rule_attributes(
             rule, self._attempts, self._hour_start, self._hour_end, self._fallback
         )
@@ -316,6 +317,8 @@ class RuleTable(Strategy):
     def recovery_path(self, view: ChargeOffView) -> np.ndarray:
         if not self.recovery:
             return super().recovery_path(view)
+        from sim import kernels
+
         return kernels.first_matching_path(
             np.ascontiguousarray(view.claim, dtype=np.float64),
             np.ascontiguousarray(view.purpose),  # segment codes as they are (int8)

@@ -16,7 +16,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.stats import rankdata
 
 from sim.actions import (
     EW_DTI_RISING,
@@ -100,6 +99,8 @@ def auc(scores: np.ndarray, bad: np.ndarray) -> float:
     n1, n0 = int(bad.sum()), int((~bad).sum())
     if n1 == 0 or n0 == 0:
         return float("nan")
+    from scipy.stats import rankdata  # scipy.stats costs ~1 s to import: only when ranking
+
     ranks = rankdata(scores)
     return float((ranks[bad].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
 

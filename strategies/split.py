@@ -12,7 +12,6 @@ from __future__ import annotations
 import numpy as np
 
 from sim.actions import AccountView, ActionRequests, ChargeOffView
-from sim.rng import Stream, uniforms
 from strategies.base import Strategy
 
 
@@ -43,6 +42,8 @@ class Split(Strategy):
 
     def assign(self, accounts: np.ndarray, key) -> np.ndarray:
         """Arm index of each account (called once by the engine at the start of a run)."""
+        from sim.rng import Stream, uniforms  # compiled: imported when a split runs
+
         u = uniforms(key, Stream.ARM_SPLIT, 0, accounts)
         return np.searchsorted(self._cuts, u, side="right").astype(np.int8)
 

@@ -15,8 +15,8 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from postloan.calibration_cli import fit_json_path
 from postloan.cli import app
+from postloan.commands.calibrate import fit_json_path
 from sim.calibration.fit import BookSpec, calibration_book
 from sim.calibration.synthetic import simulate_panel, write_panel_csv
 from sim.scenario import Scenario, load_scenario

@@ -149,7 +149,7 @@ def _write_strategies(ws: Path) -> None:
 
 
 def _run_yaml(block: Block, ws: Path) -> None:
-    from postloan.experiment import load_experiment
+    from postloan.experiments.spec import load_experiment
 
     data = yaml.safe_load(block.text)
     assert isinstance(data, dict), f"{block.where}: not a mapping"

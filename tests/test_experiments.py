@@ -14,13 +14,13 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
-import typer
 import yaml
 from typer.testing import CliRunner
 
 from postloan import api
-from postloan.compare import compare_cells, t_interval, welch_interval
-from postloan.executors import (
+from postloan.cli import app
+from postloan.experiments.comparison import compare_cells
+from postloan.experiments.executors import (
     ProcessExecutor,
     SerialExecutor,
     divide_capacity,
@@ -28,25 +28,23 @@ from postloan.executors import (
     shard_scenarios,
     simulate_sharded,
 )
-from postloan.experiment import (
+from postloan.experiments.runner import execute_experiment
+from postloan.experiments.spec import (
     ExperimentError,
     load_experiment,
     replication_seed,
 )
-from postloan.experiments_cli import register
-from postloan.results_store import ExperimentStore, flatten
-from postloan.runner import execute_experiment
+from postloan.storage.experiments import ExperimentStore, flatten
 from sim.engine import simulate
 from sim.kpis import TIMING_FIELDS
 from sim.scenario import load_scenario
+from sim.statistics import mean_interval, welch_interval
 from strategies.registry import resolve
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = ROOT / "scenarios" / "small.yaml"
 TIMING = ["experiment_id", *TIMING_FIELDS]
 
-app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
-register(app)
 runner = CliRunner()
 
 
@@ -230,7 +228,8 @@ def test_common_random_numbers_seed_scheme(serial_run):
 # ---------------------------------------------------------------------------- statistics
 def test_intervals_match_textbook():
     x = np.array([1.0, 2.0, 3.0, 4.0])
-    m, sd, lo, _hi = t_interval(x)
+    iv = mean_interval(x)
+    m, sd, lo = iv.mean, iv.sd, iv.low
     assert m == 2.5 and lo == pytest.approx(2.5 - 3.182446 * sd / 2, rel=1e-6)
     d, ulo, uhi = welch_interval(np.array([1.0, 2, 3]), np.array([2.0, 4, 6]))
     assert d == -2 and ulo < d < uhi
@@ -247,7 +246,7 @@ def test_paired_intervals_narrower_than_unpaired_with_crn(tmp_path):
     assert row.width_ratio == pytest.approx(unpaired / paired)
     assert row.significant and "worse" in row.verdict
     assert row.win_rate == 0.0  # no contact never beats the default ladder on net recovery
-    champ = comp[(comp.kpi == "net_recovery") & (comp.strategy == "default")].iloc[0]
+    champ = comp[(comp.kpi == "net_recovery") & (comp.strategy == "standard")].iloc[0]
     assert champ.verdict == "champion" and champ.ci_low < champ["mean"] < champ.ci_high
 
 
@@ -398,7 +397,7 @@ def test_interrupted_run_resumes_without_recomputing(tmp_path):
 def test_killed_process_resumes_from_cli(tmp_path):
     spec = write_spec(tmp_path, replications=10)
     out = tmp_path / "results"
-    code = "from postloan.experiments_cli import main; main()"
+    code = "from postloan.cli import main; main()"
     proc = subprocess.Popen(
         [sys.executable, "-c", code, "experiment", str(spec), "--out", str(out), "--no-report"],
         cwd=ROOT,
@@ -459,7 +458,7 @@ def test_store_layout(serial_run):
     assert man["status"] == "complete" and man["cells_done"] == 8 and man["kind"] == "experiment"
     assert man["spec_hash"] == exp.spec_hash
     comp = json.loads((folder / "comparison.json").read_text())
-    assert comp["champion"] == "default"
+    assert comp["champion"] == "standard"
     kpis = {r["kpi"] for r in comp["rows"]}
     assert {"net_recovery", "cost", "churned", "complaints", "contacts_call"} <= kpis
     rep0 = [p for p in (folder / "cells").glob("*.daily.parquet")]
@@ -468,7 +467,7 @@ def test_store_layout(serial_run):
 
 
 def test_runs_list_show_and_query(serial_run, tmp_path):
-    from postloan.store import save_run
+    from postloan.storage.runs import save_run
 
     _, _, outcome = serial_run
     results = outcome.folder.parent
@@ -499,9 +498,9 @@ def test_runs_list_show_and_query(serial_run, tmp_path):
     )
     assert q.exit_code == 0, q.output
     got = json.loads(q.stdout)
-    assert [(r["strategy"], r["n"]) for r in got] == [("default", 4), ("none", 4)]
+    assert [(r["strategy"], r["n"]) for r in got] == [("none", 4), ("standard", 4)]
     want = outcome.cells.groupby("strategy")["net_recovery"].mean()
-    assert got[0]["net"] == pytest.approx(want["default"])
+    assert got[1]["net"] == pytest.approx(want["standard"])
     df = api.query("SELECT run_id, strategy, contacts_call FROM runs", results)
     assert list(df["strategy"]) == ["none"] and df["contacts_call"].iloc[0] == 0
     user_error(invoke("query", "SELECT nope FROM cells", "--results", results), "query failed")
@@ -526,13 +525,13 @@ def test_compare_cli(tmp_path):
     result = invoke(*args, "--json")
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
-    assert data["champion"] == "default" and data["cells_computed"] == 4
+    assert data["champion"] == "standard" and data["cells_computed"] == 4
     rows = [r for r in data["rows"] if r["kpi"] == "net_recovery"]
-    assert {r["strategy"] for r in rows} == {"default", "none"}
+    assert {r["strategy"] for r in rows} == {"standard", "none"}
     table = invoke(*args[:-2], "--out", tmp_path / "r2", "--champion", "none")
     assert table.exit_code == 0, table.output
     assert "none (champion)" in table.stdout
-    assert "default vs none" in table.stdout or "than none on net_recovery" in table.stdout
+    assert "standard vs none" in table.stdout or "than none on net_recovery" in table.stdout
     user_error(invoke(*args[:3], "default,nope", "--out", tmp_path / "r3"), "unknown strategy")
     assert not (tmp_path / "r3").exists()
     user_error(invoke(*args[:3], "default,none", "--champion", "x"), "--champion")

@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from optimizer.space import load_space
-from postloan.experiment import load_experiment
+from postloan.experiments.spec import load_experiment
 from sim.scenario import load_scenario
 from sim.user_input import UserInputError
 from strategies.registry import load_strategy_file

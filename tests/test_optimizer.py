@@ -36,7 +36,7 @@ from optimizer.search import (
 )
 from optimizer.space import SpaceError, load_space, space_from_dict
 from optimizer.verify import KPIS, verification_seeds, verify
-from postloan.executors import make_executor
+from postloan.experiments.executors import make_executor
 from sim.scenario import load_scenario
 from strategies.registry import load_strategy_file, resolve
 

@@ -11,22 +11,19 @@ import subprocess
 from pathlib import Path
 
 import pytest
-import typer
 from typer.testing import CliRunner
 
 from postloan import api
-from postloan.experiments_cli import register
-from postloan.report import write_experiment_report, write_run_report
-from postloan.store import save_run
+from postloan.cli import app
+from postloan.reports.experiment import write_experiment_report
+from postloan.reports.run import write_run_report
+from postloan.storage.runs import save_run
 from sim.engine import simulate
 from sim.scenario import load_scenario
 from strategies.registry import resolve
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = ROOT / "scenarios" / "small.yaml"
-
-app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
-register(app)
 
 
 def chromium() -> str | None:

@@ -8,7 +8,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from postloan.staffing_cli import staffing_app
+from postloan.commands.staffing import staffing_app
 from sim.operations.erlang import agents_for_service_level, queue_metrics
 
 FIGURES = ("p_wait", "mean_wait_s", "service_level", "abandon_rate", "occupancy")

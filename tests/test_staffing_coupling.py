@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from postloan.staffing_sweep import plan_for, staffing_sweep
+from postloan.experiments.staffing_sweep import plan_for, staffing_sweep
 from sim.engine import simulate
 from sim.scenario import Scenario, ScenarioError, StaffingSpec, load_scenario
 from strategies.registry import resolve

@@ -18,9 +18,9 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from postloan.executors import ProcessExecutor, SerialExecutor
-from postloan.experiment import load_experiment
-from postloan.runner import execute_experiment
+from postloan.experiments.executors import ProcessExecutor, SerialExecutor
+from postloan.experiments.runner import execute_experiment
+from postloan.experiments.spec import load_experiment
 from sim.engine import simulate
 from sim.kpis import TIMING_FIELDS
 from sim.scenario import load_scenario

@@ -9,7 +9,14 @@ For every variant, strategy and KPI:
   strategy did better, in the KPI's good direction);
 * for contrast, the *unpaired* (Welch) interval for the same difference, which is what one
   would get if the strategies had been run on independent books;
-* a verdict in plain words: "not significant" whenever the paired interval contains 0.
+* the two-sided p-value of "no paired difference" and its Holm adjustment over the
+  challengers of a variant (``p_holm``), so that with several challengers the chance of
+  calling any of them different by luck stays at 5 %;
+* a verdict in plain words: "not significant" whenever the paired interval contains 0, and a
+  warning when a difference does not survive Holm's adjustment.
+
+The statistics are :mod:`sim.statistics`; which way is better is the outcome registry's
+(:mod:`sim.outcomes`).
 
 Replications are the units: with uncertainty samples, a unit is ``(sample, replication)``.
 """
@@ -17,59 +24,19 @@ Replications are the units: with uncertainty samples, a unit is ``(sample, repli
 from __future__ import annotations
 
 import math
-import warnings
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
-from postloan.results_store import META_COLUMNS
+from postloan.formatting import format_diff
+from postloan.storage.experiments import META_COLUMNS
+from sim.outcomes import HEADLINE_KPIS, NOT_OUTCOMES, direction
+from sim.statistics import column_intervals, holm, paired_columns, welch_columns
 
-#: KPIs shown first (CLI, report) when the experiment names none.
-HEADLINE_KPIS = (
-    "net_recovery",
-    "collected",
-    "cost",
-    "cure_rate",
-    "delinquency_rate_30p",
-    "npl_ratio_90p",
-    "net_credit_loss",
-    "churned",
-    "lifetime_value_lost",
-    "complaints",
-    "compliance_breaches",
-    "promises_kept",
-)
+__all__ = ["HEADLINE_KPIS", "compare_cells", "direction", "headline", "kpi_columns", "verdict"]
 
-_HIGHER = ("collected", "net_recovery", "cure_rate", "promises_kept", "restructures")
-_LOWER = (
-    "cost",
-    "delinquency_rate",
-    "npl_ratio",
-    "charge_off",
-    "net_credit_loss",
-    "churned",
-    "lifetime_value_lost",
-    "complaints",
-    "compliance_breaches",
-    "new_delinquent",
-    "promises_broken",
-    "unserved",
-    "monthly_new_delinquency_rate",
-)
 #: Columns that are not KPIs (inputs, timing).
-NOT_KPIS = frozenset(
-    {*META_COLUMNS, "accounts", "days", "shards", "wall_seconds", "account_days_per_second"}
-)
-
-
-def direction(kpi: str) -> str:
-    """``higher`` or ``lower`` is better, or ``neutral``."""
-    if kpi.startswith(_LOWER):
-        return "lower"
-    if kpi.startswith(_HIGHER):
-        return "higher"
-    return "neutral"
+NOT_KPIS = frozenset({*META_COLUMNS, *NOT_OUTCOMES})
 
 
 def kpi_columns(cells: pd.DataFrame) -> list[str]:
@@ -82,58 +49,6 @@ def kpi_columns(cells: pd.DataFrame) -> list[str]:
         and pd.api.types.is_numeric_dtype(cells[c])
         and not pd.api.types.is_bool_dtype(cells[c])
     ]
-
-
-def t_interval(x: np.ndarray, confidence: float = 0.95) -> tuple[float, float, float, float]:
-    """Mean, sd and the t-interval of ``x`` (NaN interval when fewer than 2 values)."""
-    x = np.asarray(x, dtype=float)
-    x = x[np.isfinite(x)]
-    n = x.size
-    if n == 0:
-        return math.nan, math.nan, math.nan, math.nan
-    m = float(x.mean())
-    if n < 2:
-        return m, math.nan, math.nan, math.nan
-    sd = float(x.std(ddof=1))
-    h = float(stats.t.ppf(0.5 + confidence / 2, n - 1)) * sd / math.sqrt(n)
-    return m, sd, m - h, m + h
-
-
-def welch_interval(
-    a: np.ndarray, b: np.ndarray, confidence: float = 0.95
-) -> tuple[float, float, float]:
-    """Difference of means ``mean(a) - mean(b)`` and its Welch t-interval (independent samples)."""
-    a = np.asarray(a, dtype=float)
-    b = np.asarray(b, dtype=float)
-    a, b = a[np.isfinite(a)], b[np.isfinite(b)]
-    if a.size < 2 or b.size < 2:
-        return float(a.mean() - b.mean()) if a.size and b.size else math.nan, math.nan, math.nan
-    va, vb = a.var(ddof=1) / a.size, b.var(ddof=1) / b.size
-    d = float(a.mean() - b.mean())
-    se = math.sqrt(va + vb)
-    if se == 0:
-        return d, d, d
-    df = (va + vb) ** 2 / (va**2 / (a.size - 1) + vb**2 / (b.size - 1))
-    h = float(stats.t.ppf(0.5 + confidence / 2, df)) * se
-    return d, d - h, d + h
-
-
-def _is_rate(kpi: str) -> bool:
-    return "rate" in kpi or "ratio" in kpi or kpi.endswith("share")
-
-
-def _fmt(kpi: str, x: float, scale: float) -> str:
-    """A signed difference, with precision chosen from ``scale`` (the largest magnitude shown
-    alongside), rates in percentage points."""
-    if not math.isfinite(x):
-        return "n/a"
-    if _is_rate(kpi):
-        return f"{100 * x:+.2f} pp"
-    if scale >= 100:
-        return f"{x:+,.0f}"
-    if scale >= 1:
-        return f"{x:+,.2f}"
-    return f"{x:+.3g}"
 
 
 def verdict(
@@ -155,11 +70,11 @@ def verdict(
     if diff == 0 and lo == 0 and hi == 0:
         return False, "no difference: identical in every replication"
     scale = max(abs(diff), abs(lo), abs(hi))
-    interval = f"{pct} interval {_fmt(kpi, lo, scale)} to {_fmt(kpi, hi, scale)}"
+    interval = f"{pct} interval {format_diff(kpi, lo, scale)} to {format_diff(kpi, hi, scale)}"
     if lo <= 0 <= hi:
         return False, (
             f"not significant: {strategy} vs {champion} differs by "
-            f"{_fmt(kpi, diff, scale)} on {kpi}, but the {interval} contains 0"
+            f"{format_diff(kpi, diff, scale)} on {kpi}, but the {interval} contains 0"
         )
     d = direction(kpi)
     if d == "neutral":
@@ -168,37 +83,9 @@ def verdict(
         better = (diff > 0) == (d == "higher")
         word = "better" if better else "worse"
     return True, (
-        f"{strategy} is {word} than {champion} on {kpi} by {_fmt(kpi, diff, scale)} ({interval})"
+        f"{strategy} is {word} than {champion} on {kpi} by "
+        f"{format_diff(kpi, diff, scale)} ({interval})"
     )
-
-
-def _column_stats(x: np.ndarray, confidence: float):
-    """Per-column n, mean, sd and t-interval of a (units x KPIs) array, NaN-aware."""
-    ok = np.isfinite(x)
-    n = ok.sum(axis=0)
-    with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        mean = np.nanmean(np.where(ok, x, np.nan), axis=0)
-        sd = np.nanstd(np.where(ok, x, np.nan), axis=0, ddof=1)
-        sd = np.where(n >= 2, sd, np.nan)
-        t = stats.t.ppf(0.5 + confidence / 2, np.maximum(n - 1, 1))
-        half = np.where(n >= 2, t * sd / np.sqrt(np.maximum(n, 1)), np.nan)
-    return n, mean, sd, mean - half, mean + half
-
-
-def _welch_columns(a: np.ndarray, b: np.ndarray, confidence: float):
-    """Per-column Welch interval of ``mean(a) - mean(b)`` (independent samples)."""
-    na, ma, sa, _, _ = _column_stats(a, confidence)
-    nb, mb, sb, _, _ = _column_stats(b, confidence)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        va, vb = sa**2 / na, sb**2 / nb
-        se = np.sqrt(va + vb)
-        df = (va + vb) ** 2 / (va**2 / (na - 1) + vb**2 / (nb - 1))
-        df = np.where(np.isfinite(df) & (df > 0), df, 1.0)
-        half = stats.t.ppf(0.5 + confidence / 2, df) * se
-        half = np.where(se == 0, 0.0, half)
-    d = ma - mb
-    return d - half, d + half
 
 
 def compare_cells(
@@ -223,8 +110,9 @@ def compare_cells(
     DataFrame
         One row per (variant, strategy, KPI): ``n, mean, sd, ci_low, ci_high``; against the
         champion ``diff, diff_ci_low, diff_ci_high, win_rate, unpaired_ci_low,
-        unpaired_ci_high, width_ratio`` (unpaired width / paired width), ``significant`` and
-        ``verdict``.
+        unpaired_ci_high, width_ratio`` (unpaired width / paired width), ``p_value`` (paired
+        t-test), ``p_holm`` (Holm-adjusted over the challengers), ``significant`` (the paired
+        interval excludes 0) and ``verdict``.
     """
     if cells.empty:
         return pd.DataFrame()
@@ -238,7 +126,7 @@ def compare_cells(
         raise ValueError(f"champion {champion!r} is not among the strategies {order}")
     kpis = [k for k in (kpis or kpi_columns(cells)) if k in cells]
     unit = ["sample", "replication"] if "sample" in cells else ["replication"]
-    lower = np.array([direction(k) == "lower" for k in kpis])
+    higher = np.array([direction(k) != "lower" for k in kpis])
     rows = []
     for (vi, vlabel), vc in cells.groupby(["variant", "variant_label"], sort=True):
         mats = {
@@ -248,18 +136,15 @@ def compare_cells(
         }
         champ = mats.get(champion)
         for strat, m in mats.items():
-            n, mean, sd, lo, hi = _column_stats(m.to_numpy(), confidence)
+            n, mean, sd, lo, hi = column_intervals(m.to_numpy(), confidence)
             paired = None
             if strat != champion and champ is not None:
                 common = m.index.intersection(champ.index)
                 if len(common):
-                    d = m.loc[common].to_numpy() - champ.loc[common].to_numpy()
-                    dn, dm, _dsd, dlo, dhi = _column_stats(d, confidence)
-                    ulo, uhi = _welch_columns(m.to_numpy(), champ.to_numpy(), confidence)
-                    with np.errstate(invalid="ignore"):
-                        wins = np.where(lower, d < 0, d > 0) & np.isfinite(d)
-                        win_rate = wins.sum(axis=0) / np.maximum(dn, 1)
-                    paired = (dn, dm, dlo, dhi, ulo, uhi, np.where(dn > 0, win_rate, np.nan))
+                    x, y = m.loc[common].to_numpy(), champ.loc[common].to_numpy()
+                    dn, dm, dlo, dhi, p, wr = paired_columns(x, y, higher, confidence)
+                    _, ulo, uhi = welch_columns(m.to_numpy(), champ.to_numpy(), confidence)
+                    paired = (dn, dm, dlo, dhi, ulo, uhi, wr, p)
             for j, kpi in enumerate(kpis):
                 row = {
                     "variant": int(vi),
@@ -275,7 +160,7 @@ def compare_cells(
                     "ci_high": float(hi[j]),
                 }
                 if paired is not None:
-                    dn, dm, dlo, dhi, ulo, uhi, wr = (float(a[j]) for a in paired)
+                    dn, dm, dlo, dhi, ulo, uhi, wr, p = (float(a[j]) for a in paired)
                     pw, uw = dhi - dlo, uhi - ulo
                     sig, text = verdict(strat, champion, kpi, dm, dlo, dhi, int(dn), confidence)
                     row.update(
@@ -286,6 +171,7 @@ def compare_cells(
                         unpaired_ci_low=ulo,
                         unpaired_ci_high=uhi,
                         width_ratio=(uw / pw) if pw > 0 else math.nan,
+                        p_value=p,
                         significant=sig,
                         verdict=text,
                     )
@@ -298,11 +184,30 @@ def compare_cells(
                         unpaired_ci_low=math.nan,
                         unpaired_ci_high=math.nan,
                         width_ratio=math.nan,
+                        p_value=math.nan,
                         significant=None,
                         verdict="champion" if strat == champion else "no paired replications",
                     )
                 rows.append(row)
-    return pd.DataFrame(rows)
+    return _with_holm(pd.DataFrame(rows), confidence)
+
+
+def _with_holm(table: pd.DataFrame, confidence: float) -> pd.DataFrame:
+    """Holm-adjusted p-values over the challengers of each variant and KPI (the family of
+    comparisons against one champion), and a note in the verdicts they change."""
+    if table.empty:
+        return table
+    table["p_holm"] = table.groupby(["variant", "kpi"], sort=False)["p_value"].transform(
+        lambda p: pd.Series(holm(p.to_numpy(dtype=float)), index=p.index)
+    )
+    alpha = 1 - confidence
+    lost = (table["significant"] == True) & (table["p_holm"] > alpha)  # noqa: E712
+    if lost.any():
+        table.loc[lost, "verdict"] = [
+            f"{v}; not significant after Holm's adjustment (adjusted p {p:.3f})"
+            for v, p in zip(table.loc[lost, "verdict"], table.loc[lost, "p_holm"], strict=True)
+        ]
+    return table
 
 
 def headline(table: pd.DataFrame, kpis: list[str] | None = None) -> pd.DataFrame:
@@ -311,14 +216,3 @@ def headline(table: pd.DataFrame, kpis: list[str] | None = None) -> pd.DataFrame
     sub = table[table["kpi"].isin(kpis)].copy()
     sub["_k"] = sub["kpi"].map({k: i for i, k in enumerate(kpis)})
     return sub.sort_values(["variant", "_k"], kind="stable").drop(columns="_k")
-
-
-def format_value(kpi: str, x: float) -> str:
-    """A KPI value for people: rates as percentages, money and counts with separators."""
-    if x is None or (isinstance(x, float) and not math.isfinite(x)):
-        return "n/a"
-    if _is_rate(kpi):
-        return f"{x:.2%}"
-    if abs(x) >= 100:
-        return f"{x:,.0f}"
-    return f"{x:,.3g}"

@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shlex
-import tempfile
 import time
 from pathlib import Path
 
@@ -26,7 +24,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from postloan.errors import fail
+from postloan.commands.errors import command, fail
+from postloan.storage.paths import check_out_dir
+from sim.atomic import write_text
 
 err = Console(stderr=True)
 
@@ -45,7 +45,7 @@ DEFAULTS = {
 }
 
 #: The base scenario (segments, traits, channels) of a calibration unless --base says otherwise.
-DEFAULT_BASE = Path(__file__).resolve().parents[1] / "scenarios" / "small.yaml"
+DEFAULT_BASE = Path(__file__).resolve().parents[2] / "scenarios" / "small.yaml"
 
 PanelArg = typer.Argument(..., help="Status panel: long CSV/Parquet, or the wide Taiwan file")
 IdOpt = typer.Option(None, "--id", help="Account id column")
@@ -151,13 +151,7 @@ def _strategy(name: str):
 
 def _write_atomic(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes the file private; give it the usual mode
-    os.replace(tmp, path)
+    write_text(path, text)
 
 
 def fit_json_path(out: Path) -> Path:
@@ -343,7 +337,7 @@ def register(app: typer.Typer) -> None:
     """Add ``calibrate``, ``backtest`` and ``stress`` to the main CLI."""
     register_stress(app)
 
-    @app.command()
+    @command(app, simulates=True)
     def calibrate(
         panel: Path = PanelArg,
         id_col: str | None = IdOpt,
@@ -392,6 +386,7 @@ def register(app: typer.Typer) -> None:
         t0 = time.perf_counter()
         if out.suffix not in (".yaml", ".yml"):
             raise fail(f"--out: {out} must be a .yaml file")
+        check_out_dir(out.parent)  # before the fit, not after it
         data = _load(panel, id_col, period_col, status_col, mapping, fmt)
         _check_train_until(data, train_until, strictly_inside=False)
         base_sc = _base(base)
@@ -526,7 +521,7 @@ def register(app: typer.Typer) -> None:
             f"{result.evaluations} simulations)"
         )
 
-    @app.command()
+    @command(app, simulates=True)
     def backtest(
         panel: Path = PanelArg,
         id_col: str | None = IdOpt,
@@ -564,6 +559,8 @@ def register(app: typer.Typer) -> None:
 
         if out is not None and out.suffix != ".json":
             raise fail(f"--out: {out} must be a .json file")
+        if out is not None:
+            check_out_dir(out.parent)
         data = _load(panel, id_col, period_col, status_col, mapping, fmt)
         _check_train_until(data, train_until, strictly_inside=True)
         strat = _strategy(strategy)
@@ -668,7 +665,7 @@ def register(app: typer.Typer) -> None:
 def register_stress(app: typer.Typer) -> None:
     """Add ``stress``: a calibrated book under the baseline, mild and severe macro paths."""
 
-    @app.command()
+    @command(app, simulates=True)
     def stress(
         scenario: Path = typer.Argument(
             ..., help="Scenario YAML, e.g. scenarios/status_panel.yaml"

@@ -26,12 +26,10 @@ the cells whose files are missing.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import re
-import shutil
-import tempfile
+import socket
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -40,7 +38,16 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from postloan.store import code_commit, package_versions
+from postloan.formatting import round_for_people
+from postloan.storage.manifest import MANIFEST, dumps, read_manifest
+from postloan.storage.provenance import (
+    RESULT_SCHEMA_VERSION,
+    check_schema,
+    code_commit,
+    model_version,
+    package_versions,
+)
+from sim.atomic import clean_temporaries, staged_folder, write_file, write_text
 
 #: Columns of a cell row that describe the cell rather than measure it.
 META_COLUMNS = (
@@ -55,7 +62,6 @@ META_COLUMNS = (
     "replication",
     "seed",
 )
-MANIFEST = "manifest.json"
 _SAFE = re.compile(r"[^0-9A-Za-z]+")
 
 
@@ -82,34 +88,9 @@ def flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and a rename."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def atomic_write_parquet(df: pd.DataFrame, path: Path) -> None:
-    """Write a Parquet file through a temporary file and a rename."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        df.to_parquet(tmp, index=False)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write a Parquet file whole or not at all."""
+    write_file(path, lambda tmp: df.to_parquet(tmp, index=False))
 
 
 def atomic_write_row(row: dict[str, Any], path: Path) -> None:
@@ -118,46 +99,7 @@ def atomic_write_row(row: dict[str, Any], path: Path) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        pq.write_table(pa.Table.from_pylist([row]), tmp)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _json_default(x: Any) -> Any:
-    if hasattr(x, "item"):
-        return x.item()
-    return str(x)
-
-
-def dumps(obj: Any) -> str:
-    """JSON with NaN written as null (strict JSON)."""
-
-    def clean(v: Any) -> Any:
-        if isinstance(v, float) and not math.isfinite(v):
-            return None
-        if isinstance(v, dict):
-            return {k: clean(x) for k, x in v.items()}
-        if isinstance(v, list | tuple):
-            return [clean(x) for x in v]
-        if hasattr(v, "item") and not isinstance(v, str):
-            return clean(v.item())
-        return v
-
-    return json.dumps(clean(obj), indent=2, default=_json_default, allow_nan=False) + "\n"
-
-
-def read_manifest(folder: Path) -> dict | None:
-    try:
-        return json.loads((Path(folder) / MANIFEST).read_text())
-    except (OSError, ValueError):
-        return None
+    write_file(path, lambda tmp: pq.write_table(pa.Table.from_pylist([row]), tmp))
 
 
 # ---------------------------------------------------------------------------- the store
@@ -176,8 +118,7 @@ class ExperimentStore:
         out_dir.mkdir(parents=True, exist_ok=True)
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
         eid = f"{stamp}-{experiment.name}"
-        tmp = Path(tempfile.mkdtemp(prefix=f".{eid}.", dir=out_dir))
-        try:
+        with staged_folder(out_dir, eid) as tmp:
             (tmp / "cells").mkdir()
             (tmp / "scenarios").mkdir()
             for v in experiment.variants:
@@ -206,6 +147,7 @@ class ExperimentStore:
                 "scenario": experiment.base.name,
                 "accounts": experiment.base.accounts,
                 "days": experiment.base.days,
+                "currency": getattr(experiment.base, "currency", "USD"),
                 "variants": [
                     {
                         "index": v.index,
@@ -217,18 +159,17 @@ class ExperimentStore:
                 ],
                 "samples": experiment.samples,
                 "executor": executor,
+                "schema_version": RESULT_SCHEMA_VERSION,
+                "model_version": model_version(),
                 "packages": package_versions(),
                 "code_commit": code_commit(),
                 "created": datetime.now(UTC).isoformat(),
                 "finished": None,
                 "wall_seconds": 0.0,
+                "pid": os.getpid(),
+                "host": socket.gethostname(),
             }
             (tmp / MANIFEST).write_text(dumps(man))
-            os.chmod(tmp, 0o755)
-            tmp.rename(out_dir / eid)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
         return cls(out_dir / eid)
 
     @classmethod
@@ -244,7 +185,11 @@ class ExperimentStore:
             man = read_manifest(d)
             if man and man.get("kind") == "experiment" and man.get("spec_hash") == spec_hash:
                 found.append(d)
-        return cls(max(found, key=lambda d: d.name)) if found else None
+        if not found:
+            return None
+        newest = max(found, key=lambda d: d.name)
+        check_schema(read_manifest(newest) or {}, newest)
+        return cls(newest)
 
     # ------------------------------------------------------------ manifest
     @property
@@ -257,8 +202,18 @@ class ExperimentStore:
     def update_manifest(self, **changes: Any) -> dict:
         man = self.manifest
         man.update(changes)
-        atomic_write_text(self.folder / MANIFEST, dumps(man))
+        write_text(self.folder / MANIFEST, dumps(man))
         return man
+
+    def status(self) -> tuple[str, int, int]:
+        """``(status, cells on disk, cells total)``, told truthfully: a folder left
+        "running" by a process that no longer runs (killed, machine rebooted) is
+        "interrupted", and the count is of the cell files actually saved."""
+        man = self.manifest
+        status = man.get("status") or "unknown"
+        if status == "running" and not _alive(man):
+            status = "interrupted"
+        return status, len(self.cell_files()), int(man.get("cells_total") or 0)
 
     @property
     def experiment_id(self) -> str:
@@ -267,13 +222,7 @@ class ExperimentStore:
     # ------------------------------------------------------------ cells
     def clean_temporaries(self) -> int:
         """Remove temporary files an interruption left behind; returns how many."""
-        n = 0
-        for d in (self.folder, self.cells_dir):
-            if d.is_dir():
-                for f in d.glob(".*.tmp"):
-                    f.unlink(missing_ok=True)
-                    n += 1
-        return n
+        return clean_temporaries(self.folder) + clean_temporaries(self.cells_dir)
 
     def cell_path(self, key: str) -> Path:
         return self.cells_dir / f"{key}.parquet"
@@ -353,9 +302,9 @@ class ExperimentStore:
 
     # ------------------------------------------------------------ comparison
     def write_comparison(self, table: pd.DataFrame, meta: dict) -> None:
-        atomic_write_text(self.folder / "comparison.csv", table.to_csv(index=False))
+        write_text(self.folder / "comparison.csv", round_for_people(table).to_csv(index=False))
         records = table.astype(object).where(table.notna(), None).to_dict(orient="records")
-        atomic_write_text(self.folder / "comparison.json", dumps({**meta, "rows": records}))
+        write_text(self.folder / "comparison.json", dumps({**meta, "rows": records}))
 
     def finish(self, wall_seconds: float, cells_done: int) -> dict:
         man = self.manifest
@@ -365,6 +314,20 @@ class ExperimentStore:
             finished=datetime.now(UTC).isoformat(),
             wall_seconds=float(man.get("wall_seconds") or 0.0) + wall_seconds,
         )
+
+
+def _alive(man: dict) -> bool:
+    """Whether the process that wrote a "running" manifest still runs (unknown: assumed so)."""
+    pid, host = man.get("pid"), man.get("host")
+    if pid is None or host != socket.gethostname():
+        return True  # another machine (a Dask client elsewhere) or an older folder
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, ValueError):
+        return True
+    return True
 
 
 def cell_row(experiment_id: str, cell, fingerprint: str, summary: dict) -> dict[str, Any]:
@@ -386,88 +349,3 @@ def cell_row(experiment_id: str, cell, fingerprint: str, summary: dict) -> dict[
     row["seed"] = int(summary.get("seed", cell.seed))
     row.update(kpis)
     return row
-
-
-# ---------------------------------------------------------------------------- listing
-def list_results(results: Path) -> pd.DataFrame:
-    """Every run and experiment folder under ``results`` (newest first)."""
-    rows = []
-    results = Path(results)
-    if results.is_dir():
-        for d in results.iterdir():
-            if not d.is_dir() or d.name.startswith("."):
-                continue
-            man = read_manifest(d)
-            if man is None:
-                continue
-            if man.get("kind") == "experiment":
-                rows.append(
-                    {
-                        "id": d.name,
-                        "kind": "experiment",
-                        "name": man.get("name"),
-                        "scenario": man.get("scenario"),
-                        "strategy": ",".join(man.get("strategies", [])),
-                        "accounts": man.get("accounts"),
-                        "days": man.get("days"),
-                        "status": f"{man.get('status')} {man.get('cells_done')}/"
-                        f"{man.get('cells_total')}",
-                        "created": man.get("created"),
-                    }
-                )
-            else:
-                summary = {}
-                try:
-                    summary = json.loads((d / "summary.json").read_text())
-                except (OSError, ValueError):
-                    pass
-                rows.append(
-                    {
-                        "id": d.name,
-                        "kind": "run",
-                        "name": man.get("scenario"),
-                        "scenario": man.get("scenario"),
-                        "strategy": man.get("strategy"),
-                        "accounts": man.get("accounts"),
-                        "days": man.get("days"),
-                        "status": (
-                            f"net {summary['net_recovery']:,.0f}"
-                            if "net_recovery" in summary
-                            else "?"
-                        ),
-                        "created": man.get("created"),
-                    }
-                )
-    cols = ["id", "kind", "name", "scenario", "strategy", "accounts", "days", "status", "created"]
-    df = pd.DataFrame(rows, columns=cols)
-    return df.sort_values("id", ascending=False, kind="stable").reset_index(drop=True)
-
-
-class ResultNotFound(LookupError):
-    """No saved run or experiment matches an id (or more than one does)."""
-
-
-def find_result(results: Path, ident: str) -> Path:
-    """The folder whose id is ``ident`` or starts with it (unique prefix); or a path."""
-    p = Path(ident)
-    if p.is_dir() and (p / MANIFEST).exists():
-        return p
-    results = Path(results)
-    exact = results / ident
-    if exact.is_dir() and (exact / MANIFEST).exists():
-        return exact
-    matches = (
-        sorted(
-            d
-            for d in results.iterdir()
-            if d.is_dir() and not d.name.startswith(".") and ident in d.name
-        )
-        if results.is_dir()
-        else []
-    )
-    if len(matches) == 1:
-        return matches[0]
-    if not matches:
-        raise ResultNotFound(f"no run or experiment matching {ident!r} under {results}")
-    names = ", ".join(m.name for m in matches[:5])
-    raise ResultNotFound(f"{ident!r} matches {len(matches)} folders ({names}...); be more specific")

@@ -16,21 +16,17 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from sim.operations.des import simulate
-from sim.operations.erlang import (
-    QueueMetrics,
-    agents_for_service_level,
-    offered_load,
-    queue_metrics,
-)
-from sim.operations.model import pure_inbound
-from sim.operations.results import OperationsResult
+from postloan.commands.errors import check_seed, command, guarded
+
+if TYPE_CHECKING:  # the operations model is imported when a command runs (fast start-up)
+    from sim.operations.erlang import QueueMetrics
+    from sim.operations.results import OperationsResult
 
 #: Figures compared between the DES and the formulas, with their labels.
 FIGURES = {
@@ -78,6 +74,8 @@ class Line:
 
     def analytic(self, agents: int) -> QueueMetrics:
         """Erlang-C, or Erlang-A with a patience."""
+        from sim.operations.erlang import queue_metrics
+
         try:
             return queue_metrics(
                 self.calls_per_hour, self.aht_s, agents, self.target_s, self.patience_s
@@ -87,6 +85,9 @@ class Line:
 
     def simulate(self, agents: int) -> OperationsResult:
         """The DES of the same line (exactly M/M/n or M/M/n+M)."""
+        from sim.operations.des import simulate
+        from sim.operations.model import pure_inbound
+
         config = pure_inbound(
             self.calls_per_hour,
             self.aht_s,
@@ -98,7 +99,6 @@ class Line:
         return simulate(config, seed=self.seed, replications=self.replications)
 
 
-@staffing_app.callback(invoke_without_command=True)
 def compare(
     ctx: typer.Context,
     calls_per_hour: float | None = CallsOption,
@@ -127,7 +127,7 @@ def compare(
     _print_comparison(line, agents, analytic, des)
 
 
-@staffing_app.command("plan")
+@command(staffing_app, "plan")
 def plan(
     calls_per_hour: float | None = CallsOption,
     aht: float | None = AhtOption,
@@ -142,6 +142,8 @@ def plan(
     as_json: bool = JsonOption,
 ) -> None:
     """Fewest agents meeting a service-level target (analytic), confirmed in the DES."""
+    from sim.operations.erlang import agents_for_service_level
+
     line = _line(calls_per_hour, aht, patience, hours, replications, target_seconds, seed)
     if not 0.0 < target_sl < 1.0:
         _bad("--target-sl", target_sl, "a share strictly between 0 and 1")
@@ -198,6 +200,8 @@ def _positive_int(value: int | None, option: str, allowed: str) -> int:
 
 def _check_stable(line: Line, agents: int) -> None:
     """Without abandonment the queue grows for ever unless agents exceed the offered load."""
+    from sim.operations.erlang import offered_load
+
     load = offered_load(line.calls_per_hour, line.aht_s)
     if line.patience_s is None and load >= agents:
         _bad(
@@ -255,6 +259,7 @@ def _print_comparison(
 
 def _plan_report(line: Line, agents: int, target_sl: float) -> dict[str, object]:
     """DES service level at the analytic answer and one agent fewer, and whether they agree."""
+    from sim.operations.erlang import offered_load
 
     def level(n: int) -> dict[str, float | int | None]:
         des = line.simulate(n)
@@ -310,7 +315,7 @@ def _print_plan(report: dict[str, object]) -> None:
     )
 
 
-@staffing_app.command("sweep")
+@command(staffing_app, "sweep", simulates=True)
 def sweep(
     scenario: str = typer.Argument(..., help="Scenario YAML file, e.g. scenarios/baseline.yaml"),
     agents: str = typer.Option(
@@ -327,8 +332,8 @@ def sweep(
     count (the team mix of the scenario's plan, or the default plan, scaled)."""
     from pathlib import Path
 
-    from postloan.errors import USER_ERRORS
-    from postloan.staffing_sweep import staffing_sweep, sweep_chart
+    from postloan.experiments.staffing_sweep import staffing_sweep, sweep_chart
+    from sim.atomic import write_text
     from sim.scenario import load_scenario
     from strategies.registry import resolve
 
@@ -338,12 +343,13 @@ def sweep(
         _bad("--agents", agents, "comma-separated whole numbers, e.g. 5,10,20")
     if not totals or totals[0] < 1 or totals[-1] > 5000:
         _bad("--agents", agents, "head counts between 1 and 5000")
-    try:
-        sc = load_scenario(scenario, accounts=accounts, days=days)
-        strat = resolve(strategy)
-    except USER_ERRORS as error:
-        Console(stderr=True).print(f"error: {error}", markup=False)
-        raise typer.Exit(2) from None
+    check_seed(seed)
+    if out is not None:
+        from postloan.storage.paths import check_out_dir
+
+        check_out_dir(out)  # before the sweep, not after it
+    sc = load_scenario(scenario, accounts=accounts, days=days)
+    strat = resolve(strategy)
     with Console(stderr=True).status("sweeping") as status:
         df = staffing_sweep(
             sc, strat, totals, seed, lambda n: status.update(f"level {n}/{len(totals)}")
@@ -351,7 +357,7 @@ def sweep(
     if out is not None:
         folder = Path(out)
         folder.mkdir(parents=True, exist_ok=True)
-        df.to_csv(folder / "sweep.csv", index=False)
+        write_text(folder / "sweep.csv", df.to_csv(index=False))
         sweep_chart(df, folder / "sweep.html", f"{sc.name}: staffing sweep ({strat.name})")
     if as_json:
         typer.echo(df.to_json(orient="records"))
@@ -369,3 +375,12 @@ def sweep(
             f"{r.net_recovery:,.0f}",
         )
     Console().print(t)
+
+
+# the group's own form (``postloan staffing --calls-per-hour ...``) is its callback
+staffing_app.callback(invoke_without_command=True)(guarded(compare))
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``staffing`` group."""
+    app.add_typer(staffing_app, name="staffing")

@@ -279,12 +279,17 @@ def replication_seed(experiment_seed: int, sample: int, replication: int) -> int
 
 
 def _is_path(ref: str) -> bool:
-    return ref.endswith((".yaml", ".yml")) or "/" in ref or "\\" in ref
+    from strategies.python_refs import is_python_ref
+
+    return ref.endswith((".yaml", ".yml")) or "/" in ref or "\\" in ref or is_python_ref(ref)
 
 
 def strategy_label(ref: str, strategy: Strategy) -> str:
-    """How a strategy is named in cells and tables: as written for a name (``default`` stays
-    ``default``), the strategy's own name for a file."""
+    """How a strategy is named in cells and tables: as written for a library name (the default
+    strategy by its one name, ``standard``), the strategy's own name for a file or a Python
+    class (``package.module:Class``)."""
+    if ref == "default":
+        return "standard"
     return strategy.name if _is_path(ref) else ref
 
 
@@ -425,11 +430,25 @@ def spec_hash(spec: ExperimentSpec, base: Scenario, strategies: list[Strategy]) 
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
+def check_spec_names(spec: ExperimentSpec, source: str) -> None:
+    """The KPIs must be outcomes of the registry, and the name must fit in a folder name."""
+    from postloan.storage.paths import OutputError, folder_part
+    from sim.outcomes import check_names
+
+    try:
+        if spec.kpis:
+            check_names(list(spec.kpis), f"{source}: field 'kpis'")
+        folder_part(spec.name, f"{source}: field 'name':")
+    except (ValueError, OutputError) as exc:
+        raise ExperimentError(str(exc)) from None
+
+
 def build_experiment(spec: ExperimentSpec, source: str, root: Path) -> Experiment:
     """Resolve a validated spec: load the scenario, strategies, variants and samples.
 
     Every variant scenario is validated here, before anything runs.
     """
+    check_spec_names(spec, source)
     sc_path = Path(spec.scenario)
     if not sc_path.is_absolute():
         sc_path = root / sc_path

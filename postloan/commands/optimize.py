@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from enum import StrEnum
-from functools import wraps
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
-import pandas as pd
 import typer
 from rich.console import Console
 
-from postloan.errors import fail, user_errors
+from postloan.commands.errors import command, fail
+from sim.atomic import write_text
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 err = Console(stderr=True)
 
@@ -32,6 +33,8 @@ def _chart(
 ) -> Path | None:
     """Pareto scatter (cost vs net recovery, colour churn) and parallel coordinates, one HTML
     (``extra``: more HTML appended, e.g. the verification table)."""
+    import pandas as pd
+
     try:
         import plotly.graph_objects as go
     except ImportError:  # pragma: no cover
@@ -78,7 +81,7 @@ def _chart(
         + extra
         + "</body></html>"
     )
-    path.write_text(html, encoding="utf-8")
+    write_text(path, html)
     return path
 
 
@@ -104,6 +107,7 @@ def _verification_html(v) -> str:
 
 
 def _print_verification(console: Console, v) -> None:
+    import numpy as np
     from rich.table import Table
 
     t = Table(title=f"verification: {v.candidate} vs {v.reference}, {len(v.seeds)} fresh seeds")
@@ -130,33 +134,17 @@ def _verify(out: Path, console: Console, sc, best_sc, best_strategy, reference, 
 
     err.print(f"verification: {len(seeds)} fresh seeds x 3 runs (candidate, reference, none) ...")
     v = verify(sc, best_strategy, reference, seeds, ex, candidate_scenario=best_sc)
-    v.table.to_csv(out / "verification.csv")
-    v.runs.to_csv(out / "verification_runs.csv", index=False)
-    (out / "verification.json").write_text(json.dumps(v.summary(), indent=2), encoding="utf-8")
+    write_text(out / "verification.csv", v.table.to_csv())
+    write_text(out / "verification_runs.csv", v.runs.to_csv(index=False))
+    write_text(out / "verification.json", json.dumps(v.summary(), indent=2))
     _print_verification(console, v)
     return v
 
 
-def _optimiser_errors(fn: Callable) -> Callable:
-    """A bad space file or an unusable checkpoint: one message and exit code 2."""
-
-    @wraps(fn)
-    def wrapper(*args, **kwargs):
-        from optimizer.search import CheckpointError
-        from optimizer.space import SpaceError
-
-        try:
-            return fn(*args, **kwargs)
-        except (SpaceError, CheckpointError) as exc:
-            raise fail(str(exc)) from None
-
-    return wrapper
-
-
 def register(app: typer.Typer) -> None:
-    @app.command()
-    @user_errors
-    @_optimiser_errors
+    """Add ``optimize``."""
+
+    @command(app, simulates=True)
     def optimize(
         scenario: Path = typer.Argument(..., help="Scenario YAML file"),
         space: Path = typer.Option(..., "--space", help="Decision space YAML"),
@@ -201,7 +189,8 @@ def register(app: typer.Typer) -> None:
         """
         from optimizer.space import load_space, space_from_dict
         from optimizer.verify import verification_seeds
-        from postloan.executors import make_executor
+        from postloan.experiments.executors import make_executor
+        from postloan.storage.paths import check_out_dir
         from sim.scenario import load_scenario
         from strategies.registry import resolve
 
@@ -209,6 +198,7 @@ def register(app: typer.Typer) -> None:
             raise fail("--generations must be >= 1 and --population >= 4")
         if check_seeds == 1 or check_seeds < 0:
             raise fail("--check-seeds must be 0 (skip) or at least 2")
+        check_out_dir(out)  # before the search, not after it
         sc = load_scenario(scenario, accounts=accounts, days=days)
         sp = load_space(space)
         ref = resolve(reference)
@@ -239,6 +229,8 @@ def register(app: typer.Typer) -> None:
 
 
 def _run_search(sp, sc, out, ex, generations, population, resume, console, ref, compromise):
+    import numpy as np
+
     from optimizer.search import EvalTask, best_compromise, evaluate_task, replication_seeds, search
     from optimizer.space import strategy_yaml
 
@@ -262,9 +254,9 @@ def _run_search(sp, sc, out, ex, generations, population, resume, console, ref, 
         raise fail("no feasible candidate: loosen the budget or the churn cap")
     cols = [*sp.names, "net_recovery", "cost", "churned"]
     extra = [c for c in res.front.columns if c not in cols and c != "feasible"]
-    res.front[cols + extra].to_csv(out / "pareto.csv", index=False)
-    res.evaluated.to_csv(out / "evaluated.csv", index=False)
-    res.history.to_csv(out / "convergence.csv", index=False)
+    write_text(out / "pareto.csv", res.front[cols + extra].to_csv(index=False))
+    write_text(out / "evaluated.csv", res.evaluated.to_csv(index=False))
+    write_text(out / "convergence.csv", res.history.to_csv(index=False))
     # the compromise: the best net recovery at no more than the reference's cost (and churn)
     # on the search seeds
     seeds = replication_seeds(sc, sp.spec.replications)
@@ -297,14 +289,17 @@ def _run_search(sp, sc, out, ex, generations, population, resume, console, ref, 
             "# run with: postloan run best_compromise_scenario.yaml"
             " --strategy best_compromise.yaml\n"
         )
-        (out / "best_compromise_scenario.yaml").write_text(best_sc.to_yaml(), encoding="utf-8")
-    (out / "best_compromise.yaml").write_text(strategy_yaml(strat, header), encoding="utf-8")
+        write_text(out / "best_compromise_scenario.yaml", best_sc.to_yaml())
+    write_text(out / "best_compromise.yaml", strategy_yaml(strat, header))
     console.print(res.front[cols].to_string(index=False, float_format=lambda v: f"{v:,.1f}"))
     console.print(f"chosen compromise ({rule}, search seeds): {sp.as_dict(x)}")
     return strat, best_sc, (res.front, sp.names, f"{sc.name} x {sp.spec.name}")
 
 
 def _run_allocation(sp, sc, out, ex, check, console):
+    import numpy as np
+    import pandas as pd
+
     from optimizer.allocation import (
         choose_plan,
         estimate_responses,
@@ -323,7 +318,7 @@ def _run_allocation(sp, sc, out, ex, check, console):
     seeds = replication_seeds(sc, sp.spec.replications)
     err.print(f"response table: {len(names)} treatments x {len(seeds)} seeds ...")
     resp = estimate_responses(sc, treatments, seeds, ex, contacts=False)
-    resp.table.to_csv(out / "response_table.csv", index=False)
+    write_text(out / "response_table.csv", resp.table.to_csv(index=False))
     budget = sp.spec.constraints.budget
     churn_cap = sp.spec.constraints.churn_cap
     chosen = choose_plan(resp, budget=budget, churn_cap=churn_cap)
@@ -349,7 +344,7 @@ def _run_allocation(sp, sc, out, ex, check, console):
                 }
             )
     pareto = pd.DataFrame(plan_rows)
-    pareto.to_csv(out / "pareto.csv", index=False)
+    write_text(out / "pareto.csv", pareto.to_csv(index=False))
     segs = [c for c in pareto.columns if "/" in c]
     coded = pareto.copy()
     for c in segs:  # treatments as numbers for the parallel coordinates
@@ -358,7 +353,7 @@ def _run_allocation(sp, sc, out, ex, check, console):
     if check:
         loop = closed_loop(sc, resp.predict, plan, treatments, check, executor=ex, contacts=False)
         loop.insert(2, "in_sample", [chosen["in_sample"][k] for k in loop["kpi"]])
-        loop.to_csv(out / "predicted_vs_simulated.csv", index=False)
+        write_text(out / "predicted_vs_simulated.csv", loop.to_csv(index=False))
         console.print(
             f"closed loop on {len(check)} fresh seeds (prediction from held-out accounts; "
             "net recovery before charge-off: delinquent cash less contact cost):"
@@ -376,7 +371,7 @@ def _run_allocation(sp, sc, out, ex, check, console):
         f"# predicted (held-out accounts) net recovery {chosen['predicted']['net_recovery']:,.0f},"
         f" cost {chosen['predicted']['cost']:,.0f}; solved in {r['seconds']:.3f} s\n"
     )
-    (out / "best_compromise.yaml").write_text(strategy_yaml(strat, header), encoding="utf-8")
+    write_text(out / "best_compromise.yaml", strategy_yaml(strat, header))
     return (
         SegmentPlan(plan, treatments, name="best_compromise"),
         sc,

@@ -5,6 +5,8 @@ Used by ``postloan experiment``, ``postloan compare`` and :mod:`postloan.api`.
 
 from __future__ import annotations
 
+import os
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -12,10 +14,16 @@ from pathlib import Path
 
 import pandas as pd
 
-from postloan.compare import compare_cells
-from postloan.executors import CellJob, Executor, make_executor, run_cells
-from postloan.experiment import Cell, Experiment
-from postloan.results_store import ExperimentStore, cell_row
+from postloan.experiments.comparison import compare_cells
+from postloan.experiments.executors import CellJob, Executor, make_executor, run_cells
+from postloan.experiments.spec import Cell, Experiment, ExperimentError
+from postloan.storage.experiments import ExperimentStore, cell_row
+from postloan.storage.provenance import MixedVersionsError, model_version
+
+
+class NothingToResume(ExperimentError):
+    """``--resume`` without an earlier folder of the same experiment."""
+
 
 #: ``progress(done, total)``: called once at the start and after every finished cell.
 Progress = Callable[[int, int], None]
@@ -53,6 +61,7 @@ def execute_experiment(
     executor: Executor | None = None,
     progress: Progress | None = None,
     on_cell: Callable[[Cell], None] | None = None,
+    allow_mixed_versions: bool = False,
 ) -> Outcome:
     """Run every cell not already saved, then write ``cells.parquet`` and the comparison.
 
@@ -62,21 +71,39 @@ def execute_experiment(
     out_dir : path
         The folder that holds experiment folders (``results``).
     jobs, scheduler
-        Executor choice (see :func:`postloan.executors.make_executor`), unless ``executor``.
+        Executor choice (see :func:`postloan.experiments.executors.make_executor`), unless
+        ``executor``.
     resume : bool
         Continue the newest folder made from the same spec (same hash), recomputing only the
-        cells whose files are missing. Without a matching folder, a new one is made.
+        cells whose files are missing. Without a matching folder: :class:`NothingToResume`.
+    allow_mixed_versions : bool
+        Resume a folder whose cells a different model version computed (refused otherwise:
+        :class:`MixedVersionsError`), pooling old and new cells.
     progress : callable, optional
     on_cell : callable, optional
         Called with every cell after it is saved (a hook for tests and notebooks).
 
     Raises
     ------
+    NothingToResume, MixedVersionsError
+        Before anything runs.
     KeyboardInterrupt and anything the cells raise, after marking the manifest
     ``interrupted``: the finished cells stay, and ``resume=True`` picks up from there.
     """
     t0 = time.perf_counter()
     store = ExperimentStore.find(Path(out_dir), exp.spec_hash) if resume else None
+    if resume and store is None:
+        raise NothingToResume(
+            f"--resume: nothing to resume: no folder of experiment {exp.name!r} made from this "
+            f"spec (hash {exp.spec_hash[:12]}) under {out_dir}; run without --resume to start one"
+        )
+    if store is not None and not allow_mixed_versions:
+        theirs = store.manifest.get("model_version") or "unknown"
+        if theirs != model_version():
+            raise MixedVersionsError(
+                f"--resume: {store.folder} was computed by model version {theirs}, this is "
+                f"{model_version()}; pass --allow-mixed-versions to pool its cells with new ones"
+            )
     resumed = store is not None
     own_executor = executor is None
     cells = exp.cells()
@@ -99,7 +126,12 @@ def execute_experiment(
             Path(out_dir), exp, executor.describe() if executor else {"kind": "none"}
         )
     elif executor is not None:
-        store.update_manifest(status="running", executor=executor.describe())
+        store.update_manifest(
+            status="running",
+            executor=executor.describe(),
+            pid=os.getpid(),
+            host=socket.gethostname(),
+        )
     eid = store.experiment_id
     total = len(cells)
     count = len(done_keys)
@@ -113,12 +145,14 @@ def execute_experiment(
         keep = keeps_tables(cell)
         store.save_cell(row, daily if keep else None, monthly if keep else None)
         count += 1
+        store.update_manifest(cells_done=count)  # readers see the progress on disk
         if progress:
             progress(count, total)
         if on_cell:
             on_cell(cell)
 
     computed = 0
+    failed = False
     try:
         if todo:
             jobs_ = [
@@ -133,9 +167,11 @@ def execute_experiment(
             ]
             computed = run_cells(jobs_, executor, save)
     except BaseException:
+        failed = True
+        # the manifest tells what is on disk, whatever the callbacks managed to count
         store.update_manifest(
             status="interrupted",
-            cells_done=count,
+            cells_done=len(store.finished(fingerprints)),
             wall_seconds=float(store.manifest.get("wall_seconds") or 0.0)
             + time.perf_counter()
             - t0,
@@ -143,7 +179,7 @@ def execute_experiment(
         raise
     finally:
         if own_executor and executor is not None:
-            executor.close()
+            executor.abort() if failed else executor.close()
     table = store.consolidate()
     comparison = compare_cells(table, exp.champion, None) if not table.empty else pd.DataFrame()
     store.write_comparison(

@@ -38,6 +38,7 @@ import itertools
 import logging
 import multiprocessing
 import os
+import signal
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -101,7 +102,8 @@ def run_shard(task: ShardTask) -> ShardOutput:
         recovery_rates=r.recovery_rates,
         initial_delinquent=initial_delinquent,
         recovery_beyond_horizon=float(r.summary["recovery_beyond_horizon"]),
-        wall_seconds=float(r.timing["wall_seconds"]),
+        # timings: RunResult.timing where the engine has it, else the summary (older engines)
+        wall_seconds=float((getattr(r, "timing", None) or r.summary).get("wall_seconds", 0.0)),
     )
 
 
@@ -216,11 +218,18 @@ class Executor:
     def close(self) -> None:
         """Release workers."""
 
+    def abort(self) -> None:
+        """Release workers at once, abandoning running tasks (on Ctrl-C or an error)."""
+        self.close()
+
     def __enter__(self) -> Executor:
         return self
 
-    def __exit__(self, *exc) -> None:
-        self.close()
+    def __exit__(self, exc_type, *exc) -> None:
+        if exc_type is not None and issubclass(exc_type, KeyboardInterrupt):
+            self.abort()
+        else:
+            self.close()
 
     def describe(self) -> dict:
         return {"kind": self.name, "workers": self.workers}
@@ -259,7 +268,9 @@ class ProcessExecutor(Executor):
         if workers < 1:
             raise ValueError("-j must be at least 1")
         self.workers = workers
-        self._pool = ProcessPoolExecutor(max_workers=workers, mp_context=_process_context())
+        self._pool = ProcessPoolExecutor(
+            max_workers=workers, mp_context=_process_context(), initializer=_ignore_interrupts
+        )
 
     def imap_unordered(self, fn, items):
         pending: dict[Future, int] = {}
@@ -284,6 +295,19 @@ class ProcessExecutor(Executor):
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def abort(self) -> None:
+        """Stop now (Ctrl-C): the workers ignore SIGINT, so they are terminated here rather
+        than left to finish their cells or to print tracebacks of their own."""
+        for proc in list(getattr(self._pool, "_processes", {}).values()):
+            proc.terminate()
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _ignore_interrupts() -> None:
+    """Worker initialiser: Ctrl-C reaches the whole process group, but only the parent acts
+    on it (marks the manifest, prints one line, stops the workers)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 class DaskExecutor(Executor):

@@ -1,0 +1,142 @@
+"""What experiment commands print: the progress bar, comparison tables, verdicts."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from postloan.commands.errors import fail
+
+err = Console(stderr=True)
+
+
+def progress_bar(disable: bool = False) -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("cells"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+        disable=disable,
+    )
+
+
+def run_experiment(
+    exp,
+    out: Path,
+    jobs: int,
+    scheduler: str | None,
+    resume: bool,
+    quiet: bool,
+    allow_mixed_versions: bool = False,
+):
+    """Run ``exp`` with a progress bar on stderr; returns the runner's outcome."""
+    from postloan.experiments.runner import execute_experiment
+
+    with progress_bar(disable=quiet) as bar:
+        task = bar.add_task(exp.name, total=len(exp.cells()))
+
+        def progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        try:
+            return execute_experiment(
+                exp,
+                out,
+                jobs=jobs,
+                scheduler=scheduler,
+                resume=resume,
+                progress=progress,
+                allow_mixed_versions=allow_mixed_versions,
+            )
+        except OSError as exc:
+            if scheduler and "connect" in str(exc).lower():
+                raise fail(f"--scheduler: cannot reach {scheduler}: {exc}") from None
+            raise
+
+
+def comparison_tables(comp, kpis: list[str], champion: str, title: str) -> list[Table]:
+    from postloan.experiments.comparison import headline
+    from postloan.formatting import format_value
+
+    tables = []
+    sub = headline(comp, kpis)
+    for (_vi, vlabel), vc in sub.groupby(["variant", "variant_label"], sort=True):
+        strategies = list(dict.fromkeys(vc["strategy"]))
+        t = Table(
+            title=escape(f"{title}: {vlabel}" if vlabel != "base" else title),
+            header_style="bold",
+        )
+        t.add_column("KPI", overflow="fold")  # long names fold at 80 columns, never cut
+        for s in strategies:
+            t.add_column(
+                escape(f"{s}{' (champion)' if s == champion else ''}"),
+                justify="right",
+                overflow="fold",
+            )
+        for k in dict.fromkeys(vc["kpi"]):
+            cells = []
+            for s in strategies:
+                r = vc[(vc["kpi"] == k) & (vc["strategy"] == s)].iloc[0]
+                text = format_value(k, r["mean"])
+                if r["ci_low"] == r["ci_low"]:  # not NaN
+                    text += (
+                        f"\n[dim]{format_value(k, r['ci_low'])} to "
+                        f"{format_value(k, r['ci_high'])}[/dim]"
+                    )
+                cells.append(text)
+            t.add_row(k, *cells)
+        tables.append(t)
+    return tables
+
+
+def print_outcome(outcome, kpis: list[str] | None, as_json: bool) -> None:
+    from postloan.experiments.comparison import headline
+    from sim.outcomes import HEADLINE_KPIS
+
+    comp = outcome.comparison
+    man = outcome.store.manifest
+    if as_json:
+        records = comp.astype(object).where(comp.notna(), None).to_dict(orient="records")
+        from postloan.storage.manifest import dumps
+
+        sys.stdout.write(
+            dumps(
+                {
+                    "experiment_id": man["experiment_id"],
+                    "folder": str(outcome.folder),
+                    "champion": man["champion"],
+                    "cells_computed": outcome.computed,
+                    "cells_reused": outcome.reused,
+                    "rows": records,
+                }
+            )
+        )
+        return
+    console = Console()
+    kpis = kpis or list(HEADLINE_KPIS)
+    for t in comparison_tables(comp, kpis, man["champion"], man["name"]):
+        console.print(t)
+    chal = headline(comp, ["net_recovery", "cost", "churned", "complaints"])
+    chal = chal[chal["strategy"] != chal["champion"]]
+    for _, r in chal.iterrows():
+        label = f"[{r['variant_label']}] " if r["variant_label"] != "base" else ""
+        console.print(escape(f"{label}{r['verdict']}"), highlight=False)
+    if outcome.reused:
+        console.print(f"Resumed: {outcome.reused} cells were already done, {outcome.computed} run.")
+    console.print(f"Results: [bold]{outcome.folder}[/bold]")

@@ -1,0 +1,122 @@
+"""``postloan experiment FILE`` and ``postloan compare SCENARIO --strategies A,B``: many runs,
+saved cell by cell, compared with paired statistics."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from postloan.commands.errors import check_seed, command, fail
+
+EXPERIMENT_INTERRUPTED = (
+    "interrupted: finished cells are saved; run the same command with --resume to continue"
+)
+
+
+def _check_jobs(jobs: int) -> None:
+    if jobs < 1:
+        raise fail("-j: must be at least 1")
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``experiment`` and ``compare``."""
+
+    @command(app, interrupt_hint=EXPERIMENT_INTERRUPTED, simulates=True)
+    def experiment(
+        file: Path = typer.Argument(..., help="Experiment YAML file"),
+        jobs: int = typer.Option(1, "-j", "--jobs", help="Local worker processes"),
+        scheduler: str | None = typer.Option(
+            None,
+            "--scheduler",
+            help="Dask scheduler address (tcp://host:8786), or 'local' for a local Dask "
+            "cluster of -j workers",
+        ),
+        resume: bool = typer.Option(
+            False, "--resume", help="Continue the newest folder of this experiment"
+        ),
+        out: Path = typer.Option(Path("results"), "--out", help="Folder for experiment folders"),
+        report: bool = typer.Option(True, "--report/--no-report", help="Write report.html"),
+        as_json: bool = typer.Option(False, "--json", help="Print the comparison as JSON"),
+        allow_mixed: bool = typer.Option(
+            False,
+            "--allow-mixed-versions",
+            help="With --resume: reuse cells computed by another model version",
+        ),
+    ) -> None:
+        """Run an experiment: every variant x strategy x replication, saved cell by cell."""
+        from postloan.commands.display import print_outcome, run_experiment
+        from postloan.experiments.spec import load_experiment
+        from postloan.storage.paths import check_out_dir
+
+        _check_jobs(jobs)
+        check_out_dir(out)
+        exp = load_experiment(file)
+        outcome = run_experiment(exp, out, jobs, scheduler, resume, as_json, allow_mixed)
+        if report:
+            from postloan.reports.experiment import write_experiment_report
+
+            write_experiment_report(outcome.folder)
+        print_outcome(outcome, exp.spec.kpis, as_json)
+
+    @command(app, interrupt_hint=EXPERIMENT_INTERRUPTED, simulates=True)
+    def compare(
+        scenario: Path = typer.Argument(..., help="Scenario YAML file"),
+        strategies: str = typer.Option(
+            ..., "--strategies", help="Comma-separated built-in names or rule-table files"
+        ),
+        replications: int = typer.Option(5, "--replications", help="Seeds per strategy"),
+        champion: str | None = typer.Option(
+            None, "--champion", help="Strategy the others are compared with (default: first)"
+        ),
+        jobs: int = typer.Option(1, "-j", "--jobs", help="Local worker processes"),
+        scheduler: str | None = typer.Option(None, "--scheduler", help="Dask scheduler"),
+        seed: int | None = typer.Option(None, "--seed", help="Experiment seed, 0 to 2**63-1"),
+        compliance: str | None = typer.Option(
+            None, "--compliance", help="Compliance profile: us_reg_f, cn, none, or a YAML file"
+        ),
+        accounts: int | None = typer.Option(None, "--accounts", help="Override the account count"),
+        days: int | None = typer.Option(None, "--days", help="Override the horizon in days"),
+        out: Path = typer.Option(Path("results"), "--out", help="Folder for the result folder"),
+        resume: bool = typer.Option(False, "--resume", help="Continue an interrupted compare"),
+        report: bool = typer.Option(False, "--report", help="Also write report.html"),
+        as_json: bool = typer.Option(False, "--json", help="Print the comparison as JSON"),
+        allow_mixed: bool = typer.Option(
+            False,
+            "--allow-mixed-versions",
+            help="With --resume: reuse cells computed by another model version",
+        ),
+    ) -> None:
+        """Compare strategies on one scenario: intervals and paired differences."""
+        from postloan.commands.display import print_outcome, run_experiment
+        from postloan.experiments.spec import experiment_from_scenario
+        from postloan.storage.paths import check_out_dir
+        from sim.scenario import load_scenario
+
+        _check_jobs(jobs)
+        names = [s.strip() for s in strategies.split(",") if s.strip()]
+        if len(names) < 1:
+            raise fail("--strategies: name at least one strategy")
+        if replications < 1:
+            raise fail("--replications: must be at least 1")
+        if champion is not None and champion not in names:
+            raise fail(f"--champion: {champion!r} is not one of --strategies")
+        check_seed(seed)
+        check_out_dir(out)
+        load_scenario(scenario, accounts=accounts, days=days)  # validate overrides first
+        exp = experiment_from_scenario(
+            scenario,
+            names,
+            replications=replications,
+            champion=champion,
+            seed=seed,
+            accounts=accounts,
+            days=days,
+            compliance=compliance,
+        )
+        outcome = run_experiment(exp, out, jobs, scheduler, resume, as_json, allow_mixed)
+        if report:
+            from postloan.reports.experiment import write_experiment_report
+
+            write_experiment_report(outcome.folder)
+        print_outcome(outcome, None, as_json)

@@ -1,0 +1,94 @@
+"""HTML building blocks of the reports: the page (plotly.js inlined once, so it opens
+offline), tables and escaping."""
+
+from __future__ import annotations
+
+import html
+import math
+from datetime import UTC, datetime
+
+BUCKETS = ("current", "1-30", "31-60", "61-90", "91-120", "charged_off", "paid_off")
+_COLS = ("current", "1_30", "31_60", "61_90", "91_120", "charged_off", "paid_off")
+CHANNELS = (
+    "sms",
+    "email",
+    "ivr",
+    "letter",
+    "call",
+    "visit",
+    "legal_notice",
+    "restructure_offer",
+    "recovery",
+)
+PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2")
+
+_CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0 auto;
+max-width:1200px;padding:1.5em;color:#222}
+h1{font-size:1.6em;margin-bottom:.2em}h2{margin-top:1.8em;border-bottom:1px solid #ddd}
+table{border-collapse:collapse;margin:.6em 0;font-size:.92em}
+th,td{border:1px solid #ddd;padding:.3em .6em;text-align:right}
+th{background:#f4f4f4}td.l,th.l{text-align:left}
+.meta td{text-align:left}.sig{color:#0a6b2d;font-weight:600}.ns{color:#777}
+.worse{color:#a31515;font-weight:600}.note{color:#555;font-size:.9em}
+"""
+
+
+class ReportError(ValueError):
+    """A folder that is neither a run nor an experiment."""
+
+
+# ---------------------------------------------------------------------------- helpers
+def _plotly_js() -> str:
+    from plotly.offline import get_plotlyjs
+
+    return get_plotlyjs()
+
+
+def _div(fig) -> str:
+    fig.update_layout(template="plotly_white", margin={"l": 60, "r": 20, "t": 50, "b": 50})
+    return fig.to_html(
+        full_html=False,
+        include_plotlyjs=False,
+        config={"displaylogo": False, "responsive": True},
+    )
+
+
+def _esc(x) -> str:
+    return html.escape(str(x))
+
+
+def _page(title: str, body: list[str]) -> str:
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return (
+        "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
+        f"<title>{_esc(title)}</title><style>{_CSS}</style>"
+        f"<script>{_plotly_js()}</script></head><body>"
+        + "\n".join(body)
+        + f"<p class='note'>Generated {stamp} by PostLoan Lab. The page works offline.</p>"
+        "</body></html>\n"
+    )
+
+
+def _meta_table(items: dict) -> str:
+    rows = "".join(
+        f"<tr><th class='l'>{_esc(k)}</th><td>{_esc(v)}</td></tr>"
+        for k, v in items.items()
+        if v is not None
+    )
+    return f"<table class='meta'>{rows}</table>"
+
+
+def _table(header: list[str], rows: list[list[str]], left: int = 1) -> str:
+    th = "".join(
+        f"<th class='{'l' if i < left else ''}'>{_esc(h)}</th>" for i, h in enumerate(header)
+    )
+    body = []
+    for r in rows:
+        tds = "".join(f"<td class='{'l' if i < left else ''}'>{c}</td>" for i, c in enumerate(r))
+        body.append(f"<tr>{tds}</tr>")
+    return f"<table><thead><tr>{th}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def _nan_to_none(a):
+    return [None if (x is None or (isinstance(x, float) and math.isnan(x))) else x for x in a]

@@ -1,0 +1,119 @@
+"""The run report: headline KPIs; DPD buckets and flows over time (``daily.parquet``);
+roll-rate heatmaps, pooled (``summary.json``) and month by month (``monthly.parquet``); cost by
+channel; churn and complaints over time. Written atomically into the run folder."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from postloan.formatting import format_value
+from postloan.reports.charts import (
+    _bucket_area,
+    _churn_lines,
+    _cost_bars,
+    _flows,
+    _monthly_roll_heatmap,
+    _roll_heatmap,
+)
+from postloan.reports.html import BUCKETS, ReportError, _div, _esc, _meta_table, _page, _table
+from postloan.storage.manifest import read_manifest
+from sim.atomic import write_text
+from sim.outcomes import HEADLINE_KPIS
+
+
+# ---------------------------------------------------------------------------- run report
+def _roll_matrix_from_summary(rr: dict) -> np.ndarray:
+    return np.array(
+        [[np.nan if rr.get(a, {}).get(b) is None else rr[a][b] for b in BUCKETS] for a in BUCKETS]
+    )
+
+
+def _run_kpi_rows(summary: dict) -> list[list[str]]:
+    rows = [
+        [_esc(k), _esc(format_value(k, summary[k]))]
+        for k in HEADLINE_KPIS
+        if isinstance(summary.get(k), int | float)
+    ]
+    if "contacts" in summary:
+        used = ", ".join(f"{c} {n:,}" for c, n in summary["contacts"].items() if n)
+        rows.append(["contacts", _esc(used or "none")])
+    return rows
+
+
+def _wall_seconds(man: dict, summary: dict) -> float:
+    """The run's wall time: the manifest's timing (older folders: the summary's)."""
+    t = (man.get("timing") or {}).get("wall_seconds", man.get("wall_seconds"))
+    return float(t if t is not None else summary.get("wall_seconds", 0.0))
+
+
+def build_run_report(folder: Path) -> str:
+    """The HTML of a run folder's report."""
+    folder = Path(folder)
+    man = read_manifest(folder) or {}
+    try:
+        summary = json.loads((folder / "summary.json").read_text())
+    except (OSError, ValueError) as exc:
+        raise ReportError(f"{folder}: not a run folder (no readable summary.json)") from exc
+    daily = pd.read_parquet(folder / "daily.parquet")
+    monthly_path = folder / "monthly.parquet"
+    monthly = pd.read_parquet(monthly_path) if monthly_path.exists() else None
+    title = f"{man.get('scenario', 'run')} x {man.get('strategy', '?')}"
+    body = [
+        f"<h1>Run report: {_esc(title)}</h1>",
+        _meta_table(
+            {
+                "run": man.get("run_id", folder.name),
+                "scenario": man.get("scenario"),
+                "strategy": man.get("strategy"),
+                "seed": man.get("seed"),
+                "accounts": f"{summary.get('accounts', 0):,}",
+                "days": summary.get("days"),
+                "money in": man.get("currency", "USD"),
+                "created": man.get("created"),
+                "code commit": man.get("code_commit"),
+                "wall time": f"{_wall_seconds(man, summary):.1f} s",
+            }
+        ),
+        "<h2>Key figures</h2>",
+        _table(["KPI", "value"], _run_kpi_rows(summary)),
+        "<h2>DPD buckets and flows over time</h2>",
+        _div(_bucket_area(daily, "Accounts in each DPD bucket")),
+        _div(_flows(daily, "Flows between states (7-day sums)")),
+        "<h2>Roll rates</h2>",
+    ]
+    if "roll_rates" in summary:
+        body.append(
+            _div(
+                _roll_heatmap(
+                    _roll_matrix_from_summary(summary["roll_rates"]),
+                    "Monthly roll rates, pooled over the run (month end to month end)",
+                )
+            )
+        )
+    if monthly is not None:
+        fig = _monthly_roll_heatmap(monthly, "Key roll rates, month by month")
+        if fig is not None:
+            body.append(_div(fig))
+    body.append("<h2>Cost by channel</h2>")
+    body.append(
+        _div(
+            _cost_bars(
+                {man.get("strategy", "run"): summary.get("cost_by_channel", {})}, "Cost by channel"
+            )
+        )
+    )
+    body.append("<h2>Churn and complaints</h2>")
+    body.append(_div(_churn_lines(daily, "Churn, complaints and lifetime value lost")))
+    return _page(f"PostLoan run {folder.name}", body)
+
+
+def write_run_report(run_folder: Path) -> Path:
+    """Write ``report.html`` into a run folder (atomically); returns its path."""
+    run_folder = Path(run_folder)
+    out = run_folder / "report.html"
+    write_text(out, build_run_report(run_folder))
+    return out

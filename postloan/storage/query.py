@@ -1,0 +1,198 @@
+"""SQL over every saved run and experiment, with DuckDB embedded (no server).
+
+Two views:
+
+``runs``
+    One row per run folder (``results/<run-id>/summary.json``): ``run_id``, ``created``,
+    ``scenario``, ``scenario_hash``, ``strategy``, ``seed``, ``accounts``, ``days``,
+    ``code_commit``, ``model_version``, ``wall_seconds`` (from the manifest) and every
+    summary KPI, nested ones flattened with ``_`` exactly as in ``cells`` (``contacts_call``,
+    ``cost_by_channel_sms``, ``roll_rates_current_1_30``).
+``cells``
+    Every experiment cell: the rows of every ``cells.parquet`` (or, for an experiment still
+    running, of its finished cell files), with ``experiment_id`` naming the folder and
+    ``model_version`` the model that computed it.
+
+The connection is read-only for the query: the data are loaded into memory first, then DuckDB's
+external access is switched off and its configuration locked, so a query cannot write a file
+(``COPY ... TO``), attach a database, read other files or load extensions.
+
+Results of different model versions (see :mod:`postloan.storage.provenance`) are not pooled
+unless ``allow_mixed_versions`` is given; both views carry a ``model_version`` column.
+
+Example::
+
+    postloan query "SELECT strategy, avg(net_recovery) FROM cells GROUP BY strategy"
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from postloan.storage.experiments import ExperimentStore, flatten
+from postloan.storage.manifest import read_manifest
+from postloan.storage.provenance import MixedVersionsError
+
+RUN_COLUMNS = (
+    "run_id",
+    "created",
+    "scenario",
+    "scenario_hash",
+    "strategy",
+    "seed",
+    "code_commit",
+    "model_version",
+    "wall_seconds",
+)
+
+
+class QueryError(ValueError):
+    """A query DuckDB could not run (the message is DuckDB's)."""
+
+
+def runs_frame(results: str | Path = "results") -> pd.DataFrame:
+    """Every run folder's manifest fields and flattened summary, one row each."""
+    rows = []
+    results = Path(results)
+    if results.is_dir():
+        for d in sorted(results.iterdir()):
+            summary_path = d / "summary.json"
+            if d.name.startswith(".") or not summary_path.is_file():
+                continue
+            man = read_manifest(d) or {}
+            try:
+                summary = json.loads(summary_path.read_text())
+            except (OSError, ValueError):
+                continue
+            row = {k: man.get(k) for k in RUN_COLUMNS}
+            row["run_id"] = row["run_id"] or d.name
+            row.update(flatten(summary))  # (folders of schema 1 carry their timings here)
+            rows.append(row)
+    return pd.DataFrame(rows, columns=None if rows else list(RUN_COLUMNS))
+
+
+def _experiment_folders(results: Path) -> list[tuple[Path, dict]]:
+    out = []
+    if results.is_dir():
+        for d in sorted(results.iterdir()):
+            if d.name.startswith(".") or not d.is_dir():
+                continue
+            man = read_manifest(d)
+            if man and man.get("kind") == "experiment":
+                out.append((d, man))
+    return out
+
+
+def cell_files(results: str | Path = "results") -> list[Path]:
+    """The cell tables of every experiment under ``results``."""
+    out: list[Path] = []
+    for d, man in _experiment_folders(Path(results)):
+        whole = d / "cells.parquet"
+        if man.get("status") == "complete" and whole.exists():
+            out.append(whole)
+        else:
+            out.extend(ExperimentStore(d).cell_files())
+    return out
+
+
+def _cells_table(results: Path):
+    """Every experiment's cells as one Arrow table, with its folder's model version."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    tables = []
+    for d, man in _experiment_folders(results):
+        whole = d / "cells.parquet"
+        files = (
+            [whole]
+            if man.get("status") == "complete" and whole.exists()
+            else ExperimentStore(d).cell_files()
+        )
+        for f in files:
+            t = pq.read_table(f)
+            version = pa.array([man.get("model_version")] * t.num_rows, pa.string())
+            tables.append(t.append_column("model_version", version))
+    if not tables:
+        return None
+    return pa.concat_tables(tables, promote_options="permissive")
+
+
+def model_versions(results: str | Path = "results") -> dict[str, int]:
+    """How many runs and experiments under ``results`` each model version made (``unknown``
+    for folders written before model versions were recorded)."""
+    counts: dict[str, int] = {}
+    results = Path(results)
+    if results.is_dir():
+        for d in sorted(results.iterdir()):
+            if d.name.startswith(".") or not d.is_dir():
+                continue
+            man = read_manifest(d)
+            if man is None:
+                continue
+            v = man.get("model_version") or "unknown"
+            counts[v] = counts.get(v, 0) + 1
+    return counts
+
+
+def check_one_version(results: str | Path, allow_mixed_versions: bool = False) -> None:
+    """Refuse (``MixedVersionsError``) results of several model versions, unless allowed."""
+    counts = model_versions(results)
+    if len(counts) > 1 and not allow_mixed_versions:
+        listing = ", ".join(f"{v} ({n} folder{'s' if n > 1 else ''})" for v, n in counts.items())
+        raise MixedVersionsError(
+            f"{results}: results of {len(counts)} model versions would be pooled: {listing}; "
+            "pass --allow-mixed-versions to pool them anyway (filter on the model_version "
+            "column), or query a folder holding one version"
+        )
+
+
+def connect(results: str | Path = "results", allow_mixed_versions: bool = False):
+    """An in-memory, read-only DuckDB connection with the ``runs`` and ``cells`` views."""
+    import duckdb
+
+    results = Path(results)
+    check_one_version(results, allow_mixed_versions)
+    con = duckdb.connect(":memory:")
+    runs = runs_frame(results)
+    con.register("_runs_df", runs)
+    con.execute("CREATE VIEW runs AS SELECT * FROM _runs_df")
+    cells = _cells_table(results)
+    if cells is not None:
+        con.register("_cells_tbl", cells)
+        con.execute("CREATE VIEW cells AS SELECT * FROM _cells_tbl")
+    else:
+        con.execute(
+            "CREATE VIEW cells AS SELECT * FROM (SELECT NULL::VARCHAR AS experiment_id, "
+            "NULL::VARCHAR AS cell, NULL::VARCHAR AS strategy, NULL::DOUBLE AS net_recovery, "
+            "NULL::VARCHAR AS model_version) WHERE false"
+        )
+    # everything is in memory now: no file, database or extension is reachable from the query
+    con.execute("SET enable_external_access = false")
+    con.execute("SET lock_configuration = true")
+    return con
+
+
+def query(
+    sql: str, results: str | Path = "results", allow_mixed_versions: bool = False
+) -> pd.DataFrame:
+    """Run ``sql`` over the ``runs`` and ``cells`` views, read-only; returns a DataFrame.
+
+    Raises
+    ------
+    QueryError
+        DuckDB's message, for a query that cannot run (writing a file is one).
+    MixedVersionsError
+        Results of several model versions, without ``allow_mixed_versions``.
+    """
+    import duckdb
+
+    con = connect(results, allow_mixed_versions)
+    try:
+        return con.execute(sql).df()
+    except duckdb.Error as exc:
+        raise QueryError(f"query failed: {exc}") from None
+    finally:
+        con.close()
