@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from sim import kernels
 from sim.actions import (
     EW_BROKEN_PROMISE,
     EW_DTI_RISING,
@@ -32,6 +31,7 @@ from sim.actions import (
 )
 from sim.channels import channel_code
 from sim.scenario import CAPACITIES, CREDIT_STANDINGS, PURPOSES
+from strategies import rule_kernels as kernels
 from strategies.base import Strategy
 from strategies.score import DEFAULT_SCORECARD, Scorecard
 
@@ -284,7 +284,7 @@ class RuleTable(Strategy):
         )
 
     def decide(self, view: AccountView) -> ActionRequests:
-        req, rule, pos = view.requests_by_rules(*self._table)
+        req, rule, pos = kernels.requests_by_rules(view, *self._table)
         if not len(req):
             return req
         if self._refined:

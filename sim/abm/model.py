@@ -29,6 +29,7 @@ from sim import ledger
 from sim.abm.agents import BorrowerAgent, Rules
 from sim.abm.peer import edge_array
 from sim.actions import AccountView, StrategyProtocol
+from sim.borrower.params import behaviour_record, day_offsets, decay_tables
 from sim.channels import N_CHANNELS, Channel
 from sim.compliance import DEFAULT_PROFILE, ComplianceProfile
 from sim.dispatch import ChannelTable, serve
@@ -37,7 +38,7 @@ from sim.kpis import DailyRecorder, monthly_table, summarise
 from sim.population import generate
 from sim.portfolio import MONTH_DAYS, N_BUCKETS, Status
 from sim.recovery import RecoveryBook
-from sim.rng import Stream, seed_key, stream_offset, uniform_at
+from sim.rng import Stream, seed_key, uniform_at
 from sim.scenario import Scenario
 
 #: The largest book the ABM accepts. It makes about 300,000 account-days a second on this
@@ -102,7 +103,10 @@ class CollectionsModel(mesa.Model):
         self.rec = DailyRecorder(scenario.days)
         self.recovery = RecoveryBook(horizon=scenario.days)
         self.day = 0
-        self._offsets: dict[int, np.uint64] = {}
+        # the borrower rules' parameters, built once per run, and the day's stream offsets
+        self.prm = behaviour_record(scenario)
+        self.tables = decay_tables(self.prm)
+        self.off = day_offsets(self.key, 0)
         p = self.p
         self.borrowers = [BorrowerAgent(self, i) for i in range(p.n)]
         if network is not None:
@@ -151,10 +155,7 @@ class CollectionsModel(mesa.Model):
     # ------------------------------------------------------------------ helpers
     def draw(self, stream: Stream, counter: int) -> float:
         """The engine's counter-based uniform for (seed, stream, today, counter)."""
-        off = self._offsets.get(stream)
-        if off is None:
-            off = self._offsets[stream] = np.uint64(stream_offset(self.key, int(stream), self.day))
-        return float(uniform_at(off, counter))
+        return float(uniform_at(self.off[int(stream)], counter))
 
     def _today(self, name: str) -> float:
         d = self.day - 1
@@ -170,7 +171,7 @@ class CollectionsModel(mesa.Model):
     # ------------------------------------------------------------------ the day
     def step(self) -> None:
         day = self.day
-        self._offsets = {}
+        self.off = day_offsets(self.key, day)
         rec, p = self.rec, self.p
         new_misses = self._due_dates(day)
         live: list[tuple[BorrowerAgent, int]] = []
