@@ -21,7 +21,7 @@ import numpy as np
 
 # the book's constants live in the leaf module sim.constants; re-exported for the book's users
 from sim.constants import CALL_RING, CENT, MONTH_DAYS, NEVER, Status  # noqa: F401
-from sim.kernels import buckets
+from sim.kernels.book import buckets
 
 
 class Bucket(IntEnum):
