@@ -55,6 +55,7 @@ from sim.kernels.due import (
     hardship_update,
 )
 from sim.kernels.ledger import (
+    LOAN_ARRAYS,
     charge_off_loans,
     close_one,
     close_paid_off,
@@ -71,6 +72,7 @@ from sim.kernels.repay import after_payments, excite, pay_and_close, repayment_d
 from sim.kernels.ring import calls_in_window, gather, record_call_attempts, static_checks
 
 __all__ = [
+    "LOAN_ARRAYS",
     "account_slots",
     "after_payments",
     "as_ids",

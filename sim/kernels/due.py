@@ -138,35 +138,7 @@ def dti_drift(idx, day, hardship, dti, key):
 
 
 @njit(**_JIT)
-def due_date_work(
-    idx,
-    day,
-    key,
-    prm,
-    cumulative,
-    status,
-    remaining,
-    hardship,
-    hardship_day,
-    hazard,
-    hardship_seen,
-    dti,
-    willingness,
-    restructured,
-    method,
-    sched_balance,
-    rate_m,
-    level_payment,
-    level_principal,
-    arrears_interest,
-    arrears_principal,
-    last_instalment,
-    last_due_day,
-    missed,
-    fees_due,
-    principal_repaid,
-    episode_contacted,
-):
+def due_date_work(idx, day, key, prm, cumulative, borrower, loan):
     """A due date for the accounts of ``idx`` (today's due list), in one pass.
 
     For every open account with instalments left, in this order (the rules of
@@ -177,7 +149,10 @@ def due_date_work(
     fees and the instalment falling due, staying as many instalments behind (DPD then dates
     from this due date); every account still in arrears is charged the late fee; a new miss
     starts an episode without contact; payers that owe nothing more are closed. ``prm`` is the
-    run's behaviour record (:func:`sim.borrower.params.behaviour_record`).
+    run's behaviour record (:func:`sim.borrower.params.behaviour_record`); ``borrower`` holds
+    the arrays ``(status, hardship, hardship_day, hardship_hazard, hardship_seen, dti,
+    willingness, restructured, fees_due, principal_repaid, episode_contacted)``, ``loan`` those
+    of ``sim.ledger.loan_arrays``.
 
     Returns
     -------
@@ -199,6 +174,21 @@ def due_date_work(
     prepaid : int
         Accounts that prepaid.
     """
+    (
+        status,
+        hardship,
+        hardship_day,
+        hazard,
+        hardship_seen,
+        dti,
+        willingness,
+        restructured,
+        fees_due,
+        principal_repaid,
+        episode_contacted,
+    ) = borrower
+    _, sched_balance, _, remaining, level_payment, _, arrears_interest, arrears_principal = loan[:8]
+    last_instalment, _, missed = loan[8:]
     late_fee = prm[0].late_fee
     n = idx.size
     cash = np.empty(n)
@@ -240,21 +230,7 @@ def due_date_work(
             prm, willingness[i], hard, dti[i], restructured[i], shocked
         )
         behind = missed[i]
-        fall_due_one(
-            i,
-            day,
-            method,
-            sched_balance,
-            rate_m,
-            remaining,
-            level_payment,
-            level_principal,
-            arrears_interest,
-            arrears_principal,
-            last_instalment,
-            last_due_day,
-            missed,
-        )
+        fall_due_one(i, day, loan)
         pays = False
         if was_current:
             pays = due_rules.pays_instalment(off, i, p_miss)

@@ -14,28 +14,43 @@ from sim.jit import maximum as _maximum
 from sim.jit import minimum as _minimum
 from sim.jit import prefetch
 
+#: The arrays an instalment falling due reads and writes, in the order kernels take them.
+LOAN_ARRAYS = (
+    "method",
+    "sched_balance",
+    "rate_m",
+    "remaining",
+    "level_payment",
+    "level_principal",
+    "arrears_interest",
+    "arrears_principal",
+    "last_instalment",
+    "last_due_day",
+    "missed",
+)
+
 _OPEN = int(Status.OPEN)
 _PAID_OFF = int(Status.PAID_OFF)
 _CHARGED_OFF = int(Status.CHARGED_OFF)
 
 
 @njit(**_ACCOUNT_HELPER)
-def fall_due_one(
-    i,
-    day,
-    method,
-    sched_balance,
-    rate_m,
-    remaining,
-    level_payment,
-    level_principal,
-    arrears_interest,
-    arrears_principal,
-    last_instalment,
-    last_due_day,
-    missed,
-):
-    """Account ``i``'s next instalment moves into arrears; returns (interest, principal)."""
+def fall_due_one(i, day, loan):
+    """Account ``i``'s next instalment moves into arrears; returns (interest, principal).
+    ``loan`` holds the arrays ``LOAN_ARRAYS`` (``sim.ledger.loan_arrays``)."""
+    (
+        method,
+        sched_balance,
+        rate_m,
+        remaining,
+        level_payment,
+        level_principal,
+        arrears_interest,
+        arrears_principal,
+        last_instalment,
+        last_due_day,
+        missed,
+    ) = loan
     bal = sched_balance[i]
     it = bal * rate_m[i]
     m = method[i]
@@ -60,21 +75,7 @@ def fall_due_one(
 
 
 @njit(**_JIT)
-def fall_due(
-    idx,
-    day,
-    method,
-    sched_balance,
-    rate_m,
-    remaining,
-    level_payment,
-    level_principal,
-    arrears_interest,
-    arrears_principal,
-    last_instalment,
-    last_due_day,
-    missed,
-):
+def fall_due(idx, day, loan):
     """The next instalment of each account moves into arrears (see ``sim.ledger.fall_due``).
 
     The split follows ``sim.loans.instalment_split``: interest on the scheduled balance, the
@@ -90,21 +91,7 @@ def fall_due(
     interest = np.empty(n)
     principal = np.empty(n)
     for k in range(n):
-        interest[k], principal[k] = fall_due_one(
-            idx[k],
-            day,
-            method,
-            sched_balance,
-            rate_m,
-            remaining,
-            level_payment,
-            level_principal,
-            arrears_interest,
-            arrears_principal,
-            last_instalment,
-            last_due_day,
-            missed,
-        )
+        interest[k], principal[k] = fall_due_one(idx[k], day, loan)
     return interest, principal
 
 
