@@ -5,7 +5,7 @@ score band, with these early-warning flags, this promise status, this balance), 
 every N days, this many attempts a day, within these hours, with this priority, falling back to
 that channel when staff run short". A :class:`RuleTable` evaluates all its rules over the view:
 DPD ranges and contact spacing in one compiled pass over the view
-(:meth:`sim.actions.AccountView.requests_by_rules`), the finer conditions as array masks over
+(:func:`strategies.rule_kernels.requests_by_rules`), the finer conditions as array masks over
 the requests of the rules that have them. Never a loop over accounts in Python.
 
 :class:`RecoveryRule` rows choose the post-charge-off path (internal, agency, legal, sale) by
@@ -141,7 +141,7 @@ class Rule:
     def needs_hardship_seen(self) -> bool:
         """Only accounts with a visible hardship indicator: ``hardship_seen_only``, or
         ``flags`` asking for that one flag (the same condition; the compiled rule evaluation
-        checks it, ``sim.kernels.rule_requests``)."""
+        checks it, ``strategies.rule_kernels.rule_requests``)."""
         return self.hardship_seen_only or tuple(self.flags) == ("hardship_seen",)
 
     @property

@@ -121,9 +121,15 @@ def channel_records(reach, trait, cost_attempt, cost_contact, effect, promise_ra
 
 
 @njit(**JIT)
-def _fill(table, row, scale, factor):
+def _fill_decay(table, row, scale):
     for d in range(DECAY_DAYS):
-        table[row, d] = math.exp(factor * d / scale) if factor != -1.0 else math.exp(-d / scale)
+        table[row, d] = math.exp(-d / scale)
+
+
+@njit(**JIT)
+def _fill_half_life(table, row, half_life):
+    for d in range(DECAY_DAYS):
+        table[row, d] = math.exp(NEG_LN2 * d / half_life)
 
 
 def decay_tables(prm: np.ndarray) -> np.ndarray:
@@ -142,8 +148,8 @@ def decay_tables(prm: np.ndarray) -> np.ndarray:
     )
     for row, scale in scales:
         if scale > 0:
-            _fill(table, row, float(scale), -1.0)
-    _fill(table, IRRITATION_DECAY, float(b["irritation_half_life_days"]), NEG_LN2)
+            _fill_decay(table, row, float(scale))
+    _fill_half_life(table, IRRITATION_DECAY, float(b["irritation_half_life_days"]))
     return table
 
 
