@@ -189,9 +189,9 @@ def estimate_responses(
         OutcomeTask(scenario, s, seed, contacts) for s in treatments.values() for seed in seeds
     ]
     if executor is None:
-        from optimizer.search import _Serial
+        from optimizer.search import SerialEvaluator
 
-        executor = _Serial()
+        executor = SerialEvaluator()
     results = dict(executor.imap_unordered(segment_sums, tasks))
     tables: dict[str, list[pd.DataFrame]] = {"table": [], "select": [], "predict": []}
     for i, tname in enumerate(treatments):

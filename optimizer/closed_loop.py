@@ -117,9 +117,9 @@ def closed_loop(
     pred = predict(table, plan)
     tasks = [OutcomeTask(sc, fast, int(s), contacts) for s in seeds]
     if executor is None:
-        from optimizer.search import _Serial
+        from optimizer.search import SerialEvaluator
 
-        executor = _Serial()
+        executor = SerialEvaluator()
     results = dict(executor.imap_unordered(segment_sums, tasks))
     per_seed = []
     for i in range(len(tasks)):

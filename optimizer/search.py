@@ -61,7 +61,7 @@ CHECKPOINT_FORMAT = "postloan-search-checkpoint"
 CHECKPOINT_VERSION = 1
 
 
-class _Serial:
+class SerialEvaluator:
     def imap_unordered(self, fn, items) -> Iterator[tuple[int, Any]]:
         for i, item in enumerate(items):
             yield i, fn(item)
@@ -109,7 +109,7 @@ class CandidateEvaluator:
     ):
         self.space = space
         self.scenario = scenario
-        self.executor = executor or _Serial()
+        self.executor = executor or SerialEvaluator()
         self.seeds = replication_seeds(scenario, replications or space.spec.replications)
         self.compliance = compliance
         self.cache: dict[tuple, dict] = {}

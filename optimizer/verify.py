@@ -193,9 +193,9 @@ def verify(
             owners.append((arm, seed))
     ex = executor
     if ex is None:
-        from optimizer.search import _Serial
+        from optimizer.search import SerialEvaluator
 
-        ex = _Serial()
+        ex = SerialEvaluator()
     rows = []
     for i, res in ex.imap_unordered(verify_task, tasks):
         arm, seed = owners[i]

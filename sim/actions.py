@@ -174,71 +174,10 @@ class AccountView:
 
         return self._cached("expected_value", ev)
 
-    def requests_by_rules(
-        self,
-        channel: np.ndarray,
-        dpd_min: np.ndarray,
-        dpd_max: np.ndarray,
-        min_days_since: np.ndarray,
-        hardship_seen_only: np.ndarray,
-        priority: np.ndarray,
-    ) -> tuple[ActionRequests, np.ndarray, np.ndarray]:
-        """Requests of a table of contact rules, evaluated in one compiled pass.
-
-        Rule ``r`` (one entry of each parallel array) asks for channel ``channel[r]`` for the
-        accounts with ``dpd_min[r] <= dpd <= dpd_max[r]`` whose
-        :meth:`days_since_contact` on that channel is at least ``min_days_since[r]`` (and whose
-        hardship indicator is on when ``hardship_seen_only[r]``), with ``priority[r]``.
-        Requests come rule by rule, each in view order, valued by :attr:`expected_value`:
-        exactly what a loop over the rules with array masks gives, without the gathers.
-
-        Returns
-        -------
-        requests : ActionRequests
-        rule : ndarray of int16
-            The rule behind each request.
-        position : ndarray of int64
-            Each request's position in the view (to read view attributes for it).
-        """
-        from sim import kernels
-
-        p = self._p
-        table = [
-            np.ascontiguousarray(channel, dtype=np.int64),
-            np.ascontiguousarray(dpd_min, dtype=np.int64),
-            np.ascontiguousarray(dpd_max, dtype=np.int64),
-            np.ascontiguousarray(min_days_since, dtype=np.int64),
-            np.ascontiguousarray(hardship_seen_only, dtype=np.bool_),
-            np.ascontiguousarray(priority, dtype=np.float64),
-        ]
-        account = kernels.as_ids(self.account)
-        dpd = np.ascontiguousarray(self.dpd)
-        parts = []
-        for start in range(0, table[0].size, 64):  # the kernel takes up to 64 rules at a time
-            acc, chan, prio, value, rule, pos = kernels.rule_requests(
-                account,
-                dpd,
-                self.day,
-                p.last_contact,
-                p.hardship_seen,
-                p.promises_broken,
-                p.arrears_principal,
-                p.arrears_interest,
-                p.fees_due,
-                *(column[start : start + 64] for column in table),
-            )
-            parts.append((acc, chan, prio, value, rule + start, pos))
-        if not parts:  # an empty table asks for nothing
-            return ActionRequests.empty(), np.empty(0, np.int16), np.empty(0, np.int64)
-        if len(parts) == 1:
-            acc, chan, prio, value, rule, pos = parts[0]
-        else:
-            acc, chan, prio, value, rule, pos = (
-                np.concatenate(col) for col in zip(*parts, strict=True)
-            )
-        if not acc.size:
-            return ActionRequests.empty(), rule, pos
-        return ActionRequests(acc, chan, prio, value), rule, pos
+    @property
+    def portfolio(self) -> Portfolio:
+        """The book behind the view (for compiled strategy code that reads it in place)."""
+        return self._p
 
     def subset(self, positions: np.ndarray) -> AccountView:
         """A view of some of this view's accounts (by position)."""

@@ -25,14 +25,16 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from sim.dispatch_kernels import _float_key, _reached
-from sim.kernels import _JIT, _group_of, record_call_attempts
+from sim.dispatch_kernels import float_key, reached
+from sim.jit import JIT as _JIT
+from sim.jit import group_of as _group_of
+from sim.kernels import record_call_attempts
 
 
 @njit(**_JIT)
 def _after(priority, attempt, channel, j, k):
     """Call ``j`` is made before call ``k`` of the same account (execution order)."""
-    pj, pk = _float_key(-priority[j]), _float_key(-priority[k])
+    pj, pk = float_key(-priority[j]), float_key(-priority[k])
     if pj != pk:
         return pj < pk
     if attempt[j] != attempt[k]:
@@ -93,7 +95,7 @@ def count_breaches(att, day, key, limits, is_call, talks, draws, last_conversati
                 found += 1
     if quiet < 0 and conn_cap < 0 and unans_cap < 0:
         return found
-    ok = _reached(calls, account, channel, attempt, (day, key, *draws))
+    ok = reached(calls, account, channel, attempt, (day, key, *draws))
     # group the calls by account: group numbers from 1, in order of first sight
     group = np.empty(n_calls, np.int64)
     first = np.empty(n_calls, np.int64)

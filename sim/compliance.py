@@ -29,8 +29,10 @@ from pathlib import Path
 
 import numpy as np
 
+from sim.borrower.contact import REACH_CAP
 from sim.channels import CHANNEL_NAMES, DEFAULT_CHANNELS, ChannelSpec
-from sim.portfolio import NEVER, Portfolio
+from sim.constants import ATTEMPT_STRIDE, NEVER
+from sim.portfolio import Portfolio
 from sim.rng import Stream, uniforms
 from sim.user_input import UserInputError, read_yaml_mapping
 
@@ -44,10 +46,6 @@ DROP_REASONS: tuple[str, ...] = (
     "daily_connected_cap",
     "daily_unanswered_cap",
 )
-
-#: Draw counter stride between attempts on one account, channel and day (attempt 0 keeps the
-#: plain ``account * channels + channel`` counter).
-ATTEMPT_STRIDE = 1 << 40
 
 
 @dataclass(frozen=True)
@@ -199,7 +197,7 @@ def reached(
 ) -> np.ndarray:
     """Whether each attempt reaches the right party: the very draws the engine makes."""
     p_reach = np.minimum(
-        reach[att.channel] * portfolio.reach[att.account, reach_trait[att.channel]], 0.98
+        reach[att.channel] * portfolio.reach[att.account, reach_trait[att.channel]], REACH_CAP
     )
     counter = att.account * len(reach) + att.channel + att.attempt * ATTEMPT_STRIDE
     return uniforms(key, Stream.REACH, day, counter) < p_reach

@@ -29,6 +29,7 @@ import numpy as np
 from sim import compliance as rules
 from sim import kernels
 from sim.actions import ActionRequests
+from sim.borrower.params import channel_records
 from sim.breach_kernels import record_and_count_breaches
 from sim.channels import CHANNEL_NAMES, N_CHANNELS, Channel, Reachability
 from sim.compliance import ComplianceProfile, call_channel_mask
@@ -76,6 +77,19 @@ class ChannelTable:
             staffed = np.array([sc.channels[n].staff_limited for n in CHANNEL_NAMES])
             self.cost_attempt = np.where(staffed, 0.0, self.cost_attempt)
             self.cost_contact = np.where(staffed, 0.0, self.cost_contact)
+
+    def records(self) -> np.ndarray:
+        """The channels as the borrower rules read them (one record per channel code,
+        :func:`sim.borrower.params.channel_records`)."""
+        return channel_records(
+            self.reach,
+            self.reach_trait,
+            self.cost_attempt,
+            self.cost_contact,
+            self.effect,
+            self.promise_rate,
+            self.irritation,
+        )
 
 
 def staffing_capacity(spec) -> DailyCapacity:

@@ -22,24 +22,18 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from sim.kernels import (
-    _ACCOUNT_HELPER,
-    _AHEAD,
-    _JIT,
-    _REACH,
-    _minimum,
-    calls_in_window,
-    group_sizes,
-    prefetch,
-    static_checks,
-)
-from sim.rng import stream_offset, uniform_at
+from sim.borrower import contact as contact_rules
+from sim.borrower.params import day_offsets
+from sim.jit import ACCOUNT_HELPER as _ACCOUNT_HELPER
+from sim.jit import AHEAD as _AHEAD
+from sim.jit import JIT as _JIT
+from sim.jit import prefetch
+from sim.kernels import calls_in_window, group_sizes, static_checks
 
 #: Positions in the ``dropped`` counts, ``sim.compliance.DROP_REASONS`` order.
 _DUPLICATE = 0
 _CALL_CAP_7D = 3  # then quiet period, daily connected cap, daily unanswered cap (stop codes 1-4)
 _N_REASONS = 7
-_ATTEMPT_STRIDE = 1 << 40  # sim.compliance.ATTEMPT_STRIDE
 
 
 # --------------------------------------------------------------------------- ordering
@@ -47,7 +41,7 @@ _SIGN = np.uint64(1) << np.uint64(63)
 
 
 @njit(**_ACCOUNT_HELPER)
-def _float_key(x):
+def float_key(x):
     """An unsigned integer in the order numpy sorts floats: ascending, -0.0 equal to 0.0,
     NaN last."""
     if x != x:
@@ -127,8 +121,8 @@ def _serving_keys(pos, priority, value, account):
     keys = np.empty((m, 4), np.uint64)
     for q in range(m):
         k = pos[q]
-        keys[q, 0] = _float_key(-priority[k])
-        keys[q, 1] = _float_key(-value[k])
+        keys[q, 0] = float_key(-priority[k])
+        keys[q, 1] = float_key(-value[k])
         keys[q, 2] = _int_key(account[k])
         keys[q, 3] = np.uint64(q)
     return keys
@@ -185,7 +179,7 @@ def _sort_made(pos, account, priority, attempt, channel):
     for q in range(m):
         k = pos[q]
         keys[q, 0] = _int_key(account[k])
-        keys[q, 1] = _float_key(-priority[k])
+        keys[q, 1] = float_key(-priority[k])
         keys[q, 2] = _int_key(attempt[k])
         keys[q, 3] = _int_key(channel[k])
     return pos[_sort_rows(keys)]
@@ -329,20 +323,19 @@ def _positions(mask):
 
 
 @njit(**_JIT)
-def _reached(pos, account, channel, attempt, draws):
+def reached(pos, account, channel, attempt, draws):
     """Right-party contact of the attempts at ``pos``: the engine's draws exactly; ``draws``
     is ``(day, key, channel reach, channel reachability trait, borrowers' reach)``."""
     day, key, ch_reach, ch_trait, reach = draws
     n_channels = ch_reach.size
-    off = stream_offset(key, _REACH, day)
+    off = day_offsets(key, day)
     out = np.empty(pos.size, np.bool_)
     for q in range(pos.size):
         k = pos[q]
         i = account[k]
         c = channel[k]
-        p_reach = _minimum(ch_reach[c] * reach[i, ch_trait[c]], 0.98)
-        counter = i * n_channels + c + attempt[k] * _ATTEMPT_STRIDE
-        out[q] = uniform_at(off, counter) < p_reach
+        counter = contact_rules.attempt_counter(i, c, attempt[k], n_channels)
+        out[q] = contact_rules.right_party_contact(off, counter, ch_reach[c], reach[i, ch_trait[c]])
     return out
 
 
@@ -350,7 +343,7 @@ def _reached(pos, account, channel, attempt, draws):
 def _sequential_caps(att, limits, draws, is_call, talks, call_ring, slots, dropped):
     """Keep mask of the caps that depend on today's earlier attempts; ``limits`` is
     ``(cap_7d, quiet, connected, unanswered)`` (``-1``: no such cap), ``draws`` as in
-    :func:`_reached`. Drops are added to ``dropped``."""
+    :func:`reached`. Drops are added to ``dropped``."""
     account, channel, attempt, priority = att[0], att[1], att[2], att[3]
     cap7, quiet, conn_cap, unans_cap = limits
     day = draws[0]
@@ -374,7 +367,7 @@ def _sequential_caps(att, limits, draws, is_call, talks, call_ring, slots, dropp
                 if used[q] + 1 > cap7:
                     stop1[q] = 1
         if conn_cap == 0 or unans_cap == 0:
-            ok = _reached(single, account, channel, attempt, draws)
+            ok = reached(single, account, channel, attempt, draws)
             for q in range(single.size):
                 if stop1[q] == 0 and conn_cap == 0 and ok[q]:
                     stop1[q] = 3
@@ -388,7 +381,7 @@ def _sequential_caps(att, limits, draws, is_call, talks, call_ring, slots, dropp
     if multi.size == 0:
         return keep
     idx = _sort_made(multi, account, priority, attempt, channel)
-    ok = _reached(idx, account, channel, attempt, draws)
+    ok = reached(idx, account, channel, attempt, draws)
     used = calls_in_window(account[idx], call_ring, day - 7) if cap7 >= 0 else idx
     start = 0
     while start < idx.size:

@@ -39,6 +39,7 @@ from sim import behaviour as bh
 from sim import compliance as rules
 from sim import kernels, ledger
 from sim.actions import RECOVERY_PATHS, AccountView, ChargeOffView, StrategyProtocol
+from sim.borrower.params import behaviour_record, decay_tables
 from sim.channels import Channel
 from sim.compliance import DEFAULT_PROFILE, ComplianceProfile
 from sim.day_loop import DayLoop, EventLog
@@ -94,14 +95,11 @@ def take_up_restructuring(
     if events is not None and events.cures:
         offered = np.unique(offers)
         offered = offered[p.missed[offered] > 0]
-    r = sc.restructuring
     n, waived, self_cures = kernels.take_up_offers(
         kernels.as_ids(offers),
         day,
         np.uint64(key),
-        float(r.take_up),
-        float(r.take_up_no_hardship),
-        int(r.extension_months),
+        behaviour_record(sc),
         p.hardship,
         p.missed,
         p.promise_day,
@@ -153,25 +151,10 @@ class _Run:
                 strategy.bind(p.arm)
             p.cash_collected = np.zeros(p.n)
             p.contact_cost = np.zeros(p.n)
-        b = sc.behaviour
-        self.due_params = tuple(  # the due-date kernel's behaviour parameters
-            float(x)
-            for x in (
-                b.hardship_spell_days,
-                b.miss_intercept,
-                b.miss_willingness,
-                b.miss_hardship,
-                b.miss_dti,
-                b.miss_restructured,
-                b.late_fee,
-                b.prepayment_monthly,
-                b.delinquent_instalment_pay,
-                -1.0
-                if b.delinquent_instalment_pay_late is None
-                else b.delinquent_instalment_pay_late,
-                b.delinquent_instalment_pay_slope,
-            )
-        )
+        # the borrower rules' parameters, built once per run (sim.borrower.params)
+        self.prm = behaviour_record(sc)
+        self.tables = decay_tables(self.prm)
+        self.chan = self.ch.records()
         self.markov = None
         if sc.behaviour.mode == "markov":
             self.markov = np.cumsum(np.array(sc.behaviour.roll_matrix), axis=1)
@@ -179,13 +162,13 @@ class _Run:
     # ------------------------------------------------------------------ due dates
     def due_dates(self, day: int) -> np.ndarray:
         """Instalments fall due; current accounts pay or miss. Returns today's new misses."""
-        p, sc = self.p, self.sc
+        p = self.p
         idx = self.due_lists[day % MONTH_DAYS]
         if self.markov is not None:
             idx = idx[(p.status[idx] == Status.OPEN) & (p.remaining[idx] > 0)]
             if not idx.size:
                 return idx
-            onsets = bh.update_hardship(p, idx, day, sc, self.macro, self.key)
+            onsets = bh.update_hardship(p, idx, day, self.prm, self.macro, self.key)
             self.rec.add(day, hardship_onsets=int(onsets.sum()))
             bh.observe_hardship(p, idx, day, self.key)
             bh.drift_dti(p, idx, day, self.key)
@@ -205,30 +188,22 @@ class _Run:
             idx,
             day,
             self.key,
-            self.due_params,
+            self.prm,
             self.macro.cumulative,
-            p.status,
-            p.remaining,
-            p.hardship,
-            p.hardship_day,
-            p.hardship_hazard,
-            p.hardship_seen,
-            p.dti,
-            p.willingness,
-            p.restructured,
-            p.method,
-            p.sched_balance,
-            p.rate_m,
-            p.level_payment,
-            p.level_principal,
-            p.arrears_interest,
-            p.arrears_principal,
-            p.last_instalment,
-            p.last_due_day,
-            p.missed,
-            p.fees_due,
-            p.principal_repaid,
-            p.episode_contacted,
+            (
+                p.status,
+                p.hardship,
+                p.hardship_day,
+                p.hardship_hazard,
+                p.hardship_seen,
+                p.dti,
+                p.willingness,
+                p.restructured,
+                p.fees_due,
+                p.principal_repaid,
+                p.episode_contacted,
+            ),
+            ledger.loan_arrays(p),
         )
         self.outstanding -= principal
         self._book_residue(residue)
@@ -339,7 +314,7 @@ class _Run:
 
     def contact(self, day: int, view: AccountView) -> None:
         """Ask the strategy, enforce compliance and capacity, play out the contacts."""
-        p, sc, ch, rec, prof = self.p, self.sc, self.ch, self.rec, self.compliance
+        p, ch, rec, prof = self.p, self.ch, self.rec, self.compliance
         att = serve(self.strategy.decide(view), p, ch, prof, day, self.key, rec, self.strategy.name)
         if att is None:
             return
@@ -366,7 +341,6 @@ class _Run:
         # reach, cost, pre-due reminders; a right-party contact with a delinquent borrower
         # excites repayment, may end in a promise and, on channels where promises are made,
         # counts as a conversation (for compliance and for self-cure accounting)
-        b = sc.behaviour
         slots = kernels.account_slots(p.n)
         attempts, rpc, cost, offers, promises = kernels.contact_outcomes(
             acc,
@@ -374,34 +348,30 @@ class _Run:
             att.attempt,
             day,
             self.key,
-            ch.reach,
-            ch.reach_trait,
-            ch.cost_attempt,
-            ch.cost_contact,
-            ch.effect,
-            ch.promise_rate,
+            self.prm,
+            self.tables,
+            self.chan,
             int(Channel.RESTRUCTURE_OFFER),
-            b.contact_effect_dpd_scale,
-            b.excitation_decay_days,
-            b.promise_days_max,
-            p.last_contact,
-            p.reach,
-            p.missed,
-            p.last_due_day,
-            p.missed_reminder,
-            p.episode_contacted,
-            p.last_conversation,
-            p.sensitivity,
-            p.excitation,
-            p.excitation_day,
-            p.willingness,
-            p.promise_day,
-            p.promise_amount,
-            p.fees_due,
-            p.arrears_interest,
-            p.arrears_principal,
-            p.last_instalment,
-            slots,
+            (
+                p.last_contact,
+                p.reach,
+                p.missed,
+                p.last_due_day,
+                p.missed_reminder,
+                p.episode_contacted,
+                p.last_conversation,
+                p.sensitivity,
+                p.excitation,
+                p.excitation_day,
+                p.willingness,
+                p.promise_day,
+                p.promise_amount,
+                p.fees_due,
+                p.arrears_interest,
+                p.arrears_principal,
+                p.last_instalment,
+                slots,
+            ),
         )
         rec.add_by_channel(day, "attempts", attempts)
         rec.add_by_channel(day, "rpc", rpc)
@@ -417,17 +387,10 @@ class _Run:
             chan,
             day,
             self.key,
-            ch.irritation,
-            float(-np.log(2.0)),
-            b.irritation_half_life_days,
-            b.complaint_rate,
-            b.churn_rate,
-            p.irritation,
-            p.irritation_day,
-            p.tolerance,
-            p.complaints,
-            p.churned,
-            slots,
+            self.prm,
+            self.tables,
+            self.chan,
+            (p.irritation, p.irritation_day, p.tolerance, p.complaints, p.churned, slots),
         )
         rec.add(
             day,
@@ -445,41 +408,28 @@ class _Run:
     def repay(self, day: int, dl: np.ndarray, dpd: np.ndarray) -> None:
         """Promises fall due; delinquent accounts repay with their intensity."""
         p, rec = self.p, self.rec
-        b = self.sc.behaviour
         who, amount, kept, broken, settle = kernels.repayment_draws(
             dl,
             dpd,
             day,
             self.key,
-            p.missed,
-            p.promise_day,
-            p.promise_amount,
-            p.promises_broken,
-            p.hardship,
-            p.willingness,
-            p.excitation,
-            p.excitation_day,
-            p.fees_due,
-            p.arrears_interest,
-            p.arrears_principal,
-            b.base_intensity,
-            b.intensity_willingness,
-            b.intensity_dpd_scale,
-            b.intensity_hardship,
-            b.excitation_decay_days,
-            b.promise_keep,
-            b.promise_keep_hardship,
-            b.full_payment_share,
-            b.full_payment_share_hardship,
-            b.partial_fraction_low,
-            b.partial_fraction_high,
-            b.full_payment_dpd_scale or 0.0,  # None (off) -> 0
-            b.settlement_share,
-            b.settlement_dpd_scale or 0.0,  # None (off) -> 0
-            b.catch_up_share,
-            p.last_instalment,
-            b.rest_after_partial,
-            p.last_partial_day,
+            self.prm,
+            self.tables,
+            (
+                p.missed,
+                p.promise_day,
+                p.promise_amount,
+                p.promises_broken,
+                p.hardship,
+                p.willingness,
+                p.excitation,
+                p.excitation_day,
+                p.fees_due,
+                p.arrears_interest,
+                p.arrears_principal,
+                p.last_instalment,
+                p.last_partial_day,
+            ),
         )
         if kept or broken:
             rec.add(day, promises_kept=int(kept), promises_broken=int(broken))
@@ -502,8 +452,8 @@ class _Run:
             amount,
             settle,
             day,
-            b.payment_excitation,
-            b.excitation_decay_days,
+            self.prm,
+            self.tables,
             (
                 *ledger.payment_arrays(p),
                 p.sched_balance,
@@ -548,14 +498,14 @@ class _Run:
             dl,
             day,
             sc.charge_off_dpd,
+            self.prm,
+            self.key,
             p.missed,
             p.last_due_day,
             p.hardship,
             p.hardship_day,
             p.hardship_hazard,
             self.macro.cumulative,
-            sc.behaviour.hardship_spell_days,
-            self.key,
         )
         if co.size:
             self._charge_off(day, co)

@@ -29,21 +29,13 @@ def fall_due(p: Portfolio, idx: np.ndarray, day: int) -> tuple[np.ndarray, np.nd
 
     Returns the interest and principal parts that fell due.
     """
-    return kernels.fall_due(
-        kernels.as_ids(idx),
-        day,
-        p.method,
-        p.sched_balance,
-        p.rate_m,
-        p.remaining,
-        p.level_payment,
-        p.level_principal,
-        p.arrears_interest,
-        p.arrears_principal,
-        p.last_instalment,
-        p.last_due_day,
-        p.missed,
-    )
+    return kernels.fall_due(kernels.as_ids(idx), day, loan_arrays(p))
+
+
+def loan_arrays(p: Portfolio) -> tuple[np.ndarray, ...]:
+    """The book's arrays an instalment falling due reads and writes
+    (``sim.kernels.ledger.LOAN_ARRAYS``, in that order)."""
+    return tuple(getattr(p, name) for name in kernels.LOAN_ARRAYS)
 
 
 def amount_owed(p: Portfolio, idx: np.ndarray) -> np.ndarray:

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from sim.borrower.due_date import miss_logits
+from sim.borrower.params import behaviour_record
 from sim.channels import N_CHANNELS
+from sim.constants import CALL_RING, MONTH_DAYS, NEVER, Status
 from sim.loans import METHOD_NAMES, balance_after, instalment_split, level_amounts
-from sim.portfolio import CALL_RING, MONTH_DAYS, NEVER, Portfolio, Status
+from sim.portfolio import Portfolio
 from sim.scenario import CAPACITIES, CREDIT_STANDINGS, PURPOSES, Scenario
-
-#: Latent scale of the mean borrower's willingness, the centre of the behaviour equations.
-WILLINGNESS_CENTRE = 1.5
 
 
 def segment_counts(shares: np.ndarray, n: int) -> np.ndarray:
@@ -33,18 +33,6 @@ def segment_counts(shares: np.ndarray, n: int) -> np.ndarray:
 
 def _lognormal_mean_one(rng: np.random.Generator, sigma: float, size) -> np.ndarray:
     return np.exp(sigma * rng.standard_normal(size) - 0.5 * sigma**2)
-
-
-def miss_logit(scenario: Scenario, willingness, dti, hardship, restructured) -> np.ndarray:
-    """Logit of missing a due instalment (shared by set-up and the behaviour model)."""
-    b = scenario.behaviour
-    return (
-        b.miss_intercept
-        - b.miss_willingness * (willingness - WILLINGNESS_CENTRE)
-        + b.miss_hardship * hardship
-        + b.miss_dti * (dti - 0.35)
-        + b.miss_restructured * restructured
-    )
 
 
 def generate(scenario: Scenario, seed: int | None = None) -> Portfolio:
@@ -137,7 +125,7 @@ def generate(scenario: Scenario, seed: int | None = None) -> Portfolio:
 
     # --- a steady-state share of delinquency, favouring riskier borrowers ---
     missed = np.zeros(n, np.int16)
-    risk = np.exp(miss_logit(scenario, willingness, dti, 0.0, 0.0))
+    risk = np.exp(miss_logits(behaviour_record(scenario), willingness, dti))
     keys = np.log(rng.random(n)) / risk  # Efraimidis-Spirakis weighted sampling keys
     order = np.argsort(-keys, kind="stable")
     d = scenario.initial_delinquency

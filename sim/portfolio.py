@@ -19,22 +19,8 @@ from enum import IntEnum
 
 import numpy as np
 
-#: "Never happened" for day stamps; far enough back that any window test is false.
-NEVER = -(10**6)
-#: Days of a month in the engine's 30-day calendar.
-MONTH_DAYS = 30
-#: Amounts below this (USD) are rounding dust, not debt.
-CENT = 0.005
-#: Length of the per-account ring of recent call-attempt days (the 7-in-7 rule needs 7).
-CALL_RING = 7
-
-
-class Status(IntEnum):
-    """Lifecycle of an account."""
-
-    OPEN = 0
-    CHARGED_OFF = 1
-    PAID_OFF = 2
+# the book's constants live in the leaf module sim.constants; re-exported for the book's users
+from sim.constants import CALL_RING, CENT, MONTH_DAYS, NEVER, Status  # noqa: F401
 
 
 class Bucket(IntEnum):
@@ -279,6 +265,6 @@ class Portfolio:
 
     def bucket(self, day: int) -> np.ndarray:
         """Bucket of every account today (:func:`bucket_of` of DPD and status, in one pass)."""
-        from sim.kernels import buckets  # sim.kernels builds on this module
+        from sim.kernels.book import buckets  # compiled: imported on first use (fast start-up)
 
         return buckets(day, self.missed, self.last_due_day, self.status)

@@ -66,6 +66,7 @@ class Stream(IntEnum):
     RECOVERY_SETTLE = 24
     CATCH_UP = 25
     REST = 26
+    MEDICAL_SHOCK = 27
 
 
 def _mix(z: np.ndarray) -> np.ndarray:

@@ -304,6 +304,19 @@ class Behaviour(_Spec):
         description="chance that a successful post-charge-off recovery (not a debt sale) settles "
         "the account when its cash arrives: the account leaves charged_off for paid_off",
     )
+    # a medical-expense shock (sim.borrower.hardship.medical_shock); off at 0, no draw then
+    medical_shock_monthly: float = Field(
+        default=0.0,
+        ge=0,
+        le=1,
+        description="chance per due date of a medical-expense shock: the borrower is in hardship "
+        "from that day (its usual spell follows)",
+    )
+    medical_shock_miss_push: float = Field(
+        default=0.0,
+        ge=0,
+        description="added to the miss logit of the due date on which a shock happens",
+    )
 
     @model_validator(mode="after")
     def _markov(self) -> Behaviour:

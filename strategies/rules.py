@@ -5,7 +5,7 @@ score band, with these early-warning flags, this promise status, this balance), 
 every N days, this many attempts a day, within these hours, with this priority, falling back to
 that channel when staff run short". A :class:`RuleTable` evaluates all its rules over the view:
 DPD ranges and contact spacing in one compiled pass over the view
-(:meth:`sim.actions.AccountView.requests_by_rules`), the finer conditions as array masks over
+(:func:`strategies.rule_kernels.requests_by_rules`), the finer conditions as array masks over
 the requests of the rules that have them. Never a loop over accounts in Python.
 
 :class:`RecoveryRule` rows choose the post-charge-off path (internal, agency, legal, sale) by
@@ -140,7 +140,7 @@ class Rule:
     def needs_hardship_seen(self) -> bool:
         """Only accounts with a visible hardship indicator: ``hardship_seen_only``, or
         ``flags`` asking for that one flag (the same condition; the compiled rule evaluation
-        checks it, ``sim.kernels.rule_requests``)."""
+        checks it, ``strategies.rule_kernels.rule_requests``)."""
         return self.hardship_seen_only or tuple(self.flags) == ("hardship_seen",)
 
     @property
@@ -283,7 +283,9 @@ class RuleTable(Strategy):
         )
 
     def decide(self, view: AccountView) -> ActionRequests:
-        req, rule, pos = view.requests_by_rules(*self._table)
+        from strategies import rule_kernels  # compiled: imported when a strategy first decides
+
+        req, rule, pos = rule_kernels.requests_by_rules(view, *self._table)
         if not len(req):
             return req
         if self._refined:
@@ -298,7 +300,7 @@ class RuleTable(Strategy):
             req, rule = req.take(keep), rule[keep]
         if self._plain:
             return req
-        from sim import kernels  # compiled: imported when a strategy first decides
+        from strategies import rule_kernels as kernels  # compiled: imported on first use
 
         attempts, hour_start, hour_end, fallback = kernels.rule_attributes(
             rule, self._attempts, self._hour_start, self._hour_end, self._fallback
@@ -317,7 +319,7 @@ class RuleTable(Strategy):
     def recovery_path(self, view: ChargeOffView) -> np.ndarray:
         if not self.recovery:
             return super().recovery_path(view)
-        from sim import kernels
+        from strategies import rule_kernels as kernels
 
         return kernels.first_matching_path(
             np.ascontiguousarray(view.claim, dtype=np.float64),

@@ -22,6 +22,7 @@ from sim.population import generate
 from sim.portfolio import CALL_RING, CHANNEL_MAJOR, NEVER, Portfolio, bucket_of
 from sim.rng import _DAY, _GOLDEN, _S11, _STREAM, _TO_UNIT, _mix, seed_key, uniforms
 from sim.scenario import load_scenario
+from strategies import rule_kernels
 from strategies.default import default_strategy
 
 
@@ -175,7 +176,9 @@ def test_rule_requests_match_the_array_loop(book: Portfolio) -> None:
     acc = rng.permutation(p.n)[:1500]
     view = AccountView(p, 45, acc, rng.integers(-3, 130, acc.size).astype(np.int32))
     strategy = default_strategy()
-    got, _, _ = view.requests_by_rules(*strategy._table)  # the compiled part of decide()
+    got, _, _ = rule_kernels.requests_by_rules(
+        view, *strategy.table
+    )  # the compiled part of decide()
     want = _numpy_rule_requests(view, strategy.rules)
     assert np.array_equal(got.account, want.account)
     assert np.array_equal(got.channel, want.channel)
@@ -235,7 +238,7 @@ def test_rule_requests_of_a_long_table_match_the_array_loop(book: Portfolio) -> 
     table = RuleTable("long", rules)
     acc = rng.permutation(p.n)[:1200]
     view = AccountView(p, 45, acc, rng.integers(-3, 130, acc.size).astype(np.int32))
-    got, rule, _ = view.requests_by_rules(*table._table)
+    got, rule, _ = rule_kernels.requests_by_rules(view, *table.table)
     want = _numpy_rule_requests(view, table.rules)
     assert np.array_equal(got.account, want.account)
     assert np.array_equal(got.channel, want.channel)

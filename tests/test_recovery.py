@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 
 from sim.actions import RECOVERY_PATHS
-from sim.behaviour import sigmoid
+from sim.constants import WILLINGNESS_CENTRE
 from sim.engine import simulate
-from sim.population import WILLINGNESS_CENTRE, generate
+from sim.population import generate
 from sim.recovery import RecoveryBook
 from sim.rng import ONCE, Stream, account_uniforms, seed_key, uniforms
 from sim.scenario import load_scenario
@@ -72,7 +72,7 @@ def test_recovery_statistics_unchanged(scenario):
     idx = np.arange(p.n, dtype=np.int64)
     spec = scenario.recovery["agency"]
     rates, _, book = _place(scenario, p, idx, 0, seed_key(3))
-    will = sigmoid(p.willingness[idx] - WILLINGNESS_CENTRE)
+    will = 1.0 / (1.0 + np.exp(-(p.willingness[idx] - WILLINGNESS_CENTRE)))
     chance = np.clip(spec.success * (0.5 + will), 0, 1)
     ok = rates >= spec.success_rate_mean * 0.6
     n = idx.size

@@ -7,15 +7,15 @@ import math
 import numpy as np
 import pandas as pd
 
-from postloan.reports.html import _COLS, BUCKETS, CHANNELS, PALETTE, _nan_to_none
+from postloan.reports.html import BUCKETS, CHANNELS, COLS, PALETTE, nan_to_none
 
 
 # ---------------------------------------------------------------------------- figures
-def _bucket_area(daily: pd.DataFrame, title: str):
+def bucket_area(daily: pd.DataFrame, title: str):
     import plotly.graph_objects as go
 
     fig = go.Figure()
-    for b, c, color in zip(BUCKETS[1:5], _COLS[1:5], PALETTE, strict=False):
+    for b, c, color in zip(BUCKETS[1:5], COLS[1:5], PALETTE, strict=False):
         col = f"n_{c}"
         if col in daily:
             fig.add_trace(
@@ -32,7 +32,7 @@ def _bucket_area(daily: pd.DataFrame, title: str):
     return fig
 
 
-def _flows(daily: pd.DataFrame, title: str):
+def flows(daily: pd.DataFrame, title: str):
     import plotly.graph_objects as go
 
     fig = go.Figure()
@@ -56,14 +56,14 @@ def _flows(daily: pd.DataFrame, title: str):
     return fig
 
 
-def _roll_heatmap(matrix: np.ndarray, title: str):
+def roll_heatmap(matrix: np.ndarray, title: str):
     import plotly.graph_objects as go
 
     z = np.asarray(matrix, dtype=float)[:5]
     text = [[("" if math.isnan(v) else f"{v:.1%}") for v in row] for row in z]
     fig = go.Figure(
         go.Heatmap(
-            z=[_nan_to_none(list(r)) for r in z],
+            z=[nan_to_none(list(r)) for r in z],
             x=list(BUCKETS),
             y=list(BUCKETS[:5]),
             text=text,
@@ -79,7 +79,7 @@ def _roll_heatmap(matrix: np.ndarray, title: str):
     return fig
 
 
-def _monthly_roll_heatmap(monthly: pd.DataFrame, title: str):
+def monthly_roll_heatmap(monthly: pd.DataFrame, title: str):
     import plotly.graph_objects as go
 
     pairs = [
@@ -95,7 +95,7 @@ def _monthly_roll_heatmap(monthly: pd.DataFrame, title: str):
         col = f"roll_{a}_to_{b}"
         if col in monthly:
             ys.append(f"{a} → {b}")
-            z.append(_nan_to_none([float(v) for v in monthly[col]]))
+            z.append(nan_to_none([float(v) for v in monthly[col]]))
     if not z:
         return None
     text = [[("" if v is None else f"{v:.1%}") for v in row] for row in z]
@@ -117,7 +117,7 @@ def _monthly_roll_heatmap(monthly: pd.DataFrame, title: str):
     return fig
 
 
-def _cost_bars(costs: dict[str, dict[str, float]], title: str):
+def cost_bars(costs: dict[str, dict[str, float]], title: str):
     """``costs[series][channel]`` -> grouped bars."""
     import plotly.graph_objects as go
 
@@ -131,7 +131,7 @@ def _cost_bars(costs: dict[str, dict[str, float]], title: str):
     return fig
 
 
-def _churn_lines(daily: pd.DataFrame, title: str):
+def churn_lines(daily: pd.DataFrame, title: str):
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
@@ -159,7 +159,7 @@ def _churn_lines(daily: pd.DataFrame, title: str):
     return fig
 
 
-def _paired_chart(comp: pd.DataFrame, kpis: list[str], title: str):
+def paired_chart(comp: pd.DataFrame, kpis: list[str], title: str):
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
@@ -183,8 +183,8 @@ def _paired_chart(comp: pd.DataFrame, kpis: list[str], title: str):
                 error_y={
                     "type": "data",
                     "symmetric": False,
-                    "array": _nan_to_none(list(sub["diff_ci_high"] - sub["diff"])),
-                    "arrayminus": _nan_to_none(list(sub["diff"] - sub["diff_ci_low"])),
+                    "array": nan_to_none(list(sub["diff_ci_high"] - sub["diff"])),
+                    "arrayminus": nan_to_none(list(sub["diff"] - sub["diff_ci_low"])),
                 },
                 name="paired 95 % interval",
                 legendgroup="paired",
@@ -202,8 +202,8 @@ def _paired_chart(comp: pd.DataFrame, kpis: list[str], title: str):
                 error_y={
                     "type": "data",
                     "symmetric": False,
-                    "array": _nan_to_none(list(sub["unpaired_ci_high"] - sub["diff"])),
-                    "arrayminus": _nan_to_none(list(sub["diff"] - sub["unpaired_ci_low"])),
+                    "array": nan_to_none(list(sub["unpaired_ci_high"] - sub["diff"])),
+                    "arrayminus": nan_to_none(list(sub["diff"] - sub["unpaired_ci_low"])),
                     "color": "#aaaaaa",
                     "thickness": 4,
                     "width": 0,
@@ -220,7 +220,7 @@ def _paired_chart(comp: pd.DataFrame, kpis: list[str], title: str):
     return fig
 
 
-def _variants_chart(comp: pd.DataFrame, kpi: str):
+def variants_chart(comp: pd.DataFrame, kpi: str):
     import plotly.graph_objects as go
 
     sub = comp[comp["kpi"] == kpi]
@@ -237,8 +237,8 @@ def _variants_chart(comp: pd.DataFrame, kpi: str):
                 error_y={
                     "type": "data",
                     "symmetric": False,
-                    "array": _nan_to_none(list(s["ci_high"] - s["mean"])),
-                    "arrayminus": _nan_to_none(list(s["mean"] - s["ci_low"])),
+                    "array": nan_to_none(list(s["ci_high"] - s["mean"])),
+                    "arrayminus": nan_to_none(list(s["mean"] - s["ci_low"])),
                 },
             )
         )
@@ -248,7 +248,7 @@ def _variants_chart(comp: pd.DataFrame, kpi: str):
     return fig
 
 
-def _strategy_bars(comp: pd.DataFrame, kpis: list[str], title: str):
+def strategy_bars(comp: pd.DataFrame, kpis: list[str], title: str):
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
@@ -265,8 +265,8 @@ def _strategy_bars(comp: pd.DataFrame, kpis: list[str], title: str):
                 error_y={
                     "type": "data",
                     "symmetric": False,
-                    "array": _nan_to_none(list(s["ci_high"] - s["mean"])),
-                    "arrayminus": _nan_to_none(list(s["mean"] - s["ci_low"])),
+                    "array": nan_to_none(list(s["ci_high"] - s["mean"])),
+                    "arrayminus": nan_to_none(list(s["mean"] - s["ci_low"])),
                 },
                 marker_color=PALETTE[i % len(PALETTE)],
                 showlegend=False,
@@ -278,7 +278,7 @@ def _strategy_bars(comp: pd.DataFrame, kpis: list[str], title: str):
     return fig
 
 
-def _strategy_areas(dailies: dict[str, pd.DataFrame], title: str):
+def strategy_areas(dailies: dict[str, pd.DataFrame], title: str):
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
@@ -288,7 +288,7 @@ def _strategy_areas(dailies: dict[str, pd.DataFrame], title: str):
     )
     for r, name in enumerate(names, start=1):
         d = dailies[name]
-        for b, c, color in zip(BUCKETS[1:5], _COLS[1:5], PALETTE, strict=False):
+        for b, c, color in zip(BUCKETS[1:5], COLS[1:5], PALETTE, strict=False):
             fig.add_trace(
                 go.Scatter(
                     x=d["day"],
@@ -308,7 +308,7 @@ def _strategy_areas(dailies: dict[str, pd.DataFrame], title: str):
     return fig
 
 
-def _mean_roll_heatmaps(cells: pd.DataFrame, strategies: list[str]):
+def mean_roll_heatmaps(cells: pd.DataFrame, strategies: list[str]):
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
@@ -317,9 +317,9 @@ def _mean_roll_heatmaps(cells: pd.DataFrame, strategies: list[str]):
     for i, name in enumerate(names, start=1):
         s = cells[cells["strategy"] == name]
         z = []
-        for a in _COLS[:5]:
+        for a in COLS[:5]:
             row = []
-            for b in _COLS:
+            for b in COLS:
                 col = f"roll_rates_{a}_{b}"
                 v = float(s[col].mean()) if col in s and s[col].notna().any() else math.nan
                 row.append(v)
@@ -327,7 +327,7 @@ def _mean_roll_heatmaps(cells: pd.DataFrame, strategies: list[str]):
         text = [[("" if math.isnan(v) else f"{v:.0%}") for v in r] for r in z]
         fig.add_trace(
             go.Heatmap(
-                z=[_nan_to_none(r) for r in z],
+                z=[nan_to_none(r) for r in z],
                 x=list(BUCKETS),
                 y=list(BUCKETS[:5]),
                 text=text,

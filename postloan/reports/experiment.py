@@ -15,14 +15,14 @@ import pandas as pd
 from postloan.experiments.comparison import compare_cells
 from postloan.formatting import format_value
 from postloan.reports.charts import (
-    _cost_bars,
-    _mean_roll_heatmaps,
-    _paired_chart,
-    _strategy_areas,
-    _strategy_bars,
-    _variants_chart,
+    cost_bars,
+    mean_roll_heatmaps,
+    paired_chart,
+    strategy_areas,
+    strategy_bars,
+    variants_chart,
 )
-from postloan.reports.html import CHANNELS, ReportError, _div, _esc, _meta_table, _page, _table
+from postloan.reports.html import CHANNELS, ReportError, div, esc, meta_table, page, table
 from postloan.storage.experiments import ExperimentStore
 from postloan.storage.manifest import read_manifest
 from sim.atomic import write_text
@@ -32,10 +32,10 @@ from sim.outcomes import HEADLINE_KPIS
 # ---------------------------------------------------------------------------- experiment
 def _ci_cell(kpi: str, m: float, lo: float, hi: float) -> str:
     if not math.isfinite(lo):
-        return _esc(format_value(kpi, m))
+        return esc(format_value(kpi, m))
     return (
-        f"{_esc(format_value(kpi, m))}<br><span class='note'>"
-        f"{_esc(format_value(kpi, lo))} – {_esc(format_value(kpi, hi))}</span>"
+        f"{esc(format_value(kpi, m))}<br><span class='note'>"
+        f"{esc(format_value(kpi, lo))} – {esc(format_value(kpi, hi))}</span>"
     )
 
 
@@ -82,9 +82,9 @@ def build_experiment_report(folder: Path) -> str:
     kpis = [k for k in (spec_kpis or HEADLINE_KPIS) if k in set(comp["kpi"])]
     strategies = list(man.get("strategies") or dict.fromkeys(cells["strategy"]))
     body = [
-        f"<h1>Experiment report: {_esc(man.get('name'))}</h1>",
-        f"<p>{_esc(man.get('description') or '')}</p>",
-        _meta_table(
+        f"<h1>Experiment report: {esc(man.get('name'))}</h1>",
+        f"<p>{esc(man.get('description') or '')}</p>",
+        meta_table(
             {
                 "experiment": man.get("experiment_id", folder.name),
                 "scenario": f"{man.get('scenario')} ({man.get('accounts', 0):,} accounts x "
@@ -113,10 +113,10 @@ def build_experiment_report(folder: Path) -> str:
         "exceeds 0.05 is flagged in its verdict and not highlighted.</p>",
     ]
     for (vi, vlabel), vc in comp.groupby(["variant", "variant_label"], sort=True):
-        body.append(f"<h2>Variant {int(vi)}: {_esc(vlabel)}</h2>")
+        body.append(f"<h2>Variant {int(vi)}: {esc(vlabel)}</h2>")
         rows = []
         for k in kpis:
-            r = [f"<b>{_esc(k)}</b>"]
+            r = [f"<b>{esc(k)}</b>"]
             for s in strategies:
                 x = vc[(vc["kpi"] == k) & (vc["strategy"] == s)]
                 r.append(
@@ -127,7 +127,7 @@ def build_experiment_report(folder: Path) -> str:
             rows.append(r)
         body.append("<h3>KPIs per strategy (mean, 95 % interval)</h3>")
         body.append(
-            _table(
+            table(
                 ["KPI", *[f"{s}{' (champion)' if s == champion else ''}" for s in strategies]], rows
             )
         )
@@ -148,29 +148,29 @@ def build_experiment_report(folder: Path) -> str:
                         cls = "worse" if " worse " in text else "sig"
                     drows.append(
                         [
-                            _esc(s),
-                            _esc(k),
-                            _esc(_diff_text(k, float(x["diff"]))),
-                            _esc(
+                            esc(s),
+                            esc(k),
+                            esc(_diff_text(k, float(x["diff"]))),
+                            esc(
                                 f"{_diff_text(k, float(x['diff_ci_low']))} to "
                                 f"{_diff_text(k, float(x['diff_ci_high']))}"
                             ),
-                            _esc(
+                            esc(
                                 f"{_diff_text(k, float(x['unpaired_ci_low']))} to "
                                 f"{_diff_text(k, float(x['unpaired_ci_high']))}"
                             ),
-                            _esc(
+                            esc(
                                 "n/a"
                                 if not math.isfinite(float(x["win_rate"]))
                                 else f"{float(x['win_rate']):.0%}"
                             ),
-                            _esc(_p_text(x.get("p_value"), x.get("p_holm"))),
-                            f"<span class='{cls}'>{_esc(text)}</span>",
+                            esc(_p_text(x.get("p_value"), x.get("p_holm"))),
+                            f"<span class='{cls}'>{esc(text)}</span>",
                         ]
                     )
-            body.append(f"<h3>Paired differences against the champion ({_esc(champion)})</h3>")
+            body.append(f"<h3>Paired differences against the champion ({esc(champion)})</h3>")
             body.append(
-                _table(
+                table(
                     [
                         "strategy",
                         "KPI",
@@ -185,7 +185,7 @@ def build_experiment_report(folder: Path) -> str:
                     left=2,
                 )
             )
-            fig = _paired_chart(
+            fig = paired_chart(
                 vc,
                 [
                     k
@@ -204,17 +204,17 @@ def build_experiment_report(folder: Path) -> str:
                 f"Paired difference vs {champion} (blue: paired 95 % interval; grey: unpaired)",
             )
             if fig is not None:
-                body.append(_div(fig))
-    fig = _variants_chart(comp, "net_recovery")
+                body.append(div(fig))
+    fig = variants_chart(comp, "net_recovery")
     if fig is not None:
         body.append("<h2>Across variants</h2>")
-        body.append(_div(fig))
+        body.append(div(fig))
     # representative path and distributions, first variant
     v0 = int(cells["variant"].min())
     c0 = cells[cells["variant"] == v0]
     comp0 = comp[comp["variant"] == v0]
     label0 = c0["variant_label"].iloc[0]
-    body.append(f"<h2>Inside the book: variant {v0} ({_esc(label0)})</h2>")
+    body.append(f"<h2>Inside the book: variant {v0} ({esc(label0)})</h2>")
     dailies = {}
     for s in strategies:
         rep = c0[(c0["strategy"] == s)].sort_values(["sample", "replication"])
@@ -224,7 +224,7 @@ def build_experiment_report(folder: Path) -> str:
         if d is not None:
             dailies[s] = d
     if dailies:
-        body.append(_div(_strategy_areas(dailies, "Accounts in each DPD bucket (replication 0)")))
+        body.append(div(strategy_areas(dailies, "Accounts in each DPD bucket (replication 0)")))
         import plotly.graph_objects as go
 
         fig = go.Figure()
@@ -244,8 +244,8 @@ def build_experiment_report(folder: Path) -> str:
             xaxis_title="day",
             height=340,
         )
-        body.append(_div(fig))
-    body.append(_div(_mean_roll_heatmaps(c0, strategies)))
+        body.append(div(fig))
+    body.append(div(mean_roll_heatmaps(c0, strategies)))
     costs = {
         s: {
             ch: float(c0.loc[c0["strategy"] == s, f"cost_by_channel_{ch}"].mean())
@@ -255,16 +255,16 @@ def build_experiment_report(folder: Path) -> str:
         for s in strategies
     }
     body.append("<h2>Cost by channel</h2>")
-    body.append(_div(_cost_bars(costs, "Cost by channel, mean over replications")))
+    body.append(div(cost_bars(costs, "Cost by channel, mean over replications")))
     body.append("<h2>Churn and complaints</h2>")
-    fig = _strategy_bars(
+    fig = strategy_bars(
         comp0,
         ["churned", "complaints", "lifetime_value_lost"],
         "Churn, complaints and lifetime value lost (mean, 95 % interval)",
     )
     if fig is not None:
-        body.append(_div(fig))
-    return _page(f"PostLoan experiment {folder.name}", body)
+        body.append(div(fig))
+    return page(f"PostLoan experiment {folder.name}", body)
 
 
 def write_experiment_report(folder: Path) -> Path:

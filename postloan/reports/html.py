@@ -8,7 +8,7 @@ import math
 from datetime import UTC, datetime
 
 BUCKETS = ("current", "1-30", "31-60", "61-90", "91-120", "charged_off", "paid_off")
-_COLS = ("current", "1_30", "31_60", "61_90", "91_120", "charged_off", "paid_off")
+COLS = ("current", "1_30", "31_60", "61_90", "91_120", "charged_off", "paid_off")
 CHANNELS = (
     "sms",
     "email",
@@ -45,7 +45,7 @@ def _plotly_js() -> str:
     return get_plotlyjs()
 
 
-def _div(fig) -> str:
+def div(fig) -> str:
     fig.update_layout(template="plotly_white", margin={"l": 60, "r": 20, "t": 50, "b": 50})
     return fig.to_html(
         full_html=False,
@@ -54,15 +54,15 @@ def _div(fig) -> str:
     )
 
 
-def _esc(x) -> str:
+def esc(x) -> str:
     return html.escape(str(x))
 
 
-def _page(title: str, body: list[str]) -> str:
+def page(title: str, body: list[str]) -> str:
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     return (
         "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
-        f"<title>{_esc(title)}</title><style>{_CSS}</style>"
+        f"<title>{esc(title)}</title><style>{_CSS}</style>"
         f"<script>{_plotly_js()}</script></head><body>"
         + "\n".join(body)
         + f"<p class='note'>Generated {stamp} by PostLoan Lab. The page works offline.</p>"
@@ -70,18 +70,18 @@ def _page(title: str, body: list[str]) -> str:
     )
 
 
-def _meta_table(items: dict) -> str:
+def meta_table(items: dict) -> str:
     rows = "".join(
-        f"<tr><th class='l'>{_esc(k)}</th><td>{_esc(v)}</td></tr>"
+        f"<tr><th class='l'>{esc(k)}</th><td>{esc(v)}</td></tr>"
         for k, v in items.items()
         if v is not None
     )
     return f"<table class='meta'>{rows}</table>"
 
 
-def _table(header: list[str], rows: list[list[str]], left: int = 1) -> str:
+def table(header: list[str], rows: list[list[str]], left: int = 1) -> str:
     th = "".join(
-        f"<th class='{'l' if i < left else ''}'>{_esc(h)}</th>" for i, h in enumerate(header)
+        f"<th class='{'l' if i < left else ''}'>{esc(h)}</th>" for i, h in enumerate(header)
     )
     body = []
     for r in rows:
@@ -90,5 +90,5 @@ def _table(header: list[str], rows: list[list[str]], left: int = 1) -> str:
     return f"<table><thead><tr>{th}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
-def _nan_to_none(a):
+def nan_to_none(a):
     return [None if (x is None or (isinstance(x, float) and math.isnan(x))) else x for x in a]

@@ -12,14 +12,14 @@ import pandas as pd
 
 from postloan.formatting import format_value
 from postloan.reports.charts import (
-    _bucket_area,
-    _churn_lines,
-    _cost_bars,
-    _flows,
-    _monthly_roll_heatmap,
-    _roll_heatmap,
+    bucket_area,
+    churn_lines,
+    cost_bars,
+    flows,
+    monthly_roll_heatmap,
+    roll_heatmap,
 )
-from postloan.reports.html import BUCKETS, ReportError, _div, _esc, _meta_table, _page, _table
+from postloan.reports.html import BUCKETS, ReportError, div, esc, meta_table, page, table
 from postloan.storage.manifest import read_manifest
 from sim.atomic import write_text
 from sim.outcomes import HEADLINE_KPIS
@@ -34,13 +34,13 @@ def _roll_matrix_from_summary(rr: dict) -> np.ndarray:
 
 def _run_kpi_rows(summary: dict) -> list[list[str]]:
     rows = [
-        [_esc(k), _esc(format_value(k, summary[k]))]
+        [esc(k), esc(format_value(k, summary[k]))]
         for k in HEADLINE_KPIS
         if isinstance(summary.get(k), int | float)
     ]
     if "contacts" in summary:
         used = ", ".join(f"{c} {n:,}" for c, n in summary["contacts"].items() if n)
-        rows.append(["contacts", _esc(used or "none")])
+        rows.append(["contacts", esc(used or "none")])
     return rows
 
 
@@ -63,8 +63,8 @@ def build_run_report(folder: Path) -> str:
     monthly = pd.read_parquet(monthly_path) if monthly_path.exists() else None
     title = f"{man.get('scenario', 'run')} x {man.get('strategy', '?')}"
     body = [
-        f"<h1>Run report: {_esc(title)}</h1>",
-        _meta_table(
+        f"<h1>Run report: {esc(title)}</h1>",
+        meta_table(
             {
                 "run": man.get("run_id", folder.name),
                 "scenario": man.get("scenario"),
@@ -79,36 +79,36 @@ def build_run_report(folder: Path) -> str:
             }
         ),
         "<h2>Key figures</h2>",
-        _table(["KPI", "value"], _run_kpi_rows(summary)),
+        table(["KPI", "value"], _run_kpi_rows(summary)),
         "<h2>DPD buckets and flows over time</h2>",
-        _div(_bucket_area(daily, "Accounts in each DPD bucket")),
-        _div(_flows(daily, "Flows between states (7-day sums)")),
+        div(bucket_area(daily, "Accounts in each DPD bucket")),
+        div(flows(daily, "Flows between states (7-day sums)")),
         "<h2>Roll rates</h2>",
     ]
     if "roll_rates" in summary:
         body.append(
-            _div(
-                _roll_heatmap(
+            div(
+                roll_heatmap(
                     _roll_matrix_from_summary(summary["roll_rates"]),
                     "Monthly roll rates, pooled over the run (month end to month end)",
                 )
             )
         )
     if monthly is not None:
-        fig = _monthly_roll_heatmap(monthly, "Key roll rates, month by month")
+        fig = monthly_roll_heatmap(monthly, "Key roll rates, month by month")
         if fig is not None:
-            body.append(_div(fig))
+            body.append(div(fig))
     body.append("<h2>Cost by channel</h2>")
     body.append(
-        _div(
-            _cost_bars(
+        div(
+            cost_bars(
                 {man.get("strategy", "run"): summary.get("cost_by_channel", {})}, "Cost by channel"
             )
         )
     )
     body.append("<h2>Churn and complaints</h2>")
-    body.append(_div(_churn_lines(daily, "Churn, complaints and lifetime value lost")))
-    return _page(f"PostLoan run {folder.name}", body)
+    body.append(div(churn_lines(daily, "Churn, complaints and lifetime value lost")))
+    return page(f"PostLoan run {folder.name}", body)
 
 
 def write_run_report(run_folder: Path) -> Path:

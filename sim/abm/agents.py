@@ -3,9 +3,11 @@
 A :class:`BorrowerAgent` is a Mesa agent whose state lives in the model's
 :class:`~sim.portfolio.Portfolio` (the same record the vectorised engine uses): the agent reads
 and writes its own row through properties, so the strategy, compliance and capacity steps of the
-model see exactly what they would see in the engine. Every random draw is the engine's
-counter-based draw ``uniform(seed, stream, day, account)`` (:mod:`sim.rng`), so the two engines
-face the same luck, borrower by borrower.
+model see exactly what they would see in the engine. Every rule is the compiled
+function of :mod:`sim.borrower` that the vectorised engine's loops call, run here on the agent's
+own account with the model's parameter record and the day's stream offsets, so the two engines
+follow the same rules and face the same luck, borrower by borrower. Each method is one agent's
+step and can be overridden per agent (a subclass, or a method set on one instance).
 
 The rules, in the order of a day (docs/behaviour.md):
 
@@ -31,12 +33,14 @@ import mesa
 import numpy as np
 
 from sim import ledger
-from sim.population import WILLINGNESS_CENTRE
-from sim.portfolio import MONTH_DAYS, NEVER, Status
+from sim.borrower import contact as contact_rules
+from sim.borrower import due_date as due_rules
+from sim.borrower import hardship as hardship_rules
+from sim.borrower import irritation as irritation_rules
+from sim.borrower import promises as promise_rules
+from sim.borrower import repayment as repayment_rules
+from sim.constants import MONTH_DAYS, NEVER, Status
 from sim.rng import Stream
-
-W_CENTRE = float(WILLINGNESS_CENTRE)
-ATTEMPT_STRIDE = 1 << 40  # attempt a of the day on a channel: counter + a * 2**40
 
 
 @dataclass(frozen=True)
@@ -51,10 +55,6 @@ class Rules:
     self_excitation: bool = True  # each payment raises the repayment intensity
 
 
-def _sigmoid(x: float) -> float:
-    return 1.0 / (1.0 + math.exp(-x))
-
-
 def _one(i: int) -> np.ndarray:
     return np.array([i], np.int64)
 
@@ -65,7 +65,6 @@ class BorrowerAgent(mesa.Agent):
     def __init__(self, model, account: int):
         super().__init__(model)
         self.account = int(account)
-        self.neighbours: list[BorrowerAgent] = []  # filled when a network is given
 
     # ------------------------------------------------------------------ state (portfolio row)
     @property
@@ -106,13 +105,17 @@ class BorrowerAgent(mesa.Agent):
 
     def excitation_now(self, day: int) -> float:
         """The self-exciting repayment intensity, decayed to today."""
-        i, p = self.account, self.p
-        decay = self.model.sc.behaviour.excitation_decay_days
-        return float(p.excitation[i]) * math.exp(-(day - int(p.excitation_day[i])) / decay)
+        i, p, m = self.account, self.p, self.model
+        return repayment_rules.excitation_now(
+            m.prm, m.tables, p.excitation[i], p.excitation_day[i], day
+        )
 
     def excite(self, day: int, jump: float) -> None:
-        i, p = self.account, self.p
-        p.excitation[i] = self.excitation_now(day) + jump
+        """Add ``jump`` to the excitation decayed to today."""
+        i, p, m = self.account, self.p, self.model
+        p.excitation[i] = repayment_rules.excite(
+            m.prm, m.tables, p.excitation[i], p.excitation_day[i], day, jump
+        )
         p.excitation_day[i] = day
 
     def draw(self, stream: Stream, counter: int | None = None) -> float:
@@ -121,75 +124,61 @@ class BorrowerAgent(mesa.Agent):
 
     # ------------------------------------------------------------------ rules
     def update_hardship(self, day: int) -> bool:
-        """Bring the two-state hardship process up to today; True on a new onset."""
+        """Bring the two-state hardship process up to today; True on a new onset
+        (:func:`sim.borrower.hardship.hardship_update`)."""
         i, p, m = self.account, self.p, self.model
-        t0 = int(p.hardship_day[i])
-        if day - t0 <= 0:
-            return False
-        elapsed = float(day - t0)
-        cum = m.macro.cumulative
-        integral = cum[day] - cum[min(max(t0, 0), day)]
-        a = p.hardship_hazard[i] / 30.0 * integral / max(elapsed, 1.0)
-        b = 1.0 / m.sc.behaviour.hardship_spell_days
-        h0 = 1.0 if p.hardship[i] else 0.0
-        if not m.rules.hardship:
-            a = 0.0
-        pi = a / (a + b)
-        p1 = pi + (h0 - pi) * math.exp(-(a + b) * elapsed)
-        new = self.draw(Stream.HARDSHIP) < p1
-        onset = new and not p.hardship[i]
+        hazard = float(p.hardship_hazard[i]) if m.rules.hardship else 0.0
+        old = bool(p.hardship[i])
+        new, stamp = hardship_rules.hardship_update(
+            m.prm, m.off, i, day, old, int(p.hardship_day[i]), hazard, m.macro.cumulative
+        )
         p.hardship[i] = new
-        p.hardship_day[i] = day
-        return bool(onset)
+        p.hardship_day[i] = stamp
+        return new and not old
 
     def due_date(self, day: int) -> dict | None:
-        """The instalment falls due: pay it, or miss it. Returns what happened (or None)."""
+        """The instalment falls due: pay it, or miss it (:mod:`sim.borrower.hardship`,
+        :mod:`sim.borrower.due_date`). Returns what happened (or None)."""
         i, p, m = self.account, self.p, self.model
-        b = m.sc.behaviour
         if not self.is_open or p.remaining[i] <= 0:
             return None
         out = {"onset": self.update_hardship(day), "cash": 0.0, "principal": 0.0, "residue": 0.0}
+        shocked = hardship_rules.medical_shock(m.prm, m.off, i)
+        if shocked and not p.hardship[i]:
+            p.hardship[i] = True
+            out["onset"] = True
         hard = self.in_hardship
-        u = self.draw(Stream.EARLY_WARNING)
-        p.hardship_seen[i] = u < 0.6 if hard else u < 0.01
-        h = 1.0 if hard else 0.0
-        p.dti[i] *= math.exp(0.04 * (self.draw(Stream.DTI_DRIFT) - 0.5) + 0.06 * h)
+        p.hardship_seen[i] = hardship_rules.hardship_signal(m.off, i, hard)
+        p.dti[i] *= hardship_rules.dti_factor(m.off, i, hard)
         was_current = self.missed == 0
-        p_miss = _sigmoid(
-            b.miss_intercept
-            - b.miss_willingness * (self.willingness - W_CENTRE)
-            + b.miss_hardship * h
-            + b.miss_dti * (p.dti[i] - 0.35)
-            + b.miss_restructured * (1.0 if p.restructured[i] else 0.0)
+        p_miss = due_rules.miss_probability(
+            m.prm, self.willingness, hard, float(p.dti[i]), bool(p.restructured[i]), shocked
         )
         behind = self.missed
         ledger.fall_due(p, _one(i), day)
         pays = False
         if was_current:
-            pays = self.draw(Stream.DUE_PAYMENT) >= p_miss or not m.rules.due_date_payment
+            pays = due_rules.pays_instalment(m.off, i, p_miss) or not m.rules.due_date_payment
             if pays:
                 paid = ledger.pay(p, _one(i), np.array([self.owed()]))
                 out["cash"] += float(paid.cash[0])
                 out["principal"] += float(paid.principal[0])
                 out["residue"] += paid.residue
-                if b.prepayment_monthly > 0 and self.draw(Stream.PREPAYMENT) < b.prepayment_monthly:
+                if due_rules.prepays(m.prm, m.off, i):
                     rest = float(ledger.settle(p, _one(i))[0])
                     out["cash"] += rest
                     out["principal"] += rest
-        else:
-            late = b.delinquent_instalment_pay_late
-            chance = late if (behind >= 2 and late is not None) else b.delinquent_instalment_pay
-            if chance > 0 and self.draw(Stream.INSTALMENT_PAY) < chance:
-                amount = float(p.fees_due[i] + p.last_instalment[i])
-                paid = ledger.pay(p, _one(i), np.array([amount]))
-                out["arrears_cash"] = float(paid.cash[0])
-                out["arrears_principal"] = float(paid.principal[0])
-                out["residue"] += paid.residue
-                if self.missed > behind:
-                    p.missed[i] = behind
+        elif due_rules.pays_arrears_instalment(m.prm, m.off, i, behind):
+            amount = float(p.fees_due[i] + p.last_instalment[i])
+            paid = ledger.pay(p, _one(i), np.array([amount]))
+            out["arrears_cash"] = float(paid.cash[0])
+            out["arrears_principal"] = float(paid.principal[0])
+            out["residue"] += paid.residue
+            if self.missed > behind:  # older instalments larger than this one
+                p.missed[i] = behind
         out["missed"] = False
         if self.missed > 0:
-            p.fees_due[i] += b.late_fee
+            p.fees_due[i] += m.prm[0]["late_fee"]
             if was_current and not pays:
                 out["missed"] = True
                 p.episode_contacted[i] = False
@@ -211,13 +200,14 @@ class BorrowerAgent(mesa.Agent):
         return "live", d
 
     def answer(self, channel: int, attempt: int, day: int) -> tuple[bool, float, bool]:
-        """An attempt on ``channel``: returns (right-party contact, excitation jump, promise)."""
+        """An attempt on ``channel`` (:mod:`sim.borrower.contact`, :mod:`sim.borrower.promises`):
+        returns (right-party contact, excitation jump, promise)."""
         i, p, m = self.account, self.p, self.model
-        ch, b = m.ch, m.sc.behaviour
-        n_channels = ch.reach.size
-        r = min(ch.reach[channel] * p.reach[i, ch.reach_trait[channel]], 0.98)
-        counter = i * n_channels + channel + attempt * ATTEMPT_STRIDE
-        rpc = self.draw(Stream.REACH, counter) < r
+        ch = m.ch
+        counter = contact_rules.attempt_counter(i, channel, attempt, ch.reach.size)
+        rpc = contact_rules.right_party_contact(
+            m.off, counter, ch.reach[channel], p.reach[i, ch.reach_trait[channel]]
+        )
         if self.missed <= 0:
             p.missed_reminder[i] = not rpc  # a pre-due reminder
             return rpc, 0.0, False
@@ -226,102 +216,77 @@ class BorrowerAgent(mesa.Agent):
         if ch.promise_rate[channel] > 0:  # a conversation
             p.episode_contacted[i] = True
             p.last_conversation[i] = day
-        fade = math.exp(-self.dpd(day) / b.contact_effect_dpd_scale)
-        jump = ch.effect[channel] * p.sensitivity[i] * fade
-        if not m.rules.contact_excitation:
-            jump = 0.0
-        rate = ch.promise_rate[channel] * (0.5 + _sigmoid(self.willingness - W_CENTRE))
-        made = self.draw(Stream.PROMISE, counter) < rate and m.rules.promises
-        promised = False
-        if made and p.promise_day[i] < day:
-            wait = 1 + math.floor(self.draw(Stream.PROMISE_DAY) * b.promise_days_max)
-            p.promise_day[i] = day + wait
-            owed = self.owed()
-            if self.draw(Stream.PROMISE_AMOUNT) < 0.6:
-                p.promise_amount[i] = owed
-            else:
-                p.promise_amount[i] = min(owed, p.last_instalment[i])
-            promised = True
-        return rpc, float(jump), promised
+        jump = 0.0
+        if m.rules.contact_excitation:
+            jump = contact_rules.contact_jump(
+                m.prm, m.tables, ch.effect[channel], p.sensitivity[i], self.dpd(day)
+            )
+        made = m.rules.promises and promise_rules.promise_made(
+            m.off, counter, ch.promise_rate[channel], self.willingness, p.promise_day[i], day
+        )
+        if made:
+            p.promise_day[i], p.promise_amount[i] = promise_rules.promise_terms(
+                m.prm, m.off, i, day, self.owed(), p.last_instalment[i]
+            )
+        return rpc, float(jump), bool(made)
 
     def feel_irritation(self, amount: float, day: int) -> tuple[bool, bool]:
-        """Today's contacts add ``amount`` to the decaying irritation stock.
-
-        Returns (complained, churned today)."""
-        i, p, b = self.account, self.p, self.model.sc.behaviour
-        decay = math.exp(
-            -math.log(2.0) * (day - int(p.irritation_day[i])) / b.irritation_half_life_days
+        """Today's contacts add ``amount`` to the decaying irritation stock
+        (:mod:`sim.borrower.irritation`). Returns (complained, churned today)."""
+        i, p, m = self.account, self.p, self.model
+        irr = irritation_rules.irritation_now(
+            m.prm, m.tables, p.irritation[i], p.irritation_day[i], day
         )
-        irr = p.irritation[i] * decay + amount
+        irr += amount
         p.irritation[i] = irr
         p.irritation_day[i] = day
-        excess = min(max(irr / p.tolerance[i] - 1.0, 0.0), 1.0)
-        if not self.model.rules.irritation:
-            excess = 0.0
-        complained = self.draw(Stream.COMPLAINT) < b.complaint_rate * excess
+        tolerance = p.tolerance[i] if m.rules.irritation else math.inf
+        excess = irritation_rules.excess_irritation(irr, tolerance)
+        complained = irritation_rules.complains(m.prm, m.off, i, excess)
         if complained:
             p.complaints[i] += 1
-        churn = self.draw(Stream.CHURN) < b.churn_rate * excess and not p.churned[i]
+        churn = irritation_rules.churns(m.prm, m.off, i, excess, p.churned[i])
         if churn:
             p.churned[i] = True
         return bool(complained), bool(churn)
 
     def repayment(self, day: int, dpd: int) -> tuple[str, float, bool] | None:
-        """Does the borrower pay today? Returns (kind, amount, settles) or None.
+        """Does the borrower pay today (:mod:`sim.borrower.promises`,
+        :mod:`sim.borrower.repayment`)? Returns (kind, amount, settles) or None.
 
         ``kind`` is 'kept' (a promise kept), 'broken' (amount 0) or 'pay'."""
-        i, p, b = self.account, self.p, self.model.sc.behaviour
+        i, p, m = self.account, self.p, self.model
         if self.missed <= 0:
             return None
         hard = self.in_hardship
         if p.promise_day[i] == day:
-            base = b.promise_keep_hardship if hard else b.promise_keep
-            keep = min(max(base * (0.6 + 0.8 * _sigmoid(self.willingness - W_CENTRE)), 0.0), 1.0)
+            kept = promise_rules.keeps_promise(m.prm, m.off, i, hard, self.willingness)
             p.promise_day[i] = NEVER
-            if self.draw(Stream.PROMISE_KEEP) < keep:
+            if kept:
                 return "kept", min(float(p.promise_amount[i]), self.owed()), False
             p.promises_broken[i] += 1
-            p.excitation[i] *= 0.5
+            p.excitation[i] *= promise_rules.BROKEN_EXCITATION_FACTOR
             return "broken", 0.0, False
-        base = (
-            b.base_intensity
-            * math.exp(b.intensity_willingness * (self.willingness - W_CENTRE))
-            * math.exp(-dpd / b.intensity_dpd_scale)
-        )
-        exc = self.excitation_now(day)
-        lam = base * b.intensity_hardship + 0.5 * exc if hard else base + exc
-        if not self.draw(Stream.REPAY) < -math.expm1(-lam):
+        if repayment_rules.rests(m.prm, m.off, i, day, p.last_partial_day[i]):
             return None
-        share = b.full_payment_share_hardship if hard else b.full_payment_share
-        u_kind = self.draw(Stream.REPAY_KIND)
-        full = u_kind < share
-        settles = False
-        s_share, s_scale = b.settlement_share, b.settlement_dpd_scale or 0.0
-        if full and (s_share > 0 or s_scale > 0):
-            if s_scale > 0:
-                s_share = 1.0 - (1.0 - s_share) * math.exp(-dpd / s_scale)
-            settles = self.draw(Stream.SETTLEMENT) < s_share
-        f_scale = b.full_payment_dpd_scale or 0.0
-        if f_scale > 0 and not settles:
-            full = u_kind < share * math.exp(-dpd / f_scale)
-        frac = b.partial_fraction_low + (
-            b.partial_fraction_high - b.partial_fraction_low
-        ) * self.draw(Stream.REPAY_FRACTION)
-        owed = self.owed()
-        return "pay", owed if full else owed * frac, settles
+        pays, amount, settles = repayment_rules.repayment(
+            m.prm,
+            m.tables,
+            m.off,
+            i,
+            dpd,
+            hard,
+            self.willingness,
+            self.excitation_now(day),
+            self.owed(),
+            p.last_instalment[i],
+        )
+        return ("pay", amount, settles) if pays else None
 
     def after_payment(self, cured: bool, day: int) -> None:
         """A payment: partial payers are flagged; every payment excites further payments."""
-        i, p = self.account, self.p
+        i, p, m = self.account, self.p, self.model
         if not cured:
             p.last_partial_day[i] = day
-        jump = (
-            self.model.sc.behaviour.payment_excitation if self.model.rules.self_excitation else 0.0
-        )
+        jump = m.prm[0]["payment_excitation"] if m.rules.self_excitation else 0.0
         self.excite(day, jump)
-
-    # ------------------------------------------------------------------ extensions
-    def on_neighbour_default(self, shock: float) -> None:
-        """Peer effect (docs/extending.md): a neighbour was charged off; willingness drops."""
-        if self.is_open:
-            self.willingness = self.willingness - shock

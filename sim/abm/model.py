@@ -30,6 +30,7 @@ from sim import behaviour as bh
 from sim import ledger
 from sim.abm.agents import BorrowerAgent, Rules
 from sim.actions import AccountView, StrategyProtocol
+from sim.borrower.params import behaviour_record, day_offsets, decay_tables
 from sim.channels import N_CHANNELS, Channel
 from sim.compliance import DEFAULT_PROFILE, ComplianceProfile
 from sim.day_loop import DayLoop, EventLog
@@ -39,7 +40,7 @@ from sim.kpis import DailyRecorder
 from sim.population import generate
 from sim.portfolio import MONTH_DAYS, N_BUCKETS, Status
 from sim.recovery import RecoveryBook
-from sim.rng import Stream, seed_key, stream_offset, uniform_at
+from sim.rng import Stream, seed_key, uniform_at
 from sim.run_result import RunResult, assemble
 from sim.scenario import Scenario
 
@@ -103,7 +104,10 @@ class CollectionsModel(mesa.Model):
         self.recovery = RecoveryBook(horizon=scenario.days)
         self.events = EventLog()  # the kinds observers want (set by the DayLoop)
         self.day = 0
-        self._offsets: dict[int, np.uint64] = {}
+        # the borrower rules' parameters, built once per run, and the day's stream offsets
+        self.prm = behaviour_record(scenario)
+        self.tables = decay_tables(self.prm)
+        self.off = day_offsets(self.key, 0)
         p = self.p
         self.borrowers = [BorrowerAgent(self, i) for i in range(p.n)]
         order = np.argsort(p.due_day, kind="stable")
@@ -145,10 +149,7 @@ class CollectionsModel(mesa.Model):
     # ------------------------------------------------------------------ helpers
     def draw(self, stream: Stream, counter: int) -> float:
         """The engine's counter-based uniform for (seed, stream, today, counter)."""
-        off = self._offsets.get(stream)
-        if off is None:
-            off = self._offsets[stream] = np.uint64(stream_offset(self.key, int(stream), self.day))
-        return float(uniform_at(off, counter))
+        return float(uniform_at(self.off[int(stream)], counter))
 
     def _today(self, name: str) -> float:
         d = self.day - 1
@@ -173,7 +174,7 @@ class CollectionsModel(mesa.Model):
 
     def step(self) -> None:
         """One day: :meth:`sim.day_loop.DayLoop.step` over this model's steps."""
-        self._offsets = {}
+        self.off = day_offsets(self.key, self.day)
         self.loop.step(self.day)
         self.day += 1
         self.datacollector.collect(self)

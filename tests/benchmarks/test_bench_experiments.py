@@ -51,7 +51,8 @@ def _spec(tmp: Path, accounts: int, days: int) -> Path:
 
 
 def _cells(outcome) -> pd.DataFrame:
-    drop = ["experiment_id", *TIMING_FIELDS]
+    # cells carry no timing fields since timings moved to the manifests; drop any that remain
+    drop = [c for c in ("experiment_id", *TIMING_FIELDS) if c in outcome.cells.columns]
     return outcome.cells.drop(columns=drop).reset_index(drop=True)
 
 
