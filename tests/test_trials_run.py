@@ -1,4 +1,4 @@
-"""The trial runner on small books, and ``postloan trial`` through a Typer test app."""
+"""The trial runner on small books, and ``postloan trial`` through the CLI."""
 
 from __future__ import annotations
 
@@ -7,11 +7,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import typer
 import yaml
 from typer.testing import CliRunner
 
-from postloan.trials.command import register
+from postloan.cli import app
 from postloan.trials.observe import days_to_due, population_mask
 from postloan.trials.runner import run_trial
 from postloan.trials.spec import parse_trial
@@ -145,24 +144,13 @@ def test_population_filter_on_a_generated_book():
     assert mask.any() and set(np.unique(days_to_due(book.due_day[mask], 0))) <= {1, 2, 3}
 
 
-def app() -> typer.Typer:
-    a = typer.Typer()
-    register(a)
-
-    @a.callback()
-    def main() -> None:
-        """test app"""
-
-    return a
-
-
 def test_command_runs_a_folder_and_saves_table(tmp_path):
     folder = tmp_path / "lib"
     folder.mkdir()
     write(folder, trial(replications=1), "one.yaml")
     write(folder, trial(name="second", replications=1), "two.yaml")
     out = tmp_path / "out"
-    res = CliRunner().invoke(app(), ["trial", str(folder), "--out", str(out), "--seed", "3"])
+    res = CliRunner().invoke(app, ["trial", str(folder), "--out", str(out), "--seed", "3"])
     assert res.exit_code == 0, res.output
     assert "same_arms" in res.output and "second" in res.output
     assert all(len(line) <= 80 for line in res.output.splitlines() if "Saved" not in line)
@@ -171,9 +159,7 @@ def test_command_runs_a_folder_and_saves_table(tmp_path):
     assert doc["trials"][0]["seeds"] == [3]
     csv = (out / "trials.csv").read_text().splitlines()
     assert csv[0].startswith("study,outcome,estimand") and len(csv) == 3
-    res = CliRunner().invoke(
-        app(), ["trial", str(folder / "one.yaml"), "--json", "--out", str(out)]
-    )
+    res = CliRunner().invoke(app, ["trial", str(folder / "one.yaml"), "--json", "--out", str(out)])
     assert res.exit_code == 0 and json.loads(res.stdout)["table"][0]["study"] == "same_arms"
 
 
@@ -183,7 +169,7 @@ def test_command_exit_2_on_a_broken_file_and_nothing_written(tmp_path):
     write(folder, trial(replications=1), "a_good.yaml")
     write(folder, trial(behaviour={"promise_keep": 1.0}), "b_bad.yaml")
     out = tmp_path / "out"
-    res = CliRunner().invoke(app(), ["trial", str(folder), "--out", str(out)])
+    res = CliRunner().invoke(app, ["trial", str(folder), "--out", str(out)])
     assert res.exit_code == 2
     assert f"{folder / 'b_bad.yaml'}: field 'behaviour'" in res.output
     assert "Traceback" not in res.output
