@@ -549,7 +549,7 @@ def test_python_api_returns_dataframes(serial_run, tmp_path):
     cells = api.load_cells(outcome.folder)
     pd.testing.assert_frame_equal(cells, outcome.cells)
     comp = api.load_comparison(outcome.folder)
-    assert set(comp["strategy"]) == {"default", "none"}
+    assert set(comp["strategy"]) == {"standard", "none"}  # the default strategy is named "standard"
     again = api.run_experiment(spec, out=outcome.folder.parent, resume=True)
     assert again.attrs["folder"] == str(outcome.folder)
     pd.testing.assert_frame_equal(no_timing(again), no_timing(outcome.cells))
