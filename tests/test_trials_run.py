@@ -51,6 +51,25 @@ def trial(**changes) -> dict:
     return data
 
 
+#: Two arms on top of no contact: SMS every third day, against the same SMS plus calls.
+SMS_VS_CALLS = [
+    {
+        "name": "sms",
+        "control": True,
+        "base": "none",
+        "rules": [{"channel": "sms", "dpd": [1, 119], "every_days": 3}],
+    },
+    {
+        "name": "calls",
+        "base": "none",
+        "rules": [
+            {"channel": "sms", "dpd": [1, 119], "every_days": 3},
+            {"channel": "call", "dpd": [1, 119], "every_days": 2},
+        ],
+    },
+]
+
+
 def write(tmp_path: Path, data: dict, name: str = "trial.yaml") -> Path:
     path = tmp_path / name
     path.write_text(yaml.safe_dump(data), encoding="utf-8")
@@ -86,25 +105,7 @@ def test_same_seed_same_numbers_bit_for_bit(tmp_path):
 
 
 def test_per_contact_counts_conversations_of_calls_only(tmp_path):
-    data = trial(
-        arms=[
-            {
-                "name": "sms",
-                "control": True,
-                "base": "none",
-                "rules": [{"channel": "sms", "dpd": [1, 119], "every_days": 3}],
-            },
-            {
-                "name": "calls",
-                "base": "none",
-                "rules": [
-                    {"channel": "sms", "dpd": [1, 119], "every_days": 3},
-                    {"channel": "call", "dpd": [1, 119], "every_days": 2},
-                ],
-            },
-        ],
-        estimand="per_contact",
-    )
+    data = trial(arms=SMS_VS_CALLS, estimand="per_contact")
     r = run_trial(write(tmp_path, data))
     assert r.conversation_share["sms"] == 0.0  # SMS reach the borrower but hold no conversation
     assert r.conversation_share["calls"] > 0.3
@@ -218,26 +219,7 @@ def test_outcomes_agree_with_the_engines_counts(measure):
 
 def test_a_scenario_given_in_code_replaces_the_files(tmp_path):
     # how a response fit evaluates candidates: same trial, same seed, other response parameters
-    data = trial(
-        arms=[
-            {
-                "name": "sms",
-                "control": True,
-                "base": "none",
-                "rules": [{"channel": "sms", "dpd": [1, 119], "every_days": 3}],
-            },
-            {
-                "name": "calls",
-                "base": "none",
-                "rules": [
-                    {"channel": "sms", "dpd": [1, 119], "every_days": 3},
-                    {"channel": "call", "dpd": [1, 119], "every_days": 2},
-                ],
-            },
-        ],
-        replications=1,
-    )
-    path = write(tmp_path, data)
+    path = write(tmp_path, trial(arms=SMS_VS_CALLS, replications=1))
     sc = load_scenario(ROOT / "scenarios" / "small.yaml").model_dump()
     as_file = run_trial(path, seed=4, scenario=load_scenario(ROOT / "scenarios" / "small.yaml"))
     assert as_file.to_dict()["simulated"] == run_trial(path, seed=4).to_dict()["simulated"]
