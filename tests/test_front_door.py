@@ -24,6 +24,7 @@ from postloan.cli import COMMAND_MODULES, app
 from postloan.experiments.runner import execute_experiment
 from postloan.experiments.spec import load_experiment
 from postloan.storage.experiments import ExperimentStore
+from tests.cli_checks import user_error
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = ROOT / "scenarios" / "small.yaml"
@@ -33,14 +34,6 @@ runner = CliRunner()
 
 def invoke(*args: str, columns: int = 300):
     return runner.invoke(app, [str(a) for a in args], env={"COLUMNS": str(columns)})
-
-
-def user_error(result, *needles: str) -> None:
-    assert result.exit_code == 2, (result.exit_code, result.output)
-    assert "Traceback" not in result.output
-    assert result.exception is None or isinstance(result.exception, SystemExit)
-    for needle in needles:
-        assert needle in result.stderr, (needle, result.stderr)
 
 
 @pytest.fixture

@@ -177,6 +177,22 @@ def test_command_exit_2_on_a_broken_file_and_nothing_written(tmp_path):
     assert not out.exists()
 
 
+def test_command_refuses_an_out_that_is_a_file_before_running(tmp_path, monkeypatch):
+    import postloan.trials.command
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the trial ran before --out was checked")
+
+    monkeypatch.setattr(postloan.trials.command, "run_trial", refuse)
+    path = write(tmp_path, trial(replications=1))
+    taken = tmp_path / "taken"
+    taken.write_text("x")
+    res = CliRunner().invoke(app, ["trial", str(path), "--out", str(taken)])
+    assert res.exit_code == 2, res.output
+    assert f"--out {taken}: is a file, not a folder" in res.output
+    assert "Traceback" not in res.output and taken.read_text() == "x"
+
+
 def run_with_result(data: dict):
     """One replication by hand, keeping the engine's daily table beside the trial outcomes."""
     from postloan.trials.arms import TrialStrategy, build_arms

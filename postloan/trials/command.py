@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from postloan.storage.manifest import dumps
+from postloan.storage.paths import check_out_dir
 from postloan.trials import report
 from postloan.trials.arms import build_arms
 from postloan.trials.runner import TrialResult, run_trial, trial_scenario
@@ -48,7 +49,12 @@ def trial(
     ------
     TrialError
         A file that cannot be used, raised before anything runs.
+    OutputError
+        ``out`` cannot be written (a file, a read-only folder), raised before anything runs.
     """
+    started = dt.datetime.now(dt.UTC)
+    folder = out or Path("results") / "trials" / started.strftime("%Y%m%dT%H%M%SZ")
+    check_out_dir(folder)  # before anything runs, as every command does
     files = trial_files(list(paths))
     for f in files:  # validate everything before running anything
         spec = load_trial(f)
@@ -58,7 +64,6 @@ def trial(
     total = sum(replications or s.replications for s in specs)
     console = Console(stderr=True)
     results: list[TrialResult] = []
-    started = dt.datetime.now(dt.UTC)
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -79,7 +84,6 @@ def trial(
         "started_utc": started.isoformat(timespec="seconds"),
         "wall_seconds": sum(r.wall_seconds for r in results),
     }
-    folder = out or Path("results") / "trials" / started.strftime("%Y%m%dT%H%M%SZ")
     written = report.save(results, folder, meta)
     if as_json:
         sys.stdout.write(dumps(report.json_document(results, meta)))
