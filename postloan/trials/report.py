@@ -105,6 +105,7 @@ def _rate(r: TrialResult) -> str:
 
 
 def csv_text(results: list[TrialResult]) -> str:
+    """The table as CSV (:data:`COLUMNS`), one row per study."""
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n")
     w.writeheader()
