@@ -20,6 +20,7 @@ from typer.testing import CliRunner
 from postloan.cli import app
 from sim.kpis import TIMING_FIELDS
 from sim.scenario import load_scenario
+from tests.cli_checks import user_error
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = ROOT / "scenarios" / "small.yaml"
@@ -56,14 +57,6 @@ runner = CliRunner()
 
 def invoke(*args: str, **kw):
     return runner.invoke(app, list(args), env={"COLUMNS": "400"}, **kw)
-
-
-def _assert_user_error(result, *needles: str) -> None:
-    assert result.exit_code == 2, (result.exit_code, result.output)
-    assert "Traceback" not in result.output
-    assert result.exception is None or isinstance(result.exception, SystemExit)
-    for needle in needles:
-        assert needle in result.stderr, (needle, result.stderr)
 
 
 def _run_folder(out: Path) -> Path:
@@ -162,7 +155,7 @@ def _run_fails(tmp_path: Path, scenario: Path | str, *extra: str, needles=()):
     out = tmp_path / "out"
     result = invoke("run", str(scenario), "--accounts", "500", "--days", "10",
                     "--out", str(out), *extra)  # fmt: skip
-    _assert_user_error(result, *needles)
+    user_error(result, *needles)
     assert not out.exists() or not any(out.iterdir()), "a failed run left a folder behind"
     return result
 
@@ -208,7 +201,7 @@ def test_run_negative_seed(tmp_path):
 def test_run_too_many_accounts(tmp_path):
     out = tmp_path / "out"
     result = invoke("run", str(SMALL), "--accounts", str(10**12), "--out", str(out))
-    _assert_user_error(result, "'accounts'", "this machine holds at most")
+    user_error(result, "'accounts'", "this machine holds at most")
     assert not out.exists()
 
 
@@ -265,7 +258,7 @@ def test_schedule_table():
     ],
 )
 def test_schedule_bad_inputs(args, needle):
-    _assert_user_error(invoke("schedule", *args), needle)
+    user_error(invoke("schedule", *args), needle)
 
 
 def test_schedule_bad_method_is_a_usage_error():
@@ -284,7 +277,7 @@ def test_strategies_list_and_show():
     assert shown.exit_code == 0 and "legal_notice" in shown.stdout
     none = invoke("strategies", "show", "none")
     assert none.exit_code == 0 and "Contact nobody" in none.stdout
-    _assert_user_error(invoke("strategies", "show", "nosuch"), "unknown strategy")
+    user_error(invoke("strategies", "show", "nosuch"), "unknown strategy")
 
 
 def test_strategies_validate_good(tmp_path):
@@ -309,7 +302,7 @@ def test_strategies_validate_broken(tmp_path):
         encoding="utf-8",
     )
     result = invoke("strategies", "validate", str(bad))
-    _assert_user_error(result, str(bad), "rule 2", "field 'channel'", "pigeon")
+    user_error(result, str(bad), "rule 2", "field 'channel'", "pigeon")
 
 
 def test_strategies_validate_bad_range_and_unknown_key(tmp_path):
@@ -318,11 +311,9 @@ def test_strategies_validate_bad_range_and_unknown_key(tmp_path):
         "name: bad\nrules:\n  - {channel: sms, dpd: [30, 1]}\n",
         encoding="utf-8",
     )
-    _assert_user_error(
-        invoke("strategies", "validate", str(bad)), "rule 1", "field 'dpd'", "reversed"
-    )
+    user_error(invoke("strategies", "validate", str(bad)), "rule 1", "field 'dpd'", "reversed")
     bad.write_text("name: bad\nrules:\n  - {channel: sms, dpd: [1, 3], often: 2}\n")
-    _assert_user_error(invoke("strategies", "validate", str(bad)), "rule 1", "often")
+    user_error(invoke("strategies", "validate", str(bad)), "rule 1", "often")
 
 
 # ----------------------------------------------------------------------------- help

@@ -168,6 +168,18 @@ def _run_yaml(block: Block, ws: Path) -> None:
         path.write_text(block.text)
         exp = load_experiment(path)
         assert exp.spec.name == data["name"]
+    elif "arms" in data and "published" in data:  # a trial file (docs/trials.md)
+        from postloan.trials.arms import build_arms
+        from postloan.trials.runner import trial_scenario
+        from postloan.trials.spec import load_trial
+
+        path = ws / "trials" / "doc_example.yaml"
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(block.text)
+        spec = load_trial(path)
+        assert spec.name == data["name"]
+        trial_scenario(spec, path)
+        build_arms(spec, path)
     else:
         pytest.fail(f"{block.where}: a YAML block the test does not know how to check")
 

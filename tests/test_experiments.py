@@ -40,6 +40,7 @@ from sim.kpis import TIMING_FIELDS
 from sim.scenario import load_scenario
 from sim.statistics import mean_interval, welch_interval
 from strategies.registry import resolve
+from tests.cli_checks import user_error
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = ROOT / "scenarios" / "small.yaml"
@@ -50,13 +51,6 @@ runner = CliRunner()
 
 def invoke(*args: str):
     return runner.invoke(app, [str(a) for a in args], env={"COLUMNS": "300"})
-
-
-def user_error(result, *needles: str) -> None:
-    assert result.exit_code == 2, (result.exit_code, result.output)
-    assert "Traceback" not in result.output
-    for needle in needles:
-        assert needle in result.stderr, (needle, result.stderr)
 
 
 def write_spec(folder: Path, **fields) -> Path:
@@ -549,7 +543,7 @@ def test_python_api_returns_dataframes(serial_run, tmp_path):
     cells = api.load_cells(outcome.folder)
     pd.testing.assert_frame_equal(cells, outcome.cells)
     comp = api.load_comparison(outcome.folder)
-    assert set(comp["strategy"]) == {"standard", "none"}
+    assert set(comp["strategy"]) == {"standard", "none"}  # the default strategy is named "standard"
     again = api.run_experiment(spec, out=outcome.folder.parent, resume=True)
     assert again.attrs["folder"] == str(outcome.folder)
     pd.testing.assert_frame_equal(no_timing(again), no_timing(outcome.cells))

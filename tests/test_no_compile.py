@@ -33,18 +33,24 @@ def _postloan() -> list[str]:
     return [sys.executable, "-c", f"import sys; from {module} import {func}; sys.exit({func}())"]
 
 
+def _python(args: list[str], cwd: Path, path: str, timeout: float) -> subprocess.CompletedProcess:
+    """Run this interpreter with ``args`` in ``cwd``, ``path`` as PYTHONPATH; it must succeed."""
+    res = subprocess.run(
+        [sys.executable, *args],
+        cwd=cwd,
+        env={**os.environ, "PYTHONPATH": path},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    assert res.returncode == 0, res.stderr
+    return res
+
+
 @pytest.fixture(scope="module")
 def env(tmp_path_factory) -> dict[str, str]:
     """Warm the cache, then an environment whose processes log every compile."""
-    warm = subprocess.run(
-        [sys.executable, "-m", "postloan.warm", "--quiet"],
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    assert warm.returncode == 0, warm.stderr
+    _python(["-m", "postloan.warm", "--quiet"], ROOT, str(ROOT), timeout=900)
     site = tmp_path_factory.mktemp("site")
     (site / "sitecustomize.py").write_text(
         textwrap.dedent(
@@ -151,15 +157,7 @@ def test_a_compile_at_run_time_is_announced_once(tmp_path):
         "import sys; from postloan.warm import announce_compiles; announce_compiles(); "
         "import fresh_kernels as k; print(k.double(2), k.triple(2.0)); announce_compiles()"
     )
-    res = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=tmp_path,
-        env={**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{ROOT}"},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert res.returncode == 0, res.stderr
+    res = _python(["-c", code], tmp_path, f"{tmp_path}{os.pathsep}{ROOT}", timeout=120)
     assert res.stdout.split() == ["4", "6.0"]
     assert res.stderr.count(NOTICE) == 1
 
@@ -187,15 +185,7 @@ def test_a_changed_source_clears_every_cached_kernel(tmp_path, monkeypatch):
     monkeypatch.setattr(warm, "STAMP", pkg / "__pycache__" / "postloan-warm.sha256")
 
     def g_of_1() -> int:
-        res = subprocess.run(
-            [sys.executable, "-c", "from sim.a import g; print(g(1))"],
-            cwd=tmp_path,
-            env={**os.environ, "PYTHONPATH": str(tmp_path)},
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        assert res.returncode == 0, res.stderr
+        res = _python(["-c", "from sim.a import g; print(g(1))"], tmp_path, str(tmp_path), 120)
         return int(res.stdout)
 
     assert g_of_1() == 20

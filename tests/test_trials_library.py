@@ -12,11 +12,10 @@ import math
 from pathlib import Path
 
 import pytest
-import typer
 from typer.testing import CliRunner
 
+from postloan.cli import app
 from postloan.trials.arms import build_arms
-from postloan.trials.command import register
 from postloan.trials.runner import trial_scenario
 from postloan.trials.spec import load_trial, trial_files
 
@@ -43,13 +42,6 @@ def test_library_size_and_published_effects():
 
 @pytest.mark.trials
 def test_whole_library_runs_and_reports(tmp_path):
-    app = typer.Typer()
-    register(app)
-
-    @app.callback()
-    def main() -> None:
-        """test app"""
-
     res = CliRunner().invoke(app, ["trial", str(LIBRARY), "-r", "1", "--out", str(tmp_path)])
     assert res.exit_code == 0, res.output
     doc = json.loads((tmp_path / "trials.json").read_text())

@@ -1,4 +1,4 @@
-"""The trial runner on small books, and ``postloan trial`` through a Typer test app."""
+"""The trial runner on small books, and ``postloan trial`` through the CLI."""
 
 from __future__ import annotations
 
@@ -7,11 +7,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import typer
 import yaml
 from typer.testing import CliRunner
 
-from postloan.trials.command import register
+from postloan.cli import app
 from postloan.trials.observe import days_to_due, population_mask
 from postloan.trials.runner import run_trial
 from postloan.trials.spec import parse_trial
@@ -52,6 +51,25 @@ def trial(**changes) -> dict:
     return data
 
 
+#: Two arms on top of no contact: SMS every third day, against the same SMS plus calls.
+SMS_VS_CALLS = [
+    {
+        "name": "sms",
+        "control": True,
+        "base": "none",
+        "rules": [{"channel": "sms", "dpd": [1, 119], "every_days": 3}],
+    },
+    {
+        "name": "calls",
+        "base": "none",
+        "rules": [
+            {"channel": "sms", "dpd": [1, 119], "every_days": 3},
+            {"channel": "call", "dpd": [1, 119], "every_days": 2},
+        ],
+    },
+]
+
+
 def write(tmp_path: Path, data: dict, name: str = "trial.yaml") -> Path:
     path = tmp_path / name
     path.write_text(yaml.safe_dump(data), encoding="utf-8")
@@ -87,25 +105,7 @@ def test_same_seed_same_numbers_bit_for_bit(tmp_path):
 
 
 def test_per_contact_counts_conversations_of_calls_only(tmp_path):
-    data = trial(
-        arms=[
-            {
-                "name": "sms",
-                "control": True,
-                "base": "none",
-                "rules": [{"channel": "sms", "dpd": [1, 119], "every_days": 3}],
-            },
-            {
-                "name": "calls",
-                "base": "none",
-                "rules": [
-                    {"channel": "sms", "dpd": [1, 119], "every_days": 3},
-                    {"channel": "call", "dpd": [1, 119], "every_days": 2},
-                ],
-            },
-        ],
-        estimand="per_contact",
-    )
+    data = trial(arms=SMS_VS_CALLS, estimand="per_contact")
     r = run_trial(write(tmp_path, data))
     assert r.conversation_share["sms"] == 0.0  # SMS reach the borrower but hold no conversation
     assert r.conversation_share["calls"] > 0.3
@@ -145,24 +145,13 @@ def test_population_filter_on_a_generated_book():
     assert mask.any() and set(np.unique(days_to_due(book.due_day[mask], 0))) <= {1, 2, 3}
 
 
-def app() -> typer.Typer:
-    a = typer.Typer()
-    register(a)
-
-    @a.callback()
-    def main() -> None:
-        """test app"""
-
-    return a
-
-
 def test_command_runs_a_folder_and_saves_table(tmp_path):
     folder = tmp_path / "lib"
     folder.mkdir()
     write(folder, trial(replications=1), "one.yaml")
     write(folder, trial(name="second", replications=1), "two.yaml")
     out = tmp_path / "out"
-    res = CliRunner().invoke(app(), ["trial", str(folder), "--out", str(out), "--seed", "3"])
+    res = CliRunner().invoke(app, ["trial", str(folder), "--out", str(out), "--seed", "3"])
     assert res.exit_code == 0, res.output
     assert "same_arms" in res.output and "second" in res.output
     assert all(len(line) <= 80 for line in res.output.splitlines() if "Saved" not in line)
@@ -171,9 +160,7 @@ def test_command_runs_a_folder_and_saves_table(tmp_path):
     assert doc["trials"][0]["seeds"] == [3]
     csv = (out / "trials.csv").read_text().splitlines()
     assert csv[0].startswith("study,outcome,estimand") and len(csv) == 3
-    res = CliRunner().invoke(
-        app(), ["trial", str(folder / "one.yaml"), "--json", "--out", str(out)]
-    )
+    res = CliRunner().invoke(app, ["trial", str(folder / "one.yaml"), "--json", "--out", str(out)])
     assert res.exit_code == 0 and json.loads(res.stdout)["table"][0]["study"] == "same_arms"
 
 
@@ -183,11 +170,27 @@ def test_command_exit_2_on_a_broken_file_and_nothing_written(tmp_path):
     write(folder, trial(replications=1), "a_good.yaml")
     write(folder, trial(behaviour={"promise_keep": 1.0}), "b_bad.yaml")
     out = tmp_path / "out"
-    res = CliRunner().invoke(app(), ["trial", str(folder), "--out", str(out)])
+    res = CliRunner().invoke(app, ["trial", str(folder), "--out", str(out)])
     assert res.exit_code == 2
     assert f"{folder / 'b_bad.yaml'}: field 'behaviour'" in res.output
     assert "Traceback" not in res.output
     assert not out.exists()
+
+
+def test_command_refuses_an_out_that_is_a_file_before_running(tmp_path, monkeypatch):
+    import postloan.trials.command
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the trial ran before --out was checked")
+
+    monkeypatch.setattr(postloan.trials.command, "run_trial", refuse)
+    path = write(tmp_path, trial(replications=1))
+    taken = tmp_path / "taken"
+    taken.write_text("x")
+    res = CliRunner().invoke(app, ["trial", str(path), "--out", str(taken)])
+    assert res.exit_code == 2, res.output
+    assert f"--out {taken}: is a file, not a folder" in res.output
+    assert "Traceback" not in res.output and taken.read_text() == "x"
 
 
 def run_with_result(data: dict):
@@ -232,26 +235,7 @@ def test_outcomes_agree_with_the_engines_counts(measure):
 
 def test_a_scenario_given_in_code_replaces_the_files(tmp_path):
     # how a response fit evaluates candidates: same trial, same seed, other response parameters
-    data = trial(
-        arms=[
-            {
-                "name": "sms",
-                "control": True,
-                "base": "none",
-                "rules": [{"channel": "sms", "dpd": [1, 119], "every_days": 3}],
-            },
-            {
-                "name": "calls",
-                "base": "none",
-                "rules": [
-                    {"channel": "sms", "dpd": [1, 119], "every_days": 3},
-                    {"channel": "call", "dpd": [1, 119], "every_days": 2},
-                ],
-            },
-        ],
-        replications=1,
-    )
-    path = write(tmp_path, data)
+    path = write(tmp_path, trial(arms=SMS_VS_CALLS, replications=1))
     sc = load_scenario(ROOT / "scenarios" / "small.yaml").model_dump()
     as_file = run_trial(path, seed=4, scenario=load_scenario(ROOT / "scenarios" / "small.yaml"))
     assert as_file.to_dict()["simulated"] == run_trial(path, seed=4).to_dict()["simulated"]

@@ -11,6 +11,7 @@ import yaml
 from postloan.trials.arms import build_arms
 from postloan.trials.runner import trial_scenario
 from postloan.trials.spec import TrialError, load_trial, trial_files
+from sim.user_input import UserInputError
 
 VALID = {
     "schema_version": 1,
@@ -117,14 +118,24 @@ def test_bad_files_are_refused_naming_file_and_field(tmp_path, data, field, says
 
 def test_duplicate_key_refused(tmp_path):
     text = yaml.safe_dump(VALID) + "start_day: 20\n"
-    with pytest.raises(TrialError, match=r"key 'start_day' given twice \(lines \d+ and \d+\)"):
+    with pytest.raises(TrialError, match=r"field 'start_day': given twice \(lines \d+ and \d+\)"):
         load_trial(write(tmp_path, text))
 
 
 def test_duplicate_nested_key_refused(tmp_path):
     text = yaml.safe_dump(VALID).replace("  low: 5.0\n", "  low: 5.0\n  low: 6.0\n")
-    with pytest.raises(TrialError, match="key 'low' given twice"):
+    with pytest.raises(TrialError, match=r"field 'published\.low': given twice"):
         load_trial(write(tmp_path, text))
+
+
+def test_duplicate_key_in_an_arm_is_named_like_every_trial_field(tmp_path):
+    text = yaml.safe_dump(VALID).replace("  name: calls\n", "  name: calls\n  name: x\n")
+    path = write(tmp_path, text)
+    with pytest.raises(TrialError) as err:
+        load_trial(path)
+    assert isinstance(err.value, UserInputError)  # the CLI's wrapper maps it to exit 2
+    assert [p.field for p in err.value.problems] == ["arms[2].name"]
+    assert str(err.value).startswith(f"{path}: field 'arms[2].name': given twice (lines ")
 
 
 @pytest.mark.parametrize(

@@ -61,47 +61,37 @@ FormatOpt = typer.Option("long", "--format", help="long or taiwan")
 BaseOpt = typer.Option(
     None, "--base", help="Scenario whose book is simulated while fitting (default: small.yaml)"
 )
-AccountsOpt = typer.Option(
-    DEFAULTS["accounts"], "--accounts", help="Simulated accounts of the search's book"
+
+
+def _fit_option(key: str, help: str) -> typer.models.OptionInfo:
+    """The option ``--key-name`` of a fit setting, defaulting to ``DEFAULTS[key]``."""
+    return typer.Option(DEFAULTS[key], "--" + key.replace("_", "-"), help=help)
+
+
+AccountsOpt = _fit_option("accounts", "Simulated accounts of the search's book")
+MonthsOpt = _fit_option("months", "Simulated months per fit simulation (+1 warm-up)")
+EvalOpt = _fit_option("evaluations", "Simulations of the main search")
+WarmOpt = _fit_option(
+    "warm_evaluations",
+    "Simulations of the warm-up stage (early-stage parameters, rows current and 1-30)",
 )
-MonthsOpt = typer.Option(
-    DEFAULTS["months"], "--months", help="Simulated months per fit simulation (+1 warm-up)"
+LateOpt = _fit_option(
+    "late_evaluations",
+    "Simulations of the second warm-up stage (late-stage parameters, all rows)",
 )
-EvalOpt = typer.Option(
-    DEFAULTS["evaluations"], "--evaluations", help="Simulations of the main search"
+RefineAccountsOpt = _fit_option(
+    "refine_accounts",
+    "Accounts of the refining stage's book (other accounts and luck than the search's)",
 )
-WarmOpt = typer.Option(
-    DEFAULTS["warm_evaluations"],
-    "--warm-evaluations",
-    help="Simulations of the warm-up stage (early-stage parameters, rows current and 1-30)",
+RefineOpt = _fit_option("refine_evaluations", "Simulations of the refining stage (0: none)")
+HoldoutOpt = _fit_option(
+    "holdout_seeds",
+    "Fresh seeds the calibrated book is checked on, at --scenario-accounts (0: none)",
 )
-LateOpt = typer.Option(
-    DEFAULTS["late_evaluations"],
-    "--late-evaluations",
-    help="Simulations of the second warm-up stage (late-stage parameters, all rows)",
-)
-RefineAccountsOpt = typer.Option(
-    DEFAULTS["refine_accounts"],
-    "--refine-accounts",
-    help="Accounts of the refining stage's book (other accounts and luck than the search's)",
-)
-RefineOpt = typer.Option(
-    DEFAULTS["refine_evaluations"],
-    "--refine-evaluations",
-    help="Simulations of the refining stage (0: none)",
-)
-HoldoutOpt = typer.Option(
-    DEFAULTS["holdout_seeds"],
-    "--holdout-seeds",
-    help="Fresh seeds the calibrated book is checked on, at --scenario-accounts (0: none)",
-)
-MinCountOpt = typer.Option(
-    DEFAULTS["min_count"], "--min-count", help="Rows with fewer observed moves are not fitted"
-)
-SeedOpt = typer.Option(
-    DEFAULTS["seed"],
-    "--seed",
-    help="Seed of the search's simulations (common random numbers); the refining stage uses "
+MinCountOpt = _fit_option("min_count", "Rows with fewer observed moves are not fitted")
+SeedOpt = _fit_option(
+    "seed",
+    "Seed of the search's simulations (common random numbers); the refining stage uses "
     "seed + 1, the fresh-seed check seed + 101 ..",
 )
 ChargeOffOpt = typer.Option(

@@ -4,13 +4,26 @@ saved cell by cell, compared with paired statistics."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from postloan.commands.errors import check_seed, command, fail
 
+if TYPE_CHECKING:
+    from postloan.experiments.spec import Experiment
+
 EXPERIMENT_INTERRUPTED = (
     "interrupted: finished cells are saved; run the same command with --resume to continue"
+)
+
+#: Options shared by ``experiment`` and ``compare``.
+JobsOpt = typer.Option(1, "-j", "--jobs", help="Local worker processes")
+JsonOpt = typer.Option(False, "--json", help="Print the comparison as JSON")
+AllowMixedOpt = typer.Option(
+    False,
+    "--allow-mixed-versions",
+    help="With --resume: reuse cells computed by another model version",
 )
 
 
@@ -19,13 +32,35 @@ def _check_jobs(jobs: int) -> None:
         raise fail("-j: must be at least 1")
 
 
+def _run(
+    exp: Experiment,
+    out: Path,
+    jobs: int,
+    scheduler: str | None,
+    resume: bool,
+    as_json: bool,
+    allow_mixed: bool,
+    report: bool,
+    kpis: list[str] | None,
+) -> None:
+    """Run (or resume) ``exp`` under ``out``, write its report if asked, print the outcome."""
+    from postloan.commands.display import print_outcome, run_experiment
+
+    outcome = run_experiment(exp, out, jobs, scheduler, resume, as_json, allow_mixed)
+    if report:
+        from postloan.reports.experiment import write_experiment_report
+
+        write_experiment_report(outcome.folder)
+    print_outcome(outcome, kpis, as_json)
+
+
 def register(app: typer.Typer) -> None:
     """Add ``experiment`` and ``compare``."""
 
     @command(app, interrupt_hint=EXPERIMENT_INTERRUPTED, simulates=True)
     def experiment(
         file: Path = typer.Argument(..., help="Experiment YAML file"),
-        jobs: int = typer.Option(1, "-j", "--jobs", help="Local worker processes"),
+        jobs: int = JobsOpt,
         scheduler: str | None = typer.Option(
             None,
             "--scheduler",
@@ -37,27 +72,17 @@ def register(app: typer.Typer) -> None:
         ),
         out: Path = typer.Option(Path("results"), "--out", help="Folder for experiment folders"),
         report: bool = typer.Option(True, "--report/--no-report", help="Write report.html"),
-        as_json: bool = typer.Option(False, "--json", help="Print the comparison as JSON"),
-        allow_mixed: bool = typer.Option(
-            False,
-            "--allow-mixed-versions",
-            help="With --resume: reuse cells computed by another model version",
-        ),
+        as_json: bool = JsonOpt,
+        allow_mixed: bool = AllowMixedOpt,
     ) -> None:
         """Run an experiment: every variant x strategy x replication, saved cell by cell."""
-        from postloan.commands.display import print_outcome, run_experiment
         from postloan.experiments.spec import load_experiment
         from postloan.storage.paths import check_out_dir
 
         _check_jobs(jobs)
         check_out_dir(out)
         exp = load_experiment(file)
-        outcome = run_experiment(exp, out, jobs, scheduler, resume, as_json, allow_mixed)
-        if report:
-            from postloan.reports.experiment import write_experiment_report
-
-            write_experiment_report(outcome.folder)
-        print_outcome(outcome, exp.spec.kpis, as_json)
+        _run(exp, out, jobs, scheduler, resume, as_json, allow_mixed, report, exp.spec.kpis)
 
     @command(app, interrupt_hint=EXPERIMENT_INTERRUPTED, simulates=True)
     def compare(
@@ -69,7 +94,7 @@ def register(app: typer.Typer) -> None:
         champion: str | None = typer.Option(
             None, "--champion", help="Strategy the others are compared with (default: first)"
         ),
-        jobs: int = typer.Option(1, "-j", "--jobs", help="Local worker processes"),
+        jobs: int = JobsOpt,
         scheduler: str | None = typer.Option(None, "--scheduler", help="Dask scheduler"),
         seed: int | None = typer.Option(None, "--seed", help="Experiment seed, 0 to 2**63-1"),
         compliance: str | None = typer.Option(
@@ -80,15 +105,10 @@ def register(app: typer.Typer) -> None:
         out: Path = typer.Option(Path("results"), "--out", help="Folder for the result folder"),
         resume: bool = typer.Option(False, "--resume", help="Continue an interrupted compare"),
         report: bool = typer.Option(False, "--report", help="Also write report.html"),
-        as_json: bool = typer.Option(False, "--json", help="Print the comparison as JSON"),
-        allow_mixed: bool = typer.Option(
-            False,
-            "--allow-mixed-versions",
-            help="With --resume: reuse cells computed by another model version",
-        ),
+        as_json: bool = JsonOpt,
+        allow_mixed: bool = AllowMixedOpt,
     ) -> None:
         """Compare strategies on one scenario: intervals and paired differences."""
-        from postloan.commands.display import print_outcome, run_experiment
         from postloan.experiments.spec import experiment_from_scenario
         from postloan.storage.paths import check_out_dir
         from sim.scenario import load_scenario
@@ -114,9 +134,4 @@ def register(app: typer.Typer) -> None:
             days=days,
             compliance=compliance,
         )
-        outcome = run_experiment(exp, out, jobs, scheduler, resume, as_json, allow_mixed)
-        if report:
-            from postloan.reports.experiment import write_experiment_report
-
-            write_experiment_report(outcome.folder)
-        print_outcome(outcome, None, as_json)
+        _run(exp, out, jobs, scheduler, resume, as_json, allow_mixed, report, None)

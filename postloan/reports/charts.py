@@ -11,6 +11,26 @@ from postloan.reports.html import BUCKETS, CHANNELS, COLS, PALETTE, nan_to_none
 
 
 # ---------------------------------------------------------------------------- figures
+def _roll_trace(z, digits: int, **kw):
+    """A heatmap of roll rates (0-1) from the first five buckets (rows) to every bucket
+    (columns), each cell labelled in percent with ``digits`` decimals; ``kw`` go to plotly."""
+    import plotly.graph_objects as go
+
+    text = [[("" if math.isnan(v) else f"{v:.{digits}%}") for v in row] for row in z]
+    return go.Heatmap(
+        z=[nan_to_none(list(r)) for r in z],
+        x=list(BUCKETS),
+        y=list(BUCKETS[:5]),
+        text=text,
+        texttemplate="%{text}",
+        colorscale="Blues",
+        zmin=0,
+        zmax=1,
+        hovertemplate="from %{y} to %{x}: %{z:.2%}<extra></extra>",
+        **kw,
+    )
+
+
 def bucket_area(daily: pd.DataFrame, title: str):
     import plotly.graph_objects as go
 
@@ -60,20 +80,7 @@ def roll_heatmap(matrix: np.ndarray, title: str):
     import plotly.graph_objects as go
 
     z = np.asarray(matrix, dtype=float)[:5]
-    text = [[("" if math.isnan(v) else f"{v:.1%}") for v in row] for row in z]
-    fig = go.Figure(
-        go.Heatmap(
-            z=[nan_to_none(list(r)) for r in z],
-            x=list(BUCKETS),
-            y=list(BUCKETS[:5]),
-            text=text,
-            texttemplate="%{text}",
-            colorscale="Blues",
-            zmin=0,
-            zmax=1,
-            hovertemplate="from %{y} to %{x}: %{z:.2%}<extra></extra>",
-        )
-    )
+    fig = go.Figure(_roll_trace(z, digits=1))
     fig.update_layout(title=title, xaxis_title="to (month end)", yaxis_title="from", height=360)
     fig.update_yaxes(autorange="reversed")
     return fig
@@ -309,7 +316,6 @@ def strategy_areas(dailies: dict[str, pd.DataFrame], title: str):
 
 
 def mean_roll_heatmaps(cells: pd.DataFrame, strategies: list[str]):
-    import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
     names = strategies[:4]
@@ -324,23 +330,7 @@ def mean_roll_heatmaps(cells: pd.DataFrame, strategies: list[str]):
                 v = float(s[col].mean()) if col in s and s[col].notna().any() else math.nan
                 row.append(v)
             z.append(row)
-        text = [[("" if math.isnan(v) else f"{v:.0%}") for v in r] for r in z]
-        fig.add_trace(
-            go.Heatmap(
-                z=[nan_to_none(r) for r in z],
-                x=list(BUCKETS),
-                y=list(BUCKETS[:5]),
-                text=text,
-                texttemplate="%{text}",
-                colorscale="Blues",
-                zmin=0,
-                zmax=1,
-                showscale=i == len(names),
-                hovertemplate="from %{y} to %{x}: %{z:.2%}<extra></extra>",
-            ),
-            row=1,
-            col=i,
-        )
+        fig.add_trace(_roll_trace(z, digits=0, showscale=i == len(names)), row=1, col=i)
         fig.update_yaxes(autorange="reversed", row=1, col=i)
     fig.update_layout(title="Monthly roll rates, pooled, mean over replications", height=380)
     return fig

@@ -22,10 +22,18 @@ from postloan.reports.charts import (
     strategy_bars,
     variants_chart,
 )
-from postloan.reports.html import CHANNELS, ReportError, div, esc, meta_table, page, table
+from postloan.reports.html import (
+    CHANNELS,
+    ReportError,
+    div,
+    esc,
+    meta_table,
+    page,
+    table,
+    write_page,
+)
 from postloan.storage.experiments import ExperimentStore
 from postloan.storage.manifest import read_manifest
-from sim.atomic import write_text
 from sim.outcomes import HEADLINE_KPIS
 
 
@@ -269,7 +277,4 @@ def build_experiment_report(folder: Path) -> str:
 
 def write_experiment_report(folder: Path) -> Path:
     """Write ``report.html`` into an experiment folder (atomically); returns its path."""
-    folder = Path(folder)
-    out = folder / "report.html"
-    write_text(out, build_experiment_report(folder))
-    return out
+    return write_page(folder, build_experiment_report)

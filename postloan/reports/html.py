@@ -5,7 +5,14 @@ from __future__ import annotations
 
 import html
 import math
+from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
+
+from sim.atomic import write_text
+
+#: The report's file name inside a run or experiment folder.
+REPORT_FILE = "report.html"
 
 BUCKETS = ("current", "1-30", "31-60", "61-90", "91-120", "charged_off", "paid_off")
 COLS = ("current", "1_30", "31_60", "61_90", "91_120", "charged_off", "paid_off")
@@ -36,6 +43,12 @@ th{background:#f4f4f4}td.l,th.l{text-align:left}
 
 class ReportError(ValueError):
     """A folder that is neither a run nor an experiment."""
+
+
+def write_page(folder: Path, build: Callable[[Path], str]) -> Path:
+    """Write ``build(folder)`` to ``folder/report.html`` atomically; returns its path."""
+    folder = Path(folder)
+    return write_text(folder / REPORT_FILE, build(folder))
 
 
 # ---------------------------------------------------------------------------- helpers

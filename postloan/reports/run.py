@@ -19,9 +19,17 @@ from postloan.reports.charts import (
     monthly_roll_heatmap,
     roll_heatmap,
 )
-from postloan.reports.html import BUCKETS, ReportError, div, esc, meta_table, page, table
+from postloan.reports.html import (
+    BUCKETS,
+    ReportError,
+    div,
+    esc,
+    meta_table,
+    page,
+    table,
+    write_page,
+)
 from postloan.storage.manifest import read_manifest
-from sim.atomic import write_text
 from sim.outcomes import HEADLINE_KPIS
 
 
@@ -113,7 +121,4 @@ def build_run_report(folder: Path) -> str:
 
 def write_run_report(run_folder: Path) -> Path:
     """Write ``report.html`` into a run folder (atomically); returns its path."""
-    run_folder = Path(run_folder)
-    out = run_folder / "report.html"
-    write_text(out, build_run_report(run_folder))
-    return out
+    return write_page(run_folder, build_run_report)

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import math
-import os
-import tempfile
 from pathlib import Path
 
 from rich import box
 from rich.table import Table
 
+from postloan.storage.manifest import dumps
 from postloan.trials.runner import TrialResult
+from sim.atomic import write_text
 
 #: Columns of the CSV (and of the row dicts).
 COLUMNS = (
@@ -106,6 +105,7 @@ def _rate(r: TrialResult) -> str:
 
 
 def csv_text(results: list[TrialResult]) -> str:
+    """The table as CSV (:data:`COLUMNS`), one row per study."""
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n")
     w.writeheader()
@@ -123,37 +123,10 @@ def json_document(results: list[TrialResult], meta: dict) -> dict:
     }
 
 
-def _clean(x):
-    """NaN and infinities as null, so the JSON is standard."""
-    if isinstance(x, float) and not math.isfinite(x):
-        return None
-    if isinstance(x, dict):
-        return {k: _clean(v) for k, v in x.items()}
-    if isinstance(x, list | tuple):
-        return [_clean(v) for v in x]
-    return x
-
-
-def dumps(doc: dict) -> str:
-    return json.dumps(_clean(doc), indent=2, allow_nan=False) + "\n"
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and a rename: never half-written."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def save(results: list[TrialResult], out: Path, meta: dict) -> list[Path]:
     """``trials.json`` and ``trials.csv`` under ``out``; returns the paths written."""
+    out.mkdir(parents=True, exist_ok=True)
     paths = [out / "trials.json", out / "trials.csv"]
-    write_atomic(paths[0], dumps(json_document(results, meta)))
-    write_atomic(paths[1], csv_text(results))
+    write_text(paths[0], dumps(json_document(results, meta)))
+    write_text(paths[1], csv_text(results))
     return paths

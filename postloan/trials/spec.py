@@ -10,8 +10,10 @@ A trial may change the book's size and the strategies; it may never change behav
 any other scenario parameter: the response is what a trial tests, so a trial that could set it
 would test nothing. Such keys are refused with a message saying so.
 
-Files are read with a safe YAML loader that also refuses duplicate keys, validated once here, and
-every problem is reported as ``FILE: field 'x.y': what is wrong (what is allowed)``.
+Files are read with the lab's safe YAML reader (:func:`sim.user_input.read_yaml_mapping`, which
+also refuses duplicate keys), validated once here, and every problem is reported as
+``FILE: field 'x.y': what is wrong (what is allowed)``, list entries counted from 1
+(``arms[2].name``).
 """
 
 from __future__ import annotations
@@ -19,10 +21,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from sim.scenario import CAPACITIES, CREDIT_STANDINGS, PURPOSES, Scenario
+from sim.user_input import Problem, UserInputError, read_yaml_mapping
 from strategies.registry import RuleSpec
 
 #: The trial file format's version; files give it as ``schema_version``.
@@ -48,8 +50,8 @@ BOOK_FIELDS = ("accounts",)
 _RESPONSE_FIELDS = frozenset(Scenario.model_fields) - {"name", "description", *BOOK_FIELDS}
 
 
-class TrialError(ValueError):
-    """A trial file that cannot be used; the message names the file and the field."""
+class TrialError(UserInputError):
+    """A trial file that cannot be used; each line of the message names the file and the field."""
 
 
 class _Spec(BaseModel):
@@ -254,11 +256,8 @@ class TrialSpec(_Spec):
         return [float(a.share) for a in self.arms]
 
 
-#: The file's lists and what one entry is called in messages.
-_ENTRIES = {"arms": "arm", "rules": "rule"}
-
-
 def _where(loc: tuple) -> str:
+    """``("arms", 1, "name")`` as ``arms[2].name``: list entries counted from 1."""
     parts = []
     for x in loc:
         if isinstance(x, int) and parts:
@@ -268,8 +267,8 @@ def _where(loc: tuple) -> str:
     return ".".join(parts) or "(top level)"
 
 
-def _message(exc: ValidationError, source: str) -> str:
-    lines = []
+def _problems(exc: ValidationError, source: str) -> list[Problem]:
+    problems = []
     for e in exc.errors():
         msg = e["msg"].removeprefix("Value error, ")
         loc = tuple(x for x in e["loc"] if not (isinstance(x, str) and x.startswith("function-")))
@@ -277,26 +276,35 @@ def _message(exc: ValidationError, source: str) -> str:
             msg = "unknown key (not part of the trial format, see docs/trials.md)"
         elif e["type"] == "literal_error" and loc == ("schema_version",):
             msg = f"this lab reads trial files of schema_version {SCHEMA_VERSION}; {msg}"
-        lines.append(f"{source}: field '{_where(loc)}': {msg}")
-    return "\n".join(lines)
+        problems.append(Problem(source, _where(loc), msg))
+    return problems
+
+
+def _loc(field: str) -> tuple:
+    """A dotted field path (``arms.0.name``) as a location (``("arms", 0, "name")``)."""
+    return tuple(int(x) if x.isdigit() else x for x in field.split("."))
 
 
 def parse_trial(data: object, source: str) -> TrialSpec:
     """Validate a parsed trial file (``source`` names it in messages)."""
     if not isinstance(data, dict):
-        raise TrialError(f"{source}: a trial file must be a mapping of fields")
+        raise TrialError(Problem(source, message="a trial file must be a mapping of fields"))
     refused = sorted(k for k in data if k in _RESPONSE_FIELDS)
     if refused:
         raise TrialError(
-            f"{source}: field '{refused[0]}': a trial may change the book's size ('accounts') "
-            "and the strategies, never behaviour, channel or other scenario parameters (the "
-            "response is what the trial tests); put them in a scenario file and name it in "
-            f"'scenario' (refused: {', '.join(refused)})"
+            Problem(
+                source,
+                refused[0],
+                "a trial may change the book's size ('accounts') and the strategies, never "
+                "behaviour, channel or other scenario parameters (the response is what the trial "
+                "tests); put them in a scenario file and name it in 'scenario' (refused: "
+                f"{', '.join(refused)})",
+            )
         )
     try:
         return TrialSpec.model_validate(data)
     except ValidationError as exc:
-        raise TrialError(_message(exc, source)) from None
+        raise TrialError(_problems(exc, source)) from None
 
 
 def load_trial(path: str | Path) -> TrialSpec:
@@ -307,20 +315,14 @@ def load_trial(path: str | Path) -> TrialSpec:
     TrialError
         One line per problem, each naming the file and the field.
     """
-    from postloan.trials.yaml_safe import load_unique
-
-    source = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise TrialError(f"{source}: no such trial file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise TrialError(f"{source}: cannot read: {exc}") from None
-    try:
-        data = load_unique(text)
-    except yaml.YAMLError as exc:
-        raise TrialError(f"{source}: not valid YAML: {exc}") from None
-    return parse_trial(data, source)
+        data = read_yaml_mapping(path, "trial", TrialError)
+    except TrialError as exc:  # fields named as everywhere else in trial messages
+        raise TrialError(
+            Problem(p.source, _where(_loc(p.field)), p.message, p.given) if p.field else p
+            for p in exc.problems
+        ) from None
+    return parse_trial(data, str(path))
 
 
 def trial_files(paths: list[str | Path]) -> list[Path]:
@@ -330,10 +332,10 @@ def trial_files(paths: list[str | Path]) -> list[Path]:
         if p.is_dir():
             found = sorted([*p.glob("*.yaml"), *p.glob("*.yml")])
             if not found:
-                raise TrialError(f"{p}: no trial files (*.yaml) in this folder")
+                raise TrialError(Problem(str(p), message="no trial files (*.yaml) in this folder"))
             out.extend(found)
         elif p.exists():
             out.append(p)
         else:
-            raise TrialError(f"{p}: no such trial file or folder")
+            raise TrialError(Problem(str(p), message="no such trial file or folder"))
     return out
