@@ -49,9 +49,10 @@ def cell(cells, a, b):
 # ------------------------------------------------------------------------------ blind spots
 def test_a_zero_simulated_rate_is_not_within_a_two_percent_cell():
     # 1-30 row of 2,000 moves, 2 % of them to 31-60 (40 moves): the old max(2 pp, 3 SE) let a
-    # simulated 0 pass (error 0.02 <= 0.02); the simulation here has as many moves
+    # simulated 0 pass (error 0.02 <= 0.02). The simulation's row has 400 moves: judged at its
+    # own (zero) rate, the simulated SE of the log-odds would be about 1.4 and pass it too
     emp = matrix({1: {0: 1000, 1: 960, 2: 40}})
-    sim = matrix({1: {0: 1020, 1: 980, 2: 0}})
+    sim = matrix({1: {0: 200, 1: 200, 2: 0}})
     c = cell(judge(emp, sim, 200), "1-30", "31-60")
     assert c["assessed"] and not c["within"] and c["status"] == "outside"
     # ... while the same cell simulated at its observed rate is within
