@@ -74,6 +74,9 @@ def test_censored_accounts_are_left_out_not_carried_forward():
     assert hold["resamples"] == 50
     lo, hi = hold["share_difference"]["interval"]
     assert lo <= hi
+    text = bt.holdout_lines()
+    assert text[0].startswith("state shares: mean abs error simulator")
+    assert sum("simulator - naive" in line for line in text) == 2
 
 
 def _tiny_fit(empirical, charge_off_dpd):

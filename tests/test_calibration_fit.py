@@ -295,6 +295,9 @@ def test_fit_recovers_known_parameters_from_a_simulated_panel():
             f"{path}: fitted {fitted[path]:.4f}, truth {TRUTH[path]}, 3 SE = {3 * se_param:.4f}"
         )
     assert result.goodness_of_fit()["passed"]
+    header = result.header_lines()
+    assert header[0].startswith("# Acceptance: log-odds error within 3")
+    assert "# Fresh-seed check: not run." in header
 
 
 def test_select_parameters_follows_the_data():

@@ -317,6 +317,38 @@ class BacktestResult:
         values = err.where(self.rate_counts >= self.min_rate_count).to_numpy()
         return float(np.nanmean(values)) if np.isfinite(values).any() else float("nan")
 
+    def holdout_lines(self) -> list[str]:
+        """The hold-out comparison in a few lines of text, for ``postloan backtest`` to print."""
+        c = self.comparison
+        if not c:
+            return []
+        lines = []
+        for kind, label in (("share", "state shares"), ("rate", "monthly rates")):
+            f = c["forecasts"]
+            sim = f["simulated"][f"mean_abs_{kind}_error"]
+            naive = f["naive_last_matrix"][f"mean_abs_{kind}_error"]
+            d = c[f"{kind}_difference"]
+            lines.append(
+                f"{label}: mean abs error simulator {sim['estimate']:.4f} "
+                f"[{sim['interval'][0]:.4f}, {sim['interval'][1]:.4f}], naive last matrix "
+                f"{naive['estimate']:.4f} [{naive['interval'][0]:.4f}, {naive['interval'][1]:.4f}]"
+                f"; simulator - naive {d['estimate']:+.4f} "
+                f"[{d['interval'][0]:+.4f}, {d['interval'][1]:+.4f}] (95 %, paired bootstrap "
+                f"over accounts, {c['resamples']} resamples)"
+            )
+            losing = c[f"{kind}_cells_simulator_loses"]
+            if losing:
+                lines.append(
+                    "  simulator loses on: "
+                    + ", ".join(
+                        f"{x['cell']}{'*' if x['significant'] else ''} "
+                        f"({x['simulated']:.4f} vs {x['naive_last_matrix']:.4f})"
+                        for x in losing
+                    )
+                    + " (* interval of the difference excludes 0)"
+                )
+        return lines
+
     def to_dict(self) -> dict:
         def records(frame: pd.DataFrame) -> list[dict]:
             return frame.reset_index(names="period").to_dict(orient="records")

@@ -183,6 +183,33 @@ class FitResult:
             out += [c for c in v.get("failing_cells", []) if c not in out]
         return out
 
+    def header_lines(self) -> list[str]:
+        """The scenario header's lines on the fit (``# `` comments): the criterion, the fit
+        book's and each fresh seed's verdict, the cells outside by name, the parameters at a
+        bound. For ``postloan calibrate`` to write above the scenario."""
+        g = self.goodness_of_fit()
+        lines = [
+            f"Acceptance: {criterion.DESCRIPTION}.",
+            f"Fit book: {g['cells_within_tolerance']} of {g['assessed_cells']} assessable cells "
+            f"within ({g['not_assessable_cells']} not assessable).",
+        ]
+        if not self.holdout:
+            lines.append("Fresh-seed check: not run.")
+        for v in self.holdout:
+            lines.append(
+                f"Fresh seed {v['seed']} ({v['accounts']:,} accounts): "
+                f"{v['cells_within_tolerance']} of {v['assessed_cells']} within, "
+                + ("passes" if v.get("passed") else "FAILS")
+                + f"; worst {v['worst_cell']}."
+            )
+        failing = self.failing_cells()
+        lines.append(
+            "Cells outside on a fresh seed: " + (", ".join(failing) if failing else "none") + "."
+        )
+        if self.parameters_at_bounds:
+            lines.append("Parameters at a bound: " + ", ".join(self.parameters_at_bounds) + ".")
+        return [f"# {line}" for line in lines]
+
     def cells(self) -> list[dict]:
         """Per-cell comparison: probabilities, errors, standard errors, tolerance, verdict.
 
