@@ -6,7 +6,8 @@
   parameter written out at its default);
 * the fit gives back known parameters from a panel the lab simulated itself, within three
   standard errors (propagated from the transition cells through the simulated slopes);
-* the shipped calibrated scenarios still fit their real data (skipped without ``../shared``).
+* the shipped calibrated scenarios pass the acceptance criterion on their real data, no slack
+  (skipped without ``../shared``; strict expected failures for those fitted before it).
 """
 
 from __future__ import annotations
@@ -25,12 +26,15 @@ from sim.calibration.fit import (
     Parameter,
     calibrate,
     calibration_book,
+    compare_cells,
     residuals_for,
     select_parameters,
     simulated_counts,
+    verdict,
     with_values,
 )
 from sim.calibration.synthetic import simulate_panel
+from sim.calibration.transitions import panel_transition_matrix
 from sim.engine import simulate
 from sim.ledger import check_invariants
 from sim.population import generate
@@ -290,7 +294,10 @@ def test_fit_recovers_known_parameters_from_a_simulated_panel():
         assert abs(fitted[path] - TRUTH[path]) <= 3 * se_param, (
             f"{path}: fitted {fitted[path]:.4f}, truth {TRUTH[path]}, 3 SE = {3 * se_param:.4f}"
         )
-    assert result.goodness_of_fit()["all_within_tolerance"]
+    assert result.goodness_of_fit()["passed"]
+    header = result.header_lines()
+    assert header[0].startswith("# Acceptance: log-odds error within 3")
+    assert "# Fresh-seed check: not run." in header
 
 
 def test_select_parameters_follows_the_data():
@@ -352,19 +359,32 @@ SHIPPED = {
 }
 
 
+#: Shipped scenarios fitted before the issue-17 criterion that fail it (re-fitted with the
+#: response model of the borrower-response issue; then drop them from here: the mark is strict)
+PRE_CRITERION = {
+    "status_panel": "fitted under the old max(2 pp, 3 SE) acceptance: under the log-odds "
+    "criterion current->1-30 (2.69 % vs 2.04 %), current->31-60, current->charged_off, "
+    "current->paid_off and 1-30->31-60 are outside; re-fit pending (issue 17, point 3)",
+}
+
+
 @needs_data
-@pytest.mark.parametrize("name", sorted(SHIPPED))
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param(n, marks=pytest.mark.xfail(reason=PRE_CRITERION[n], strict=True))
+        if n in PRE_CRITERION
+        else n
+        for n in sorted(SHIPPED)
+    ],
+)
 def test_shipped_calibrations_fit_their_data(name):
-    """The shipped scenario's fit report matches the data, every assessed cell is within its
-    tolerance, and the shipped behaviour still fits when simulated again today (with 25 %
-    slack for engine changes since the calibration: beyond that, recalibrate)."""
+    """The shipped scenario's fit report matches the data, and the shipped behaviour simulated
+    again today as the fit's book passes the acceptance criterion (no slack)."""
     path, kwargs, until = SHIPPED[name]
     report = json.loads((ROOT / "scenarios" / f"{name}.fit.json").read_text())
-    empirical = transition_matrix(transition_counts(load_panel(path, **kwargs), until=until))
+    empirical = panel_transition_matrix(load_panel(path, **kwargs), until=until)
     assert np.array_equal(np.array(report["empirical"]["counts"]), empirical.counts)
-    assessed = [c for c in report["cells"] if c["assessed"]]
-    assert assessed and all(c["within"] for c in assessed)
-    assert report["goodness_of_fit"]["all_within_tolerance"]
 
     sc = load_scenario(ROOT / "scenarios" / f"{name}.yaml")
     b = report["book"]
@@ -377,10 +397,6 @@ def test_shipped_calibrations_fit_their_data(name):
         initial=tuple(b["initial_delinquency"].values()),
     )
     counts = simulated_counts(calibration_book(sc, spec), default_strategy(), report["seed"], 1)
-    sim = transition_matrix(counts)
-    for c in assessed:
-        i, j = IDX[c["from"]], IDX[c["to"]]
-        se = np.hypot(empirical.standard_errors[i, j], sim.standard_errors[i, j])
-        tol = max(0.02, 3 * se)
-        err = sim.probabilities[i, j] - empirical.probabilities[i, j]
-        assert abs(err) <= 1.25 * tol, f"{name} {c['from']}->{c['to']}: {err:+.4f} vs {tol:.4f}"
+    v = verdict(compare_cells(empirical, transition_matrix(counts), 200))
+    assert v["assessed_cells"] > 0
+    assert v["passed"], f"{name}: outside {v['failing_cells']}; worst {v['worst_cell']}"

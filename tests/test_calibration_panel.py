@@ -23,6 +23,7 @@ from sim.calibration import (
     transition_counts,
     transition_matrix,
 )
+from sim.calibration.panel import period_index, period_label
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 CREDIT_RECORD = DATA / "credit_card_status_panel" / "credit_record.csv"
@@ -142,6 +143,49 @@ def test_lab_state_names_need_no_mapping_and_parquet_is_read(tmp_path: Path) -> 
 def test_integral_float_periods_are_accepted(tmp_path: Path) -> None:
     path = write(tmp_path, "id,t,s\na,1.0,current\na,2.0,1-30\n")
     assert load_panel(path, "id", "t", "s")["period"].tolist() == [1, 2]
+
+
+# --- calendar periods ------------------------------------------------------------------------
+def test_yyyymm_panel_counts_every_move(tmp_path: Path) -> None:
+    """202410 .. 202503 is six calendar months: every account's five moves count, December to
+    January included (read as plain numbers, 202412 -> 202501 would be 89 apart and lost)."""
+    months = [202410, 202411, 202412, 202501, 202502, 202503]
+    states = ["current", "1-30", "current", "1-30", "31-60", "61-90"]
+    lines = ["acct,month,status"] + [
+        f"{a},{m},{s}" for a in ("x", "y", "z") for m, s in zip(months, states, strict=True)
+    ]
+    panel = load_panel(write(tmp_path, "\n".join(lines) + "\n"), "acct", "month", "status")
+    assert panel.attrs["period_kind"] == "YYYYMM" and panel.attrs["record_gaps"] == 0
+    counts = transition_counts(panel)
+    assert int(counts.to_numpy().sum()) == 3 * 5
+    assert counts.loc["current", "1-30"] == 6  # Oct -> Nov and Dec -> Jan
+    assert np.diff(np.sort(panel["period"].unique())).tolist() == [1] * 5
+    assert period_label(int(panel["period"].max()), "YYYYMM") == "2025-03"
+    assert period_index(202501, "YYYYMM") == period_index("2025-01-31", "date") == 2025 * 12
+
+
+def test_dates_are_calendar_months_and_bare_month_names_are_refused(tmp_path: Path) -> None:
+    text = "acct,month,status\na,2024-11-30,current\na,Dec 2024,1-30\na,2025-01,current\n"
+    panel = load_panel(write(tmp_path, text), "acct", "month", "status")
+    assert panel.attrs["period_kind"] == "date"
+    assert int(transition_counts(panel).to_numpy().sum()) == 2
+    eight = "acct,month,status\na,20241231,current\na,20250131,1-30\n"
+    panel = load_panel(write(tmp_path, eight, "d.csv"), "acct", "month", "status")
+    assert panel.attrs["period_kind"] == "YYYYMMDD"
+    assert int(transition_counts(panel).to_numpy().sum()) == 1
+    bare = "acct,month,status\na,Jan,current\na,Feb,1-30\n"
+    with pytest.raises(PanelError, match=r"month names without a year, e\.g\. 'Jan'"):
+        load_panel(write(tmp_path, bare, "b.csv"), "acct", "month", "status")
+    typo = "acct,month,status\na,202411,current\na,202412,1-30\na,202413,1-30\n"
+    with pytest.raises(PanelError, match=r"month part outside 1\.\.12, e\.g\. 202413"):
+        load_panel(write(tmp_path, typo, "t.csv"), "acct", "month", "status")
+
+
+def test_months_without_a_record_are_counted_as_gaps_not_dropped_silently(tmp_path: Path) -> None:
+    text = "acct,month,status\na,1,0\na,2,X\na,3,0\na,4,1\nb,1,0\nb,2,0\n"
+    panel = load_panel(write(tmp_path, text), "acct", "month", "status", mapping=CODES)
+    assert panel.attrs["record_gaps"] == 1  # a: 1 -> 3 across the no-loan month
+    assert int(transition_counts(panel).to_numpy().sum()) == 2
 
 
 # --- errors ----------------------------------------------------------------------------------

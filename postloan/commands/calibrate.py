@@ -168,9 +168,10 @@ def _check_train_until(data, train_until: int | None, strictly_inside: bool) -> 
 
 
 def _empirical(data, train_until, min_count):
-    from sim.calibration import transition_counts, transition_matrix
+    from sim.calibration.transitions import panel_transition_matrix
 
-    empirical = transition_matrix(transition_counts(data, until=train_until))
+    # account-clustered standard errors (bootstrap over accounts): the criterion's
+    empirical = panel_transition_matrix(data, until=train_until)
     if int((empirical.row_totals >= min_count).sum()) == 0:
         raise fail(
             f"no state has {min_count} observed monthly moves (most: "

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.day_loop import RollCounts
+from sim.day_loop import MonthEndStates, RollCounts
 from sim.engine import run_days
 from sim.scenario import Scenario
 
@@ -79,6 +79,23 @@ def simulated_counts(scenario: Scenario, strategy, seed: int, skip_months: int =
     counts = RollCounts(skip_months)
     run_days(scenario, strategy, seed, observers=[counts], portfolio=_population(scenario, seed))
     return counts.counts
+
+
+def simulated_moves(
+    scenario: Scenario, strategy, seed: int, skip_months: int = 1
+) -> tuple[np.ndarray, np.ndarray]:
+    """The month-to-month moves of a simulated book, account by account (warm-up months
+    skipped): the account index and the cell ``from * 7 + to`` of each move. Their counts are
+    :func:`simulated_counts`'s; the accounts let the fresh-seed check bootstrap the simulation
+    over accounts as it does the panel."""
+    states = MonthEndStates()
+    run_days(scenario, strategy, seed, observers=[states], portfolio=_population(scenario, seed))
+    month_ends = np.stack(states.states).astype(np.int64)  # (months + 1, accounts)
+    moves = month_ends[skip_months:]
+    n_states = 7
+    cells = (moves[:-1] * n_states + moves[1:]).ravel()
+    accounts = np.tile(np.arange(month_ends.shape[1]), moves.shape[0] - 1)
+    return accounts, cells
 
 
 #: Settings the drawn book does not depend on: the fitted behaviour (but for the settings

@@ -66,15 +66,22 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from sim.calibration.book import REVOLVING_TERM, BookSpec, calibration_book, simulated_counts
+from sim.calibration import criterion
+from sim.calibration.book import (
+    REVOLVING_TERM,
+    BookSpec,
+    calibration_book,
+    simulated_counts,
+    simulated_moves,
+)
+from sim.calibration.bootstrap import clustered_transition_se
+from sim.calibration.criterion import CalibrationError, at_bounds, check_identifiable
 from sim.calibration.goodness import (
     FLOOR,
     MARGIN_CAP,
     MARGIN_SHARE,
     MARGIN_WEIGHT,
     MARGIN_Z,
-    TOLERANCE_PP,
-    TOLERANCE_SE,
     UNVISITED,
     FitResult,
     Margin,
@@ -83,7 +90,6 @@ from sim.calibration.goodness import (
     margin_residuals,
     penalised,
     residuals_for,
-    tolerance,
     verdict,
 )
 from sim.calibration.parameters import (
@@ -125,13 +131,12 @@ __all__ = [
     "REFINE_SEED_OFFSET",
     "REVOLVING_TERM",
     "STALL",
-    "TOLERANCE_PP",
-    "TOLERANCE_SE",
     "UNVISITED",
     "WARM_PARAMETERS",
     "WARM_ROWS",
     "WARM_TARGET",
     "BookSpec",
+    "CalibrationError",
     "FitResult",
     "Margin",
     "Parameter",
@@ -149,7 +154,6 @@ __all__ = [
     "set_path",
     "simulated_counts",
     "starting_values",
-    "tolerance",
     "verdict",
     "with_values",
 ]
@@ -174,18 +178,25 @@ def holdout(
     seeds: Sequence[int],
     min_row_count: int = 200,
 ) -> list[dict]:
-    """Simulate a calibrated scenario again on fresh seeds and judge every assessed cell.
+    """Simulate a calibrated scenario again on fresh seeds and judge every cell.
 
-    ``scenario`` is simulated as the calibration book ``book`` (its size: e.g. the written
-    scenario's accounts), once per seed; a seed draws other accounts and other luck, so the
-    verdict says whether the fit holds beyond the one sample it was fitted on. Each verdict:
-    ``seed``, ``accounts``, the figures of :func:`verdict` and the seconds it took.
+    ``scenario`` is simulated as the calibration book ``book`` (its size: at least what
+    :func:`sim.calibration.criterion.needed_accounts` asks), once per seed; a seed draws other
+    accounts and other luck, so the verdict says whether the fit holds beyond the one sample it
+    was fitted on. The simulated moves are kept account by account, so the simulation's
+    standard errors are clustered like the panel's. Each verdict: ``seed``, ``accounts``, the
+    figures of :func:`sim.calibration.criterion.verdict` and the seconds it took.
     """
     sc = calibration_book(scenario, book)
     out = []
     for seed in seeds:
         t0 = time.perf_counter()
-        sim = transition_matrix(simulated_counts(sc, strategy, int(seed), book.skip_months))
+        accounts, cells = simulated_moves(sc, strategy, int(seed), book.skip_months)
+        n = len(STATES)
+        sim = transition_matrix(
+            np.bincount(cells, minlength=n * n).reshape(n, n),
+            clustered_transition_se(accounts, cells, n),
+        )
         v = verdict(compare_cells(empirical, sim, min_row_count))
         out.append(
             {"seed": int(seed), "accounts": int(book.accounts), **v}
@@ -364,6 +375,7 @@ def calibrate(
     used = {seed, seed + REFINE_SEED_OFFSET}
     if used & set(seeds):
         raise ValueError(f"holdout seeds {seeds} must differ from the fit's seeds {sorted(used)}")
+    check_identifiable(empirical, min_row_count)
     if params is None:
         params, auto_fixed = select_parameters(empirical, min_row_count)
         fixed = auto_fixed if fixed is None else fixed
@@ -471,8 +483,12 @@ def calibrate(
         u = objective.best_u
     best = objective.values(u)
     fitted = with_values(sim_base, params, best)
+    simulated = transition_matrix(objective.counts[u.tobytes()])
+    # the check book: at least the scenario's size, and large enough that the simulated
+    # standard error is no larger than the observed one in every assessable cell
+    needed = criterion.needed_accounts(empirical, simulated, spec.accounts, min_row_count)
     check_book = BookSpec(
-        accounts=check_accounts,
+        accounts=max(check_accounts, needed),
         months=spec.months,
         skip_months=spec.skip_months,
         revolving=spec.revolving,
@@ -486,7 +502,7 @@ def calibrate(
         fixed=fixed,
         start={k: float(v) for k, v in start_values.items()},
         empirical=empirical,
-        simulated=transition_matrix(objective.counts[u.tobytes()]),
+        simulated=simulated,
         min_row_count=min_row_count,
         evaluations=len(history),
         seconds=time.perf_counter() - t0,
@@ -496,4 +512,8 @@ def calibrate(
         holdout=verdicts,
         stages=records,
         search_seed=seed,
+        check_accounts=check_book.accounts,
+        parameters_at_bounds=at_bounds(
+            dict(zip([p.path for p in params], best, strict=True)), params
+        ),
     )

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from sim.calibration import criterion
 from sim.calibration.book import BookSpec
 from sim.calibration.states import STATES
 from sim.calibration.transitions import TransitionEstimate, transition_matrix
@@ -20,9 +21,6 @@ from sim.scenario import Scenario
 N = len(STATES)
 #: Residual floor: a residual of 3 is an error of 2 pp in a row whose standard error is small.
 FLOOR = 0.02 / 3.0
-#: Acceptance: every assessed cell within max(TOLERANCE_PP, TOLERANCE_SE * combined SE).
-TOLERANCE_PP = 0.02
-TOLERANCE_SE = 3.0
 #: Residual given to every cell of an assessed row that the simulation never visits.
 UNVISITED = 10.0
 #: Fresh-seed margin (:func:`margin_residuals`): every assessed cell's error plus MARGIN_Z
@@ -66,12 +64,6 @@ def residuals_for(
     return np.asarray(res, dtype=float)
 
 
-def tolerance(se_empirical, se_simulated):
-    """The acceptance tolerance of a cell: ``max(2 pp, 3 SE)`` with ``SE = sqrt(se_empirical**2
-    + se_simulated**2)``, the standard error of the difference of two independent proportions."""
-    return np.maximum(TOLERANCE_PP, TOLERANCE_SE * np.hypot(se_empirical, se_simulated))
-
-
 @dataclass(frozen=True)
 class Margin:
     """The fresh-seed margin of the objective (:func:`margin_residuals`).
@@ -106,6 +98,9 @@ def margin_residuals(
     that stays clear does not.
     """
     sim = transition_matrix(simulated)
+    ok = criterion.assessable(empirical, min_row_count)
+    se_o = criterion.observed_logit_se(empirical)
+    deff = criterion.design_effects(empirical)
     out = []
     for i in range(N):
         if empirical.row_totals[i] < min_row_count or (rows is not None and STATES[i] not in rows):
@@ -119,69 +114,27 @@ def margin_residuals(
         n_check = n_fit * margin.check_scale
         p = np.maximum(pe, ps)
         s = np.sqrt(p * (1.0 - p) * (1.0 / n_fit + 1.0 / n_check))
-        tol = tolerance(empirical.standard_errors[i], np.sqrt(ps * (1.0 - ps) / n_check))
+        # the acceptance tolerance of the check book (sim.calibration.criterion), carried to
+        # the probability scale at the observed rate
+        q = np.clip(pe, 1e-6, 1 - 1e-6)
+        se_s = np.sqrt(deff[i] / (n_check * q * (1.0 - q)))
+        tol = criterion.Z * np.hypot(se_o[i], se_s) * q * (1.0 - q)
         excess = (np.abs(ps - pe) + margin.z * s) / tol - margin.share
-        out.extend(margin.weight * np.clip(excess, 0.0, MARGIN_CAP))
+        out.extend(np.where(ok[i], margin.weight * np.clip(excess, 0.0, MARGIN_CAP), 0.0))
     return np.asarray(out, dtype=float)
 
 
 def compare_cells(
     empirical: TransitionEstimate, simulated: TransitionEstimate, min_row_count: int
 ) -> list[dict]:
-    """Per-cell comparison of an empirical and a simulated matrix (see :meth:`FitResult.cells`)."""
-    out = []
-    e, s = empirical, simulated
-    for i, a in enumerate(STATES):
-        n = int(e.row_totals[i])
-        if n == 0:
-            continue
-        for j, b in enumerate(STATES):
-            pe, ps = float(e.probabilities[i, j]), float(s.probabilities[i, j])
-            se_e = float(e.standard_errors[i, j])
-            se_s = float(s.standard_errors[i, j]) if np.isfinite(ps) else float("nan")
-            se = float(np.hypot(se_e, se_s if np.isfinite(se_s) else 0.0))
-            err = ps - pe if np.isfinite(ps) else float("nan")
-            tol = max(TOLERANCE_PP, TOLERANCE_SE * se)
-            out.append(
-                {
-                    "from": a,
-                    "to": b,
-                    "row_count": n,
-                    "count": int(e.counts[i, j]),
-                    "simulated_row_count": int(s.row_totals[i]),
-                    "empirical": pe,
-                    "simulated": ps,
-                    "error": err,
-                    "se_empirical": se_e,
-                    "se_simulated": se_s,
-                    "se": se,
-                    "tolerance": tol,
-                    "within": bool(np.isfinite(err) and abs(err) <= tol),
-                    "assessed": n >= min_row_count,
-                }
-            )
-    return out
+    """Per-cell comparison of an empirical and a simulated matrix: the acceptance criterion's
+    judgement of every cell (:func:`sim.calibration.criterion.judge`)."""
+    return criterion.judge(empirical, simulated, min_row_count)
 
 
 def verdict(cells: Sequence[dict]) -> dict:
-    """Assessed cells, cells within tolerance and the worst cell as a multiple of its tolerance."""
-    assessed = [c for c in cells if c["assessed"]]
-
-    def ratio(c):
-        return abs(c["error"]) / c["tolerance"] if np.isfinite(c["error"]) else np.inf
-
-    worst = max(assessed, key=ratio, default=None)
-    return {
-        "assessed_cells": len(assessed),
-        "cells_within_tolerance": int(sum(c["within"] for c in assessed)),
-        "all_within_tolerance": bool(all(c["within"] for c in assessed)),
-        "max_error_over_tolerance": 0.0 if worst is None else float(ratio(worst)),
-        "worst_cell": None
-        if worst is None
-        else (
-            f"{worst['from']}->{worst['to']} ({worst['error']:+.4f} vs {worst['tolerance']:.4f})"
-        ),
-    }
+    """The criterion's verdict on judged cells (:func:`sim.calibration.criterion.verdict`)."""
+    return criterion.verdict(cells)
 
 
 def penalised(r: np.ndarray, weight: float = 1.0) -> np.ndarray:
@@ -216,13 +169,53 @@ class FitResult:
     #: the seed of the search (``seed`` is that of the reported simulation: the refining
     #: stage's, ``search_seed + REFINE_SEED_OFFSET``, when there is one)
     search_seed: int | None = None
+    #: accounts of the fresh-seed check's book (the scenario's size, or more where the
+    #: criterion needs it: :func:`sim.calibration.criterion.needed_accounts`)
+    check_accounts: int | None = None
+    #: fitted parameters the search left at a bound (``path (lower bound v)``)
+    parameters_at_bounds: list[str] = field(default_factory=list)
+
+    def failing_cells(self) -> list[str]:
+        """Cells outside the criterion on any fresh seed (``from->to``, seed order): for the
+        scenario header."""
+        out: list[str] = []
+        for v in self.holdout:
+            out += [c for c in v.get("failing_cells", []) if c not in out]
+        return out
+
+    def header_lines(self) -> list[str]:
+        """The scenario header's lines on the fit (``# `` comments): the criterion, the fit
+        book's and each fresh seed's verdict, the cells outside by name, the parameters at a
+        bound. For ``postloan calibrate`` to write above the scenario."""
+        g = self.goodness_of_fit()
+        lines = [
+            f"Acceptance: {criterion.DESCRIPTION}.",
+            f"Fit book: {g['cells_within_tolerance']} of {g['assessed_cells']} assessable cells "
+            f"within ({g['not_assessable_cells']} not assessable).",
+        ]
+        if not self.holdout:
+            lines.append("Fresh-seed check: not run.")
+        for v in self.holdout:
+            lines.append(
+                f"Fresh seed {v['seed']} ({v['accounts']:,} accounts): "
+                f"{v['cells_within_tolerance']} of {v['assessed_cells']} within, "
+                + ("passes" if v.get("passed") else "FAILS")
+                + f"; worst {v['worst_cell']}."
+            )
+        failing = self.failing_cells()
+        lines.append(
+            "Cells outside on a fresh seed: " + (", ".join(failing) if failing else "none") + "."
+        )
+        if self.parameters_at_bounds:
+            lines.append("Parameters at a bound: " + ", ".join(self.parameters_at_bounds) + ".")
+        return [f"# {line}" for line in lines]
 
     def cells(self) -> list[dict]:
         """Per-cell comparison: probabilities, errors, standard errors, tolerance, verdict.
 
-        ``se`` combines the empirical and the simulated standard error (root sum of squares);
-        ``tolerance = max(2 pp, 3 se)``; ``assessed`` rows have at least ``min_row_count``
-        observed moves.
+        Judged by the acceptance criterion (:mod:`sim.calibration.criterion`): log-odds
+        errors, account-clustered standard errors, ``assessed`` only where the data can
+        falsify the cell.
         """
         return compare_cells(self.empirical, self.simulated, self.min_row_count)
 
@@ -248,10 +241,13 @@ class FitResult:
             "mean_abs_error": float(np.nanmean(np.abs(errs))) if errs.size else 0.0,
             "worst_cell": v["worst_cell"],
             "max_error_over_tolerance": v["max_error_over_tolerance"],
+            "not_assessable_cells": v["not_assessable_cells"],
+            "passed": v["passed"],
+            "failing_cells": v["failing_cells"],
             "chi_square": float(r @ r),
             "degrees_of_freedom": int(dof),
             "min_row_count": self.min_row_count,
-            "tolerance": "max(0.02, 3 * sqrt(se_empirical**2 + se_simulated**2))",
+            "criterion": criterion.DESCRIPTION,
         }
 
     def to_dict(self) -> dict:
@@ -271,10 +267,15 @@ class FitResult:
             "stages": self.stages,
             "holdout": self.holdout,
             "holdout_passed": holdout_passed(self.holdout),
+            "holdout_failing_cells": self.failing_cells(),
+            "check_accounts": self.check_accounts,
+            "parameters_at_bounds": self.parameters_at_bounds,
+            "criterion": criterion.DESCRIPTION,
             "objective_history": self.history,
         }
 
 
 def holdout_passed(verdicts: Sequence[dict]) -> bool | None:
-    """Every assessed cell within tolerance on every fresh seed (None: no check was run)."""
-    return None if not verdicts else all(v["all_within_tolerance"] for v in verdicts)
+    """Every fresh seed passes the criterion (:func:`sim.calibration.criterion.passes`; None:
+    no check was run)."""
+    return criterion.passes(verdicts)

@@ -4,11 +4,14 @@ A panel is a :class:`pandas.DataFrame` with the columns
 
 * ``account_id`` (str): ids are kept as text so that ``007`` and ``7`` stay different accounts;
 * ``period`` (int64): a month number; consecutive months differ by 1 (``MONTHS_BALANCE`` -60..0
-  works as is);
+  works as is; ``YYYYMM`` integers and dates are read as calendar months, so 202412 -> 202501
+  is one month: ``attrs["period_kind"]`` says how, :func:`period_index` converts a period the
+  user writes);
 * ``state`` (categorical, the seven states of :mod:`sim.calibration.states`, in order),
 
 sorted by account and period, one row per account-period. Rows whose code maps to ``none`` (no
-loan that month) are dropped, so the months around them are not consecutive.
+loan that month) are dropped, so the months around them are not consecutive:
+``attrs["record_gaps"]`` counts the pairs of records no move is counted across.
 
 Two input formats are read by :func:`load_panel`:
 
@@ -188,7 +191,18 @@ def load_panel(
 
     panel = _to_states(raw, full_mapping, path, status_label)
     panel.attrs["source"] = str(path)
+    panel.attrs["period_kind"] = raw.attrs.get("period_kind", "month number")
+    panel.attrs["record_gaps"] = record_gaps(panel)
     return panel
+
+
+def record_gaps(panel: pd.DataFrame) -> int:
+    """Pairs of an account's consecutive records more than one month apart (after the ``none``
+    rows are dropped): no move is counted across them. Reported, never dropped silently."""
+    acc = panel["account_id"].to_numpy()
+    per = panel["period"].to_numpy(dtype=np.int64)
+    same = acc[1:] == acc[:-1]
+    return int((same & (per[1:] - per[:-1] > 1)).sum())
 
 
 # --- reading ---------------------------------------------------------------------------------
@@ -197,13 +211,12 @@ def load_panel(
 def _read_long(path: Path, id_col: str, period_col: str, status_col: str) -> pd.DataFrame:
     """Read the three columns of a long panel: id and status as text, period parsed."""
     frame = _read_columns(path, [id_col, period_col, status_col], text=[id_col, status_col])
-    return pd.DataFrame(
-        {
-            "account_id": frame[id_col],
-            "period": _parse_periods(frame[period_col], path, period_col),
-            "status": frame[status_col],
-        }
+    periods, kind = _parse_periods(frame[period_col], path, period_col)
+    out = pd.DataFrame(
+        {"account_id": frame[id_col], "period": periods, "status": frame[status_col]}
     )
+    out.attrs["period_kind"] = kind
+    return out
 
 
 def _read_taiwan(path: Path, id_col: str) -> pd.DataFrame:
@@ -286,11 +299,22 @@ def _text(values: pd.Series | np.ndarray) -> pd.Categorical:
     return pd.Categorical.from_codes(lookup[codes], categories=pd.Index(categories, dtype="str"))
 
 
-def _parse_periods(values: pd.Series, path: Path, column: str) -> np.ndarray:
-    """Return periods as int64, or raise with an example of a value that is not an integer."""
+def _parse_periods(values: pd.Series, path: Path, column: str) -> tuple[np.ndarray, str]:
+    """Return periods as int64 month numbers and their kind (:data:`PERIOD_KINDS`).
+
+    Plain integers are month numbers as they are (``MONTHS_BALANCE`` -60..0). Calendar periods
+    become months since year 0 (``year * 12 + month - 1``), so that December 2024 and January
+    2025 are one month apart: six-digit integers ``YYYYMM`` (every value with a month part
+    1..12), eight-digit ``YYYYMMDD`` dates, and text dates (``2024-12``, ``2024-12-31``,
+    ``Dec 2024``). Month names without a year (``Jan``) cannot be ordered across years and are
+    refused, as is anything else that is not a whole month number.
+    """
     if pd.api.types.is_integer_dtype(values) and not values.isna().any():
-        return values.to_numpy(dtype=np.int64)
+        return _integer_periods(values.to_numpy(dtype=np.int64), path, column)
     numbers = pd.to_numeric(values, errors="coerce")
+    text = values.astype(str).str.strip()
+    if numbers.isna().all() and values.notna().all():
+        return _text_periods(text, path, column)
     bad = numbers.isna() | (numbers != np.round(numbers))
     if bad.any():
         first = int(np.flatnonzero(bad.to_numpy())[0])
@@ -298,9 +322,84 @@ def _parse_periods(values: pd.Series, path: Path, column: str) -> np.ndarray:
         raise PanelError(
             f"{path}: column {column!r} has {int(bad.sum())} {kind} period value(s), "
             f"e.g. {str(values.iloc[first])!r} on data row {first + 1}; periods must be integer "
-            "month numbers (consecutive months differ by 1)"
+            "month numbers (consecutive months differ by 1), YYYYMM or dates"
         )
-    return numbers.to_numpy().astype(np.int64)
+    return _integer_periods(numbers.to_numpy().astype(np.int64), path, column)
+
+
+#: How a panel's periods were read (``panel.attrs["period_kind"]``).
+PERIOD_KINDS: tuple[str, ...] = ("month number", "YYYYMM", "YYYYMMDD", "date")
+
+
+def _integer_periods(p: np.ndarray, path: Path, column: str) -> tuple[np.ndarray, str]:
+    """Month numbers as they are, or ``YYYYMM`` / ``YYYYMMDD`` read as calendar months."""
+    if p.size and p.min() >= 100_000 and p.max() <= 999_999:
+        month = p % 100
+        bad = (month < 1) | (month > 12)
+        if not bad.any():
+            return (p // 100) * 12 + month - 1, "YYYYMM"
+        if bad.mean() < 0.5:  # mostly YYYYMM: a typo, not a plain month count
+            raise PanelError(
+                f"{path}: column {column!r} looks like YYYYMM periods but {int(bad.sum())} "
+                f"value(s) have a month part outside 1..12, e.g. {int(p[bad][0])}"
+            )
+    if p.size and p.min() >= 10_000_000 and p.max() <= 99_999_999:
+        dates = pd.to_datetime(pd.Series(p.astype(str)), format="%Y%m%d", errors="coerce")
+        if dates.notna().all():
+            return _months(dates), "YYYYMMDD"
+    return p, "month number"
+
+
+def _text_periods(text: pd.Series, path: Path, column: str) -> tuple[np.ndarray, str]:
+    """Text dates as calendar months; month names without a year refused."""
+    bare = text.str.fullmatch(r"[A-Za-z]+\.?")
+    if bare.any():
+        example = text[bare].iloc[0]
+        raise PanelError(
+            f"{path}: column {column!r} has month names without a year, e.g. {example!r}: "
+            "they cannot be ordered across years; write the year too (e.g. 'Jan 2025' or "
+            "2025-01) or give month numbers"
+        )
+    dates = pd.to_datetime(text, errors="coerce", format="mixed")
+    if dates.isna().any():
+        first = int(np.flatnonzero(dates.isna().to_numpy())[0])
+        raise PanelError(
+            f"{path}: column {column!r} has {int(dates.isna().sum())} period value(s) that are "
+            f"neither month numbers nor dates, e.g. {text.iloc[first]!r} on data row "
+            f"{first + 1}; periods must be integer month numbers, YYYYMM or dates"
+        )
+    return _months(dates), "date"
+
+
+def _months(dates: pd.Series) -> np.ndarray:
+    return (dates.dt.year * 12 + dates.dt.month - 1).to_numpy(dtype=np.int64)
+
+
+def period_index(value: int | str, kind: str) -> int:
+    """A period the user wrote (e.g. ``--train-until 202406``) as the panel's month number.
+
+    ``kind`` is the panel's ``attrs["period_kind"]``: ``YYYYMM`` reads ``202406`` as June 2024,
+    ``date`` and ``YYYYMMDD`` read a date; month numbers are taken as they are.
+    """
+    if kind == "month number":
+        return int(value)
+    if kind == "YYYYMM":
+        v = int(value)
+        if not 1 <= v % 100 <= 12:
+            raise PanelError(f"period {value!r} is not YYYYMM (month part outside 1..12)")
+        return (v // 100) * 12 + v % 100 - 1
+    fmt = "%Y%m%d" if kind == "YYYYMMDD" else "mixed"
+    d = pd.to_datetime(str(value), format=fmt, errors="coerce")
+    if pd.isna(d):
+        raise PanelError(f"period {value!r} is not a date")
+    return int(d.year * 12 + d.month - 1)
+
+
+def period_label(index: int, kind: str) -> str:
+    """The panel's month number as the user wrote periods (``YYYY-MM`` for calendar kinds)."""
+    if kind == "month number":
+        return str(int(index))
+    return f"{int(index) // 12:04d}-{int(index) % 12 + 1:02d}"
 
 
 # --- mapping and checks ----------------------------------------------------------------------

@@ -70,6 +70,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sim.calibration import bootstrap
 from sim.calibration.states import (
     CURE_PAIRS,
     N_STATES,
@@ -81,7 +82,9 @@ from sim.calibration.states import (
 
 __all__ = [
     "TransitionEstimate",
+    "account_moves",
     "naive_forecast",
+    "panel_transition_matrix",
     "shares_by_period",
     "transition_counts",
     "transition_matrix",
@@ -105,6 +108,10 @@ class TransitionEstimate:
     standard_errors : ndarray of float, shape (7, 7)
         Binomial standard error ``sqrt(p (1 - p) / n)`` of each cell; 0 where p is 0 or 1
         (the Wald formula says nothing useful there: read the row total), NaN on empty rows.
+    clustered_standard_errors : ndarray of float, shape (7, 7), or None
+        Account-clustered standard errors (bootstrap over accounts,
+        :func:`sim.calibration.bootstrap.clustered_transition_se`) where the moves' accounts
+        are known (:func:`panel_transition_matrix`); None for bare counts.
     """
 
     states: tuple[str, ...]
@@ -112,6 +119,7 @@ class TransitionEstimate:
     row_totals: np.ndarray
     probabilities: np.ndarray
     standard_errors: np.ndarray
+    clustered_standard_errors: np.ndarray | None = None
 
     def rate(self, from_state: str, to_state: str) -> tuple[float, float]:
         """Return ``(probability, standard error)`` of moving ``from_state -> to_state``."""
@@ -149,20 +157,26 @@ class TransitionEstimate:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (lists of Python numbers; NaN written as ``None``)."""
-        return {
+        out = {
             "states": list(self.states),
             "counts": self.counts.tolist(),
             "row_totals": self.row_totals.tolist(),
             "probabilities": _nan_to_none(self.probabilities),
             "standard_errors": _nan_to_none(self.standard_errors),
         }
+        if self.clustered_standard_errors is not None:
+            out["clustered_standard_errors"] = _nan_to_none(self.clustered_standard_errors)
+        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TransitionEstimate:
         """Rebuild an estimate from :meth:`to_dict` output (recomputed from the counts)."""
         if tuple(data.get("states", ())) != STATES:
             raise ValueError(f"states must be {list(STATES)}, got {data.get('states')!r}")
-        return transition_matrix(np.asarray(data["counts"]))
+        clustered = data.get("clustered_standard_errors")
+        if clustered is not None:
+            clustered = np.array(clustered, dtype=float)  # None -> NaN
+        return transition_matrix(np.asarray(data["counts"]), clustered)
 
 
 def transition_counts(
@@ -186,6 +200,17 @@ def transition_counts(
     DataFrame of int64, shape (7, 7)
         Index ``from`` and columns ``to``, both the lab's states in order.
     """
+    _, cells = account_moves(panel, until=until, since=since)
+    counts = np.bincount(cells, minlength=N_STATES * N_STATES).reshape(N_STATES, N_STATES)
+    return _square_frame(counts.astype(np.int64))
+
+
+def account_moves(
+    panel: pd.DataFrame, until: int | None = None, since: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The one-month moves of a panel: the account code and the cell ``from * 7 + to`` of each
+    (consecutive periods of one account only; ``until`` and ``since`` as in
+    :func:`transition_counts`)."""
     accounts, periods, states = _panel_arrays(panel)
     order = np.lexsort((periods, accounts))
     accounts, periods, states = accounts[order], periods[order], states[order]
@@ -196,11 +221,31 @@ def transition_counts(
     if until is not None:
         pair &= periods[1:] <= until
     cells = states[:-1][pair] * N_STATES + states[1:][pair]
+    return accounts[:-1][pair], cells
+
+
+def panel_transition_matrix(
+    panel: pd.DataFrame,
+    until: int | None = None,
+    since: int | None = None,
+    resamples: int = bootstrap.RESAMPLES,
+    seed: int = bootstrap.SEED,
+) -> TransitionEstimate:
+    """The transition matrix of a panel's moves with account-clustered standard errors.
+
+    As :func:`transition_matrix` of :func:`transition_counts`, plus
+    ``clustered_standard_errors`` from a bootstrap over accounts (``resamples`` resamples,
+    fixed ``seed``: the same panel gives the same errors).
+    """
+    accounts, cells = account_moves(panel, until=until, since=since)
     counts = np.bincount(cells, minlength=N_STATES * N_STATES).reshape(N_STATES, N_STATES)
-    return _square_frame(counts.astype(np.int64))
+    clustered = bootstrap.clustered_transition_se(accounts, cells, N_STATES, resamples, seed)
+    return transition_matrix(counts, clustered)
 
 
-def transition_matrix(counts: pd.DataFrame | np.ndarray) -> TransitionEstimate:
+def transition_matrix(
+    counts: pd.DataFrame | np.ndarray, clustered_se: np.ndarray | None = None
+) -> TransitionEstimate:
     """Estimate probabilities and standard errors from a 7 x 7 table of counts.
 
     Parameters
@@ -208,6 +253,8 @@ def transition_matrix(counts: pd.DataFrame | np.ndarray) -> TransitionEstimate:
     counts : DataFrame or array-like, shape (7, 7)
         Output of :func:`transition_counts`, or non-negative integers in the lab's state order.
         A frame is aligned on its labels, so it may list the states in any order.
+    clustered_se : ndarray, shape (7, 7), optional
+        Account-clustered standard errors to carry (see :func:`panel_transition_matrix`).
 
     Returns
     -------
@@ -236,6 +283,7 @@ def transition_matrix(counts: pd.DataFrame | np.ndarray) -> TransitionEstimate:
         row_totals=_frozen(totals),
         probabilities=_frozen(p),
         standard_errors=_frozen(se),
+        clustered_standard_errors=None if clustered_se is None else _frozen(clustered_se),
     )
 
 
