@@ -23,7 +23,7 @@ import pandas as pd
 from sim.monitoring import Monitoring, MonitoringObserver, default_monitoring
 from sim.risk import DEFAULT_DISCOUNT_RATE, ConcentrationLimits, RiskObserver
 from sim.run_result import RunResult
-from sim.segments import Segmentation, SegmentObserver
+from sim.segments import SegmentationSource, SegmentObserver
 
 #: The tables of :meth:`ManagementViews.tables`, in order, with what each holds.
 TABLES: dict[str, str] = {
@@ -47,7 +47,7 @@ class ManagementViews:
     ----------
     monitoring : Monitoring, optional
         The rules; the shipped default set (:func:`sim.monitoring.default_monitoring`) if None.
-    extra : sequence of Segmentation
+    extra : sequence of Segmentation or callable
         Segmentations beyond the book's own (e.g. score bands computed by the caller).
     discount_rate : float
         Annual rate for the LGD's discounting (:data:`sim.risk.DEFAULT_DISCOUNT_RATE`).
@@ -58,7 +58,7 @@ class ManagementViews:
     def __init__(
         self,
         monitoring: Monitoring | None = None,
-        extra: Sequence[Segmentation] = (),
+        extra: Sequence[SegmentationSource] = (),
         discount_rate: float = DEFAULT_DISCOUNT_RATE,
         limits: ConcentrationLimits | None = None,
     ):

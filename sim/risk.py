@@ -43,7 +43,7 @@ import pandas as pd
 from sim.day_loop import Observer
 from sim.portfolio import Bucket, Portfolio, Status
 from sim.scenario import Scenario
-from sim.segments import Segmentation, segmentations
+from sim.segments import Segmentation, SegmentationSource, segmentations
 
 #: Annual discount rate for LGD (EBA/GL/2017/16 para. 143: interbank rate + 5 points; an
 #: interbank rate of about 3 % assumed).
@@ -72,13 +72,13 @@ class RiskObserver(Observer):
 
     Parameters
     ----------
-    extra : sequence of Segmentation
+    extra : sequence of Segmentation or callable
         Segmentations beyond the book's own (:func:`sim.segments.segmentations`).
     value_tier : bool
         Include the value tier.
     """
 
-    def __init__(self, extra: Sequence[Segmentation] = (), value_tier: bool = True):
+    def __init__(self, extra: Sequence[SegmentationSource] = (), value_tier: bool = True):
         self.extra = tuple(extra)
         self.value_tier = value_tier
 

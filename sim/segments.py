@@ -17,7 +17,7 @@ segments' rates weighted by their denominators (``tests/test_segments.py``).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -47,6 +47,10 @@ class Segmentation:
             raise ValueError(f"segmentation {self.kind!r}: codes outside 0..{len(self.names) - 1}")
 
 
+#: A segmentation, or a function of the book at the start that returns one.
+SegmentationSource = Segmentation | Callable[[Portfolio], Segmentation]
+
+
 def bands(
     kind: str, values: np.ndarray, edges: Sequence[float], names: Sequence[str]
 ) -> Segmentation:
@@ -71,10 +75,13 @@ def bands(
 
 
 def segmentations(
-    book: Portfolio, extra: Sequence[Segmentation] = (), value_tier: bool = True
+    book: Portfolio, extra: Sequence[SegmentationSource] = (), value_tier: bool = True
 ) -> list[Segmentation]:
     """The book's segmentations: purpose, credit standing, capacity, value tier (terciles of
-    the lifetime value, read now: call it on the book at the start), then ``extra``."""
+    the lifetime value, read now: call it on the book at the start), then ``extra``: each a
+    :class:`Segmentation` or a function of the book returning one (called here, on the book
+    at the start: how a caller bands a score it computes from the book, e.g. the behaviour
+    score of ``strategies/score.py``, without ``sim`` importing it)."""
     out = [
         Segmentation("purpose", book.purpose.astype(np.int64), PURPOSES),
         Segmentation("credit", book.credit.astype(np.int64), CREDIT_STANDINGS),
@@ -84,7 +91,8 @@ def segmentations(
         cuts = np.quantile(book.lifetime_value, [1 / 3, 2 / 3])
         if cuts[1] > cuts[0]:
             out.append(bands("value_tier", book.lifetime_value, cuts, VALUE_TIERS))
-    for s in extra:
+    for source in extra:
+        s = source(book) if callable(source) else source
         if np.asarray(s.codes).size != book.n:
             raise ValueError(
                 f"segmentation {s.kind!r} has {np.asarray(s.codes).size} codes "
@@ -161,8 +169,9 @@ class SegmentObserver(Observer):
 
     Parameters
     ----------
-    extra : sequence of Segmentation
-        Segmentations beyond the book's own (:func:`segmentations`), e.g. score bands.
+    extra : sequence of Segmentation or callable
+        Segmentations beyond the book's own (:func:`segmentations`), e.g. score bands, or
+        functions of the book at the start returning one.
     value_tier : bool
         Include the value tier (lifetime-value terciles at the start).
 
@@ -175,7 +184,7 @@ class SegmentObserver(Observer):
         {"new_delinquent", "cures", "charge_offs", "payments", "complaints", "churn", "contacts"}
     )
 
-    def __init__(self, extra: Sequence[Segmentation] = (), value_tier: bool = True):
+    def __init__(self, extra: Sequence[SegmentationSource] = (), value_tier: bool = True):
         self.extra = tuple(extra)
         self.value_tier = value_tier
         self._rows: list[np.ndarray] = []

@@ -31,13 +31,11 @@ def run():
         update={"accounts": 3000, "days": 75}
     )
 
-    # a score the caller computes (here: the opening debt-to-income) passed in as bands
-    class Banded(SegmentObserver):
-        def on_start(self, book, scenario):
-            self.extra = (bands("score_band", book.dti_opening, [0.2, 0.35], ["A", "B", "C"]),)
-            super().on_start(book, scenario)
-
-    obs = Banded()
+    # a score the caller computes from the book at the start (here: the opening
+    # debt-to-income), passed in as a function of the book that bands it
+    obs = SegmentObserver(
+        extra=[lambda book: bands("score_band", book.dti_opening, [0.2, 0.35], ["A", "B", "C"])]
+    )
     result = simulate(sc, resolve("standard"), 11, observers=[obs])
     return result, obs
 
