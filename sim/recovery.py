@@ -24,6 +24,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 
 from sim import kernels
 from sim.actions import RECOVERY_PATHS
@@ -56,6 +57,10 @@ class RecoveryBook:
     paths: list[np.ndarray] = field(default_factory=list)
     lags: list[np.ndarray] = field(default_factory=list)
     beyond_horizon: float = 0.0
+    #: the accounts, charge-off days and claims of each placement (for :meth:`ledger`)
+    accounts: list[np.ndarray] = field(default_factory=list)
+    days: list[np.ndarray] = field(default_factory=list)
+    claims: list[np.ndarray] = field(default_factory=list)
     #: day -> accounts whose recovery settles the debt that day (``recovery_settlement``)
     settling: dict[int, list[np.ndarray]] = field(default_factory=lambda: defaultdict(list))
 
@@ -92,6 +97,9 @@ class RecoveryBook:
             np.uint64(key),
         )
         self.rates.append(rate)
+        self.accounts.append(np.asarray(idx, np.int64).copy())
+        self.days.append(np.full(len(idx), day, np.int64))
+        self.claims.append(np.asarray(claim, float).copy())
         self.paths.append(path.astype(np.int8))
         self.lags.append(lag)
         cash_today, cost_today, beyond = kernels.book_recoveries(
@@ -135,3 +143,37 @@ class RecoveryBook:
 
     def all_paths(self) -> np.ndarray:
         return np.concatenate(self.paths) if self.paths else np.empty(0, np.int8)
+
+    def ledger(self, sc: Scenario) -> pd.DataFrame:
+        """One row per charged-off account, in order of placement: ``account``, ``day``
+        (charged off), ``path`` (name), ``claim``, ``rate``, ``cash`` (``claim x rate``),
+        ``lag`` (days to the cash), ``arrives`` (day), ``beyond_horizon`` (the cash arrives
+        after the last day: its sum is the summary's ``recovery_beyond_horizon``),
+        ``fixed_cost`` and ``commission`` (the path's, per account and per unit of cash)."""
+        cat = np.concatenate
+        if not self.accounts:
+            acc, day, claim = np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0)
+            rate, lag, path = np.empty(0), np.empty(0, np.int64), np.empty(0, np.int8)
+        else:
+            acc, day, claim = cat(self.accounts), cat(self.days), cat(self.claims)
+            rate, lag, path = self.all_rates(), self.all_lags(), self.all_paths()
+        specs = [sc.recovery[name] for name in RECOVERY_PATHS]
+        fixed = np.array([s.fixed_cost for s in specs], float)
+        commission = np.array([s.commission for s in specs], float)
+        code = path.astype(np.int64)
+        arrives = day + lag
+        return pd.DataFrame(
+            {
+                "account": acc,
+                "day": day,
+                "path": pd.Categorical.from_codes(code, categories=list(RECOVERY_PATHS)),
+                "claim": claim,
+                "rate": rate,
+                "cash": claim * rate,
+                "lag": lag,
+                "arrives": arrives,
+                "beyond_horizon": arrives >= self.horizon,
+                "fixed_cost": fixed[code],
+                "commission": commission[code],
+            }
+        )

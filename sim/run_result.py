@@ -36,6 +36,9 @@ class RunResult:
     initial_bucket: np.ndarray
     portfolio: Portfolio | None = None
     contact_log: pd.DataFrame | None = None  # every attempt made (``contact_log=True``)
+    #: one row per charged-off account: claim, recovery cash and when it arrives
+    #: (:meth:`sim.recovery.RecoveryBook.ledger`), for LGD per segment (:mod:`sim.risk`)
+    recoveries: pd.DataFrame | None = None
     #: ``wall_seconds`` and ``account_days_per_second`` (:data:`sim.kpis.TIMING_FIELDS`)
     timing: dict = field(default_factory=dict)
 
@@ -104,6 +107,7 @@ def assemble(
         initial_bucket=loop.initial_bucket,
         portfolio=e.p if keep_portfolio else None,
         contact_log=contact_log,
+        recoveries=e.recovery.ledger(sc),
         timing=timing(sc.accounts, sc.days, wall_seconds),
     )
 
