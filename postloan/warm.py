@@ -296,7 +296,7 @@ def _synthetic_panel(folder: Path) -> Path:
 
     sc = calibration_book(
         _tiny(SCENARIOS / "small.yaml"),
-        BookSpec(accounts=2000, months=6, initial=(0.03, 0.02, 0.02, 0.02)),
+        BookSpec(accounts=6000, months=6, initial=(0.06, 0.03, 0.02, 0.02)),
     )
     panel = simulate_panel(sc, resolve("standard"), seed=5)
     path = folder / "panel.csv"
