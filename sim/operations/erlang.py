@@ -28,7 +28,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import special, stats
 
 #: Log-probability below the peak at which the Erlang-A tail is cut off.
 _TAIL_CUTOFF = 60.0
@@ -103,6 +102,8 @@ def erlang_b(agents: int, load: float) -> float:
     float
         ``(a^n / n!) / sum_{k<=n} a^k / k!``, computed as a ratio of Poisson terms.
     """
+    from scipy import stats  # imported on first use (fast start-up)
+
     return float(np.exp(stats.poisson.logpmf(agents, load) - stats.poisson.logcdf(agents, load)))
 
 
@@ -218,6 +219,8 @@ def erlang_a(
     QueueMetrics
         Waiting probability, mean wait, service level, abandonment and occupancy.
     """
+    from scipy import special, stats  # imported on first use (fast start-up)
+
     gamma = aht_s / patience_s
     logw = _erlang_a_queue_log_weights(agents, load, gamma)
     log_pi_n = stats.poisson.logpmf(agents, load)
