@@ -30,6 +30,14 @@ from rich.console import Console
 from rich.table import Table
 
 from postloan.commands.errors import command, fail
+from postloan.reports.calibration import (
+    cells_table,
+    clean,
+    fit_header_lines,
+    fit_summary,
+    holdout_table,
+    json_default,
+)
 from postloan.storage.paths import check_out_dir
 from sim.atomic import write_text
 
@@ -324,80 +332,6 @@ def _command(panel, fmt, id_col, period_col, status_col, mapping, train_until, o
     return shlex.join(parts)
 
 
-def _band(cell: dict) -> str:
-    lo, hi = cell["band"]
-    return "-" if lo != lo or hi != hi else f"{lo:.4f}-{hi:.4f}"
-
-
-def _cells_table(result, title: str) -> Table:
-    """The fit book's cells: observed and simulated rates, each cell's acceptance band (the
-    criterion's log-odds tolerance around the observed rate, on the probability scale) and its
-    status: within, outside, or not assessable (the data cannot falsify it). Cells with neither
-    an observed rate above 0.1 % nor an error above 0.5 pp are left out."""
-    t = Table(title=title)
-    for c in ("from", "to", "row n", "empirical", "simulated", "error", "band", "status"):
-        t.add_column(c, justify="right")
-    for c in result.cells():
-        if c["row_count"] >= result.min_row_count and (
-            c["empirical"] > 0.001 or abs(c["error"]) > 0.005
-        ):
-            t.add_row(
-                c["from"],
-                c["to"],
-                f"{c['row_count']:,}",
-                f"{c['empirical']:.4f}",
-                f"{c['simulated']:.4f}",
-                f"{c['error']:+.4f}",
-                _band(c),
-                c["status"] if c["status"] != "outside" else "OUTSIDE",
-            )
-    return t
-
-
-def _fit_summary(result) -> str:
-    """One line: the fit book's verdict and, per fresh seed, assessable / within."""
-    g = result.goodness_of_fit()
-    line = (
-        f"Fit book: {g['cells_within_tolerance']} of {g['assessed_cells']} assessable cells "
-        f"within ({g['not_assessable_cells']} not assessable)"
-    )
-    if result.holdout:
-        seeds = ", ".join(
-            f"seed {v['seed']} {v['assessed_cells']} / {v['cells_within_tolerance']}"
-            for v in result.holdout
-        )
-        line += f"; fresh seeds (assessable / within): {seeds}"
-    return line + "."
-
-
-def _holdout_table(verdicts) -> Table:
-    t = Table(title="Fresh-seed check: the calibrated book simulated again on other seeds")
-    for c in ("seed", "accounts", "assessable", "within", "passes", "worst cell", "outside"):
-        t.add_column(c, justify="right")
-    for v in verdicts:
-        t.add_row(
-            str(v["seed"]),
-            f"{v['accounts']:,}",
-            str(v["assessed_cells"]),
-            str(v["cells_within_tolerance"]),
-            "yes" if v.get("passed") else "NO",
-            str(v["worst_cell"]),
-            ", ".join(v.get("failing_cells", [])) or "none",
-        )
-    return t
-
-
-def _header(result) -> list[str]:
-    """The fit's lines of the scenario header (:meth:`FitResult.header_lines`), and the fit
-    book's failing cells where no fresh seed was simulated to name them."""
-    lines = list(result.header_lines())
-    g = result.goodness_of_fit()
-    if not result.holdout:
-        failing = ", ".join(g["failing_cells"]) or "none"
-        lines.append(f"# Cells outside on the fit book: {failing}.")
-    return lines
-
-
 def register(app: typer.Typer) -> None:
     """Add ``calibrate``, ``backtest`` and ``stress`` to the main CLI."""
     register_stress(app)
@@ -538,7 +472,7 @@ def register(app: typer.Typer) -> None:
                 f"# ({moves:,} monthly moves; periods {span}{moves_until}; rows with >= "
                 f"{min_count} moves judged).",
                 f"# Produced by: {command}",
-                *_header(result),
+                *fit_header_lines(result),
                 f"# Details in {fit_path.name} (docs/calibration.md explains the method).",
                 f"# Panel sha256 {_sha256(panel)}.",
                 "# The fit simulated this behaviour on a book with oversampled delinquency (see",
@@ -564,20 +498,20 @@ def register(app: typer.Typer) -> None:
             "wall_seconds": time.perf_counter() - t0,
             "standard_error": criterion.DESCRIPTION,
         }
-        text = json.dumps(_clean(report), indent=2, allow_nan=False, default=_none)
+        text = json.dumps(clean(report), indent=2, allow_nan=False, default=json_default)
         _write_atomic(fit_path, text)
         console = Console()
         console.print(
-            _cells_table(
+            cells_table(
                 result,
                 f"Calibration of {panel.name}: {gof['cells_within_tolerance']} of "
                 f"{gof['assessed_cells']} assessable cells within on the fit book",
             )
         )
         if result.holdout:
-            console.print(_holdout_table(result.holdout))
+            console.print(holdout_table(result.holdout))
         console.print(f"Acceptance: {criterion.DESCRIPTION}.", highlight=False)
-        console.print(_fit_summary(result), highlight=False)
+        console.print(fit_summary(result), highlight=False)
         if result.parameters_at_bounds:
             console.print(
                 "Parameters at a bound: " + ", ".join(result.parameters_at_bounds),
@@ -685,7 +619,7 @@ def register(app: typer.Typer) -> None:
             "fit_holdout": result.holdout,
             **bt.to_dict(),
         }
-        text = json.dumps(_clean(payload), indent=2, allow_nan=False, default=_none)
+        text = json.dumps(clean(payload), indent=2, allow_nan=False, default=json_default)
         chart_path = None
         if out is not None:
             _write_atomic(out, text)
@@ -748,7 +682,7 @@ def register(app: typer.Typer) -> None:
         console.print(p)
         passed = holdout_passed(result.holdout)
         verdict = {True: "passes", False: "fails", None: "no fresh-seed check"}[passed]
-        console.print(f"Training fit ({verdict}): {_fit_summary(result)}", highlight=False)
+        console.print(f"Training fit ({verdict}): {fit_summary(result)}", highlight=False)
         lines = bt.holdout_lines()
         if lines:
             console.print(
@@ -813,23 +747,3 @@ def register_stress(app: typer.Typer) -> None:
             )
             t.add_row(col, *(fmt(v) for v in values))
         Console().print(t)
-
-
-def _clean(obj):
-    """Replace NaN and infinities by None, recursively (strict JSON)."""
-    if isinstance(obj, dict):
-        return {str(k): _clean(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_clean(v) for v in obj]
-    if isinstance(obj, float) and (obj != obj or obj in (float("inf"), float("-inf"))):
-        return None
-    return obj
-
-
-def _none(value):
-    """JSON fallback: NaN-like and numpy values."""
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        return str(value)
-    return None if v != v else v
