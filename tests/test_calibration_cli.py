@@ -29,6 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SMALL = ROOT / "scenarios" / "small.yaml"
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 TAIWAN = DATA / "taiwan_credit_card_default" / "UCI_Credit_Card.csv"
+STATUS_PANEL = DATA / "credit_card_status_panel" / "credit_record.csv"
 
 CODES = {
     "current": "0",
@@ -434,3 +435,21 @@ def test_real_calibration_with_a_reduced_budget(tmp_path):
     assert sum(map(sum, report["empirical"]["counts"])) == 120_000  # Apr -> Aug, 30,000 cards
     big = [c for c in report["cells"] if c["from"] == "current" and c["assessed"]]
     assert len(big) == 2 and all(c["within"] for c in big)  # the warm-up fits the large rows
+    assert f"# Acceptance: {DESCRIPTION}." in out.read_text()
+
+
+@pytest.mark.skipif(not STATUS_PANEL.exists(), reason=f"real data not found under {DATA}")
+def test_real_status_panel_reports_its_record_gaps(tmp_path):
+    """The status panel's X months (no loan) leave 19,930 pairs of records more than a month
+    apart (docs/calibration.md): said at load, before the option check stops the command."""
+    res = invoke(
+        "calibrate", STATUS_PANEL, "--id", "ID", "--period", "MONTHS_BALANCE", "--status",
+        "STATUS", "--map", "credit_record_shifted", "--min-count", "100000000", "--out",
+        tmp_path / "x.yaml",
+    )  # fmt: skip
+    assert res.exit_code == 2 and "observed monthly moves" in res.output
+    assert (
+        "credit_record.csv: 19,930 pairs of records more than a month apart: no move counted "
+        "across them" in res.output
+    )
+    assert not (tmp_path / "x.yaml").exists()
