@@ -303,6 +303,27 @@ def test_yyyymm_panel_with_train_until_as_written(panel_csv, tmp_path):
     assert "YYYYMM, e.g. 202406" in res.output and not (tmp_path / "x.yaml").exists()
 
 
+def test_yyyymm_backtest_matches_the_month_numbered_one(panel_csv, tmp_path):
+    """The same panel with YYYYMM periods across a year end, cut at 202404: the fit and the
+    back-test are those of the month-numbered panel cut at 4, bit for bit, and the tables
+    show calendar months."""
+    frame = pd.read_csv(panel_csv, dtype={"acct": str, "status": str})
+    frame["month"] = frame["month"].map(lambda m: 202312 if m == 0 else 202400 + m)
+    dated = tmp_path / "dated.csv"
+    frame.to_csv(dated, index=False)
+    common = [*COLUMNS, "--map", MAP, *TINY, "--forecast-accounts", "3000"]
+    res = invoke("backtest", dated, *common, "--train-until", "202404")
+    assert res.exit_code == 0, res.output
+    assert "train to period 2024-04" in res.output and "2024-07" in res.output
+    plain = invoke("backtest", panel_csv, *common, "--train-until", "4", "--json")
+    res = invoke("backtest", dated, *common, "--train-until", "202404", "--json")
+    a, b = json.loads(plain.output), json.loads(res.output)
+    assert b["period_kind"] == "YYYYMM" and b["train_until"] == 2024 * 12 + 3
+    for key in ("fitted_parameters", "fit", "summary", "holdout"):
+        assert a[key] == b[key], key
+    assert list(b["observed_accounts"].values()) == list(a["observed_accounts"].values())
+
+
 def _unidentifiable(tmp_path: Path, delinquent: int) -> Path:
     """1,000 accounts over four months, all current but ``delinquent`` of them one month in
     1-30 (period 2) and back; accounts 0 and 1 have no loan in period 3 (two record gaps)."""

@@ -612,6 +612,7 @@ def register(app: typer.Typer) -> None:
         payload = {
             "panel": str(panel),
             "period_kind": data.attrs.get("period_kind", "month number"),
+            "train_until_as_given": train_until,
             "record_gaps": int(data.attrs.get("record_gaps", 0)),
             "fitted_parameters": result.parameters,
             "fit": result.goodness_of_fit(),
