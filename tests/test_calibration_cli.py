@@ -301,6 +301,9 @@ def test_yyyymm_panel_with_train_until_as_written(panel_csv, tmp_path):
     res = invoke(*args, "--train-until", "202413", "--out", tmp_path / "x.yaml")
     assert res.exit_code == 2 and "'202413' is not a period of this panel" in res.output
     assert "YYYYMM, e.g. 202406" in res.output and not (tmp_path / "x.yaml").exists()
+    res = invoke(*args, "--train-until", "4", "--out", tmp_path / "x.yaml")  # a month number
+    assert res.exit_code == 2, res.output
+    assert "'4' is not a period of this panel (its periods are read as YYYYMM)" in res.output
 
 
 def test_yyyymm_backtest_matches_the_month_numbered_one(panel_csv, tmp_path):

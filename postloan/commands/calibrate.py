@@ -196,8 +196,11 @@ def _train_until(data, value: str | None, strictly_inside: bool) -> int | None:
     if value is None:
         return None
     kind = data.attrs.get("period_kind", "month number")
+    text = value.strip()
     try:
-        cut = period_index(value.strip(), kind)
+        if kind in ("YYYYMM", "YYYYMMDD") and not (text.isdigit() and len(text) == len(kind)):
+            raise ValueError(text)  # 4 on a YYYYMM panel is no month of it
+        cut = period_index(text, kind)
     except (PanelError, ValueError):
         allowed = {
             "month number": "a whole month number",
@@ -206,8 +209,8 @@ def _train_until(data, value: str | None, strictly_inside: bool) -> int | None:
             "date": "a date, e.g. 2024-06 or 2024-06-30",
         }.get(kind, "a period as the panel writes it")
         raise fail(
-            f"--train-until: {value!r} is not a period of this panel (periods are {kind}s); "
-            f"give {allowed}"
+            f"--train-until: {value!r} is not a period of this panel (its periods are read as "
+            f"{kind}); give {allowed}"
         ) from None
     lo, hi = int(data["period"].min()), int(data["period"].max())
     ok = lo < cut < hi if strictly_inside else lo < cut <= hi
