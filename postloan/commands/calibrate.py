@@ -7,9 +7,13 @@ counts, the fitted parameters and the goodness of fit. ``backtest`` fits on the 
 ``--train-until`` and compares forecasts of the later periods with what was observed; with
 ``--out FILE.json`` it also writes ``FILE.html``, a self-contained chart.
 
-Every problem with the input (missing columns, unknown codes, duplicate account-periods, an
-empty file, non-numeric periods, a bad ``--map`` or ``--train-until``) is one line on stderr
-and exit code 2.
+Cells are judged by the acceptance criterion of :mod:`sim.calibration.criterion` (log-odds
+errors, account-clustered standard errors, only the cells the data can falsify count). Every
+problem with the input (missing columns, unknown codes, duplicate account-periods, an empty
+file, periods that are not month numbers, YYYYMM or dates, a bad ``--map`` or
+``--train-until``) is one line on stderr and exit code 2. A panel that cannot identify what the
+fit is asked to fit (:class:`sim.calibration.criterion.CalibrationError`, e.g. no assessable
+cell in the 1-30 row) is one line on stderr and exit code 1, with nothing written.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shlex
+import sys
 import time
 from pathlib import Path
 
@@ -25,6 +30,14 @@ from rich.console import Console
 from rich.table import Table
 
 from postloan.commands.errors import command, fail
+from postloan.reports.calibration import (
+    cells_table,
+    clean,
+    fit_header_lines,
+    fit_summary,
+    holdout_table,
+    json_default,
+)
 from postloan.storage.paths import check_out_dir
 from sim.atomic import write_text
 
@@ -49,7 +62,9 @@ DEFAULT_BASE = Path(__file__).resolve().parents[2] / "scenarios" / "small.yaml"
 
 PanelArg = typer.Argument(..., help="Status panel: long CSV/Parquet, or the wide Taiwan file")
 IdOpt = typer.Option(None, "--id", help="Account id column")
-PeriodOpt = typer.Option(None, "--period", help="Period column (integers, e.g. months)")
+PeriodOpt = typer.Option(
+    None, "--period", help="Period column (month numbers, YYYYMM or dates: calendar months)"
+)
 StatusOpt = typer.Option(None, "--status", help="Status column")
 MapOpt = typer.Option(
     None,
@@ -114,11 +129,19 @@ def _load(panel: Path, id_col, period_col, status_col, mapping, fmt):
     if fmt not in ("long", "taiwan"):
         raise fail(f"--format: {fmt!r} is not allowed; use long or taiwan")
     try:
-        return load_panel(panel, id_col, period_col, status_col, mapping, fmt=fmt)
+        data = load_panel(panel, id_col, period_col, status_col, mapping, fmt=fmt)
     except PanelError as exc:
         raise fail(str(exc)) from None
     except ValueError as exc:  # pragma: no cover - load_panel raises PanelError for input
         raise fail(f"{panel}: {exc}") from None
+    gaps = int(data.attrs.get("record_gaps", 0))
+    if gaps:  # on stderr: --json keeps stdout for the JSON
+        print(
+            f"{panel.name}: {gaps:,} pairs of records more than a month apart: no move counted "
+            "across them",
+            file=sys.stderr,
+        )
+    return data
 
 
 def _base(base: Path | None):
@@ -157,14 +180,47 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _check_train_until(data, train_until: int | None, strictly_inside: bool) -> None:
-    if train_until is None:
-        return
+def _label(data, period: int) -> str:
+    """A period of the panel as its file writes periods (``YYYY-MM`` for calendar months)."""
+    from sim.calibration.panel import period_label
+
+    return period_label(period, data.attrs.get("period_kind", "month number"))
+
+
+def _train_until(data, value: str | None, strictly_inside: bool) -> int | None:
+    """``--train-until`` as the panel's period index (:func:`sim.calibration.panel.period_index`:
+    ``202406`` on a YYYYMM panel, a date on a dated one, a month number otherwise), checked to
+    lie inside the panel's periods."""
+    from sim.calibration.panel import PanelError, period_index
+
+    if value is None:
+        return None
+    kind = data.attrs.get("period_kind", "month number")
+    text = value.strip()
+    try:
+        if kind in ("YYYYMM", "YYYYMMDD") and not (text.isdigit() and len(text) == len(kind)):
+            raise ValueError(text)  # 4 on a YYYYMM panel is no month of it
+        cut = period_index(text, kind)
+    except (PanelError, ValueError):
+        allowed = {
+            "month number": "a whole month number",
+            "YYYYMM": "a period written YYYYMM, e.g. 202406",
+            "YYYYMMDD": "a date written YYYYMMDD, e.g. 20240630",
+            "date": "a date, e.g. 2024-06 or 2024-06-30",
+        }.get(kind, "a period as the panel writes it")
+        raise fail(
+            f"--train-until: {value!r} is not a period of this panel (its periods are read as "
+            f"{kind}); give {allowed}"
+        ) from None
     lo, hi = int(data["period"].min()), int(data["period"].max())
-    ok = lo < train_until < hi if strictly_inside else lo < train_until <= hi
+    ok = lo < cut < hi if strictly_inside else lo < cut <= hi
     if not ok:
         where = "strictly inside" if strictly_inside else "after the first of"
-        raise fail(f"--train-until: {train_until} must lie {where} the panel's periods {lo}..{hi}")
+        raise fail(
+            f"--train-until: {value} must lie {where} the panel's periods "
+            f"{_label(data, lo)}..{_label(data, hi)}"
+        )
+    return cut
 
 
 def _empirical(data, train_until, min_count):
@@ -201,6 +257,7 @@ def _fit(
     strategy,
     label,
 ):
+    from sim.calibration.criterion import CalibrationError
     from sim.calibration.fit import BookSpec, calibrate, default_holdout_seeds
 
     if accounts < 1000 or refine_accounts < 1000 or check_accounts < 1000:
@@ -233,6 +290,9 @@ def _fit(
                 holdout_seeds=default_holdout_seeds(seed, holdout_seeds),
                 progress=lambda n, f: status.update(f"{label}: simulation {n}, objective {f:,.1f}"),
             )
+    except CalibrationError as exc:  # the data cannot identify the fit: exit 1, not 2
+        print(f"error: {exc}; nothing written", file=sys.stderr)
+        raise typer.Exit(code=1) from None
     except ValueError as exc:  # a scenario the fitted values make invalid
         raise fail(f"calibration failed: {exc}") from None
 
@@ -275,55 +335,6 @@ def _command(panel, fmt, id_col, period_col, status_col, mapping, train_until, o
     return shlex.join(parts)
 
 
-def _cells_table(result, title: str) -> Table:
-    t = Table(title=title)
-    for c in ("from", "to", "row n", "empirical", "simulated", "error", "tolerance", "ok"):
-        t.add_column(c, justify="right")
-    for c in result.cells():
-        if c["assessed"] and (c["empirical"] > 0.001 or abs(c["error"]) > 0.005):
-            t.add_row(
-                c["from"],
-                c["to"],
-                f"{c['row_count']:,}",
-                f"{c['empirical']:.3f}",
-                f"{c['simulated']:.3f}",
-                f"{c['error']:+.3f}",
-                f"{c['tolerance']:.3f}",
-                "yes" if c["within"] else "NO",
-            )
-    return t
-
-
-def _holdout_lines(verdicts) -> list[str]:
-    """Header lines on the fresh-seed check."""
-    if not verdicts:
-        return ["# Fresh-seed check: not run."]
-    seeds = ", ".join(str(v["seed"]) for v in verdicts)
-    within = ", ".join(f"{v['cells_within_tolerance']}" for v in verdicts)
-    worst = max(verdicts, key=lambda v: v["max_error_over_tolerance"])
-    return [
-        f"# Fresh-seed check ({verdicts[0]['accounts']:,} accounts, seeds {seeds}): "
-        f"{within} of {verdicts[0]['assessed_cells']} cells",
-        f"# within tolerance; worst {worst['max_error_over_tolerance']:.2f} x tolerance "
-        f"({worst['worst_cell']}, seed {worst['seed']}).",
-    ]
-
-
-def _holdout_table(verdicts) -> Table:
-    t = Table(title="Fresh-seed check: the calibrated book simulated again on other seeds")
-    for c in ("seed", "accounts", "cells within", "worst / tolerance", "worst cell"):
-        t.add_column(c, justify="right")
-    for v in verdicts:
-        t.add_row(
-            str(v["seed"]),
-            f"{v['accounts']:,}",
-            f"{v['cells_within_tolerance']} / {v['assessed_cells']}",
-            f"{v['max_error_over_tolerance']:.2f}",
-            str(v["worst_cell"]),
-        )
-    return t
-
-
 def register(app: typer.Typer) -> None:
     """Add ``calibrate``, ``backtest`` and ``stress`` to the main CLI."""
     register_stress(app)
@@ -336,8 +347,11 @@ def register(app: typer.Typer) -> None:
         status_col: str | None = StatusOpt,
         mapping: str | None = MapOpt,
         fmt: str = FormatOpt,
-        train_until: int | None = typer.Option(
-            None, "--train-until", help="Fit on the moves ending in periods up to this one"
+        train_until: str | None = typer.Option(
+            None,
+            "--train-until",
+            help="Fit on the moves ending in periods up to this one, written as the panel "
+            "writes periods (a month number, YYYYMM such as 202406, or a date)",
         ),
         out: Path = typer.Option(..., "--out", help="Calibrated scenario YAML to write"),
         base: Path | None = BaseOpt,
@@ -365,13 +379,15 @@ def register(app: typer.Typer) -> None:
         allow_holdout_failure: bool = typer.Option(
             False,
             "--allow-holdout-failure",
-            help="Write the scenario even if a cell leaves its tolerance on a fresh seed",
+            help="Write the scenario even if the fit fails the criterion on a fresh seed",
         ),
     ) -> None:
         """Fit the behaviour parameters so that simulated monthly transitions match a panel;
         writes the calibrated scenario and NAME.fit.json beside it. The fit is checked on
-        fresh seeds (--holdout-seeds); if a cell leaves its tolerance there, only the report
-        is written and the exit code is 1."""
+        fresh seeds (--holdout-seeds); if it fails the criterion there, only the report is
+        written and the exit code is 1; if the panel cannot identify the fit, nothing is
+        written and the exit code is 1."""
+        from sim.calibration import criterion
         from sim.calibration.fit import holdout_passed
 
         t0 = time.perf_counter()
@@ -379,12 +395,12 @@ def register(app: typer.Typer) -> None:
             raise fail(f"--out: {out} must be a .yaml file")
         check_out_dir(out.parent)  # before the fit, not after it
         data = _load(panel, id_col, period_col, status_col, mapping, fmt)
-        _check_train_until(data, train_until, strictly_inside=False)
+        cut = _train_until(data, train_until, strictly_inside=False)
         base_sc = _base(base)
         result = _fit(
             data,
             base_sc,
-            train_until,
+            cut,
             accounts=accounts,
             months=months,
             evaluations=evaluations,
@@ -404,6 +420,8 @@ def register(app: typer.Typer) -> None:
         gof = result.goodness_of_fit()
         fit_path = fit_json_path(out)
         periods = (int(data["period"].min()), int(data["period"].max()))
+        span = f"{_label(data, periods[0])}..{_label(data, periods[1])}"
+        moves_until = "" if cut is None else f", moves ending by {_label(data, cut)}"
         extra = []
         if charge_off_dpd is not None:
             extra += ["--charge-off-dpd", str(charge_off_dpd)]
@@ -438,14 +456,13 @@ def register(app: typer.Typer) -> None:
         data_sc.update(
             name=out.stem,
             description=(
-                f"Behaviour calibrated to {panel.name} (periods {periods[0]}..{periods[1]}"
-                + (f", moves up to {train_until}" if train_until is not None else "")
-                + f"); {gof['cells_within_tolerance']} of {gof['assessed_cells']} cells within "
-                "max(2 pp, 3 SE)"
+                f"Behaviour calibrated to {panel.name} (periods {span}{moves_until}); "
+                f"{gof['cells_within_tolerance']} of {gof['assessed_cells']} assessable cells "
+                f"within on the fit book. Acceptance: {criterion.DESCRIPTION}"
             ),
             accounts=scenario_accounts,
             days=scenario_days,
-            initial_delinquency=_open_shares(data, train_until),
+            initial_delinquency=_open_shares(data, cut),
         )
         from sim.scenario import Scenario
 
@@ -455,15 +472,11 @@ def register(app: typer.Typer) -> None:
         header = "\n".join(
             [
                 f"# Calibrated scenario: the borrower behaviour fitted to {panel.name}",
-                f"# ({moves:,} monthly moves; periods {periods[0]}..{periods[1]}"
-                + (f", moves ending by {train_until}" if train_until is not None else "")
-                + ").",
+                f"# ({moves:,} monthly moves; periods {span}{moves_until}; rows with >= "
+                f"{min_count} moves judged).",
                 f"# Produced by: {command}",
-                f"# Fit: {gof['cells_within_tolerance']} of {gof['assessed_cells']} transition "
-                f"cells (rows with >= {min_count} moves) within max(2 pp, 3 SE),",
-                "# SE = sqrt(se_empirical**2 + se_simulated**2);",
-                *_holdout_lines(result.holdout),
-                f"# details in {fit_path.name} (docs/calibration.md explains the method).",
+                *fit_header_lines(result),
+                f"# Details in {fit_path.name} (docs/calibration.md explains the method).",
                 f"# Panel sha256 {_sha256(panel)}.",
                 "# The fit simulated this behaviour on a book with oversampled delinquency (see",
                 f"# {fit_path.name}: book); initial_delinquency here is the panel's mix of open",
@@ -477,33 +490,46 @@ def register(app: typer.Typer) -> None:
             "format": fmt,
             "mapping": mapping,
             "columns": {"id": id_col, "period": period_col, "status": status_col},
-            "train_until": train_until,
+            "train_until": cut,
+            "train_until_as_given": train_until,
             "periods": list(periods),
+            "period_kind": data.attrs.get("period_kind", "month number"),
+            "record_gaps": int(data.attrs.get("record_gaps", 0)),
             "strategy": strategy,
             "command": command,
             "scenario": str(out),
             "wall_seconds": time.perf_counter() - t0,
-            "standard_error": "se = sqrt(se_empirical**2 + se_simulated**2), binomial",
+            "standard_error": criterion.DESCRIPTION,
         }
-        text = json.dumps(_clean(report), indent=2, allow_nan=False, default=_none)
+        text = json.dumps(clean(report), indent=2, allow_nan=False, default=json_default)
         _write_atomic(fit_path, text)
-        Console().print(
-            _cells_table(
+        console = Console()
+        console.print(
+            cells_table(
                 result,
                 f"Calibration of {panel.name}: {gof['cells_within_tolerance']} of "
-                f"{gof['assessed_cells']} cells within max(2 pp, 3 SE)",
+                f"{gof['assessed_cells']} assessable cells within on the fit book",
             )
         )
         if result.holdout:
-            Console().print(_holdout_table(result.holdout))
+            console.print(holdout_table(result.holdout))
+        console.print(f"Acceptance: {criterion.DESCRIPTION}.", highlight=False)
+        console.print(fit_summary(result), highlight=False)
+        if result.parameters_at_bounds:
+            console.print(
+                "Parameters at a bound: " + ", ".join(result.parameters_at_bounds),
+                highlight=False,
+            )
         if passed is False and not allow_holdout_failure:
-            bad = [v for v in result.holdout if not v["all_within_tolerance"]]
-            err.print(
+            bad = [v for v in result.holdout if not v.get("passed")]
+            print(
                 f"error: the fit does not hold on fresh seeds: seed {bad[0]['seed']}: "
-                f"{bad[0]['assessed_cells'] - bad[0]['cells_within_tolerance']} cell(s) outside "
-                f"their tolerance, worst {bad[0]['worst_cell']}; {out} not written (report in "
-                f"{fit_path}). Try more --evaluations or a larger --refine-accounts, or "
-                "--allow-holdout-failure to write it anyway."
+                f"{bad[0]['cells_within_tolerance']} of {bad[0]['assessed_cells']} assessable "
+                f"cells within (outside: {', '.join(bad[0].get('failing_cells', [])) or 'none'}"
+                f"; worst {bad[0]['worst_cell']}); {out} not written (report in {fit_path}). "
+                "Try more --evaluations or a larger --refine-accounts, or "
+                "--allow-holdout-failure to write it anyway.",
+                file=sys.stderr,
             )
             raise typer.Exit(code=1)
         _write_atomic(out, header + scenario.to_yaml())
@@ -520,7 +546,12 @@ def register(app: typer.Typer) -> None:
         status_col: str | None = StatusOpt,
         mapping: str | None = MapOpt,
         fmt: str = FormatOpt,
-        train_until: int = typer.Option(..., "--train-until", help="Last training period"),
+        train_until: str = typer.Option(
+            ...,
+            "--train-until",
+            help="Last training period, written as the panel writes periods (a month number, "
+            "YYYYMM such as 202406, or a date)",
+        ),
         base: Path | None = BaseOpt,
         accounts: int = AccountsOpt,
         months: int = MonthsOpt,
@@ -547,18 +578,19 @@ def register(app: typer.Typer) -> None:
         and compare with what was observed (and with a naive last-matrix forecast)."""
         from sim.calibration.backtest import backtest as run_backtest
         from sim.calibration.backtest import chart_html
+        from sim.calibration.fit import holdout_passed
 
         if out is not None and out.suffix != ".json":
             raise fail(f"--out: {out} must be a .json file")
         if out is not None:
             check_out_dir(out.parent)
         data = _load(panel, id_col, period_col, status_col, mapping, fmt)
-        _check_train_until(data, train_until, strictly_inside=True)
+        cut = _train_until(data, train_until, strictly_inside=True)
         strat = _strategy(strategy)
         result = _fit(
             data,
             _base(base),
-            train_until,
+            cut,
             accounts=accounts,
             months=months,
             evaluations=evaluations,
@@ -577,21 +609,25 @@ def register(app: typer.Typer) -> None:
         )
         with err.status("simulating the test periods"):
             bt = run_backtest(
-                data, train_until, result.scenario, strat, seed=seed, accounts=forecast_accounts
+                data, cut, result.scenario, strat, seed=seed, accounts=forecast_accounts
             )
+        cut_label = _label(data, cut)
         payload = {
             "panel": str(panel),
+            "period_kind": data.attrs.get("period_kind", "month number"),
+            "train_until_as_given": train_until,
+            "record_gaps": int(data.attrs.get("record_gaps", 0)),
             "fitted_parameters": result.parameters,
             "fit": result.goodness_of_fit(),
             "fit_cells": [c for c in result.cells() if c["assessed"]],
             "fit_holdout": result.holdout,
             **bt.to_dict(),
         }
-        text = json.dumps(_clean(payload), indent=2, allow_nan=False, default=_none)
+        text = json.dumps(clean(payload), indent=2, allow_nan=False, default=json_default)
         chart_path = None
         if out is not None:
             _write_atomic(out, text)
-            html = chart_html(bt, f"Back-test of {panel.name}: train to period {train_until}")
+            html = chart_html(bt, f"Back-test of {panel.name}: train to period {cut_label}")
             if html is None:
                 err.print("plotly is not installed: no chart written")
             else:
@@ -602,7 +638,7 @@ def register(app: typer.Typer) -> None:
             return
         console = Console()
         t = Table(
-            title=f"Back-test of {panel.name}: train to period {train_until}, "
+            title=f"Back-test of {panel.name}: train to period {cut_label}, "
             f"{len(bt.observed) - 1} test periods, cohort of {bt.observed.attrs['accounts']:,} "
             "accounts"
         )
@@ -639,7 +675,7 @@ def register(app: typer.Typer) -> None:
         delinquent = list(bt.observed.columns[1:5])
         for period in bt.observed.index[1:]:
             p.add_row(
-                str(period),
+                _label(data, period),
                 f"{bt.observed.loc[period, delinquent].sum():.4f}",
                 f"{bt.simulated.loc[period, delinquent].sum():.4f}",
                 f"{bt.naive_last.loc[period, delinquent].sum():.4f}",
@@ -648,6 +684,18 @@ def register(app: typer.Typer) -> None:
                 f"{bt.predicted_rates['naive_last_matrix'].loc[period, 'current->1-30']:.4f}",
             )
         console.print(p)
+        passed = holdout_passed(result.holdout)
+        verdict = {True: "passes", False: "fails", None: "no fresh-seed check"}[passed]
+        console.print(f"Training fit ({verdict}): {fit_summary(result)}", highlight=False)
+        lines = bt.holdout_lines()
+        if lines:
+            console.print(
+                f"Hold-out: the simulator against the naive last-matrix forecast on the same "
+                f"accounts (censored accounts left out), test periods after {cut_label}:",
+                highlight=False,
+            )
+            for line in lines:
+                console.print(line, highlight=False, markup=False)
         written = [str(x) for x in (out, chart_path) if x is not None]
         if written:
             console.print("Wrote " + " and ".join(written))
@@ -703,23 +751,3 @@ def register_stress(app: typer.Typer) -> None:
             )
             t.add_row(col, *(fmt(v) for v in values))
         Console().print(t)
-
-
-def _clean(obj):
-    """Replace NaN and infinities by None, recursively (strict JSON)."""
-    if isinstance(obj, dict):
-        return {str(k): _clean(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_clean(v) for v in obj]
-    if isinstance(obj, float) and (obj != obj or obj in (float("inf"), float("-inf"))):
-        return None
-    return obj
-
-
-def _none(value):
-    """JSON fallback: NaN-like and numpy values."""
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        return str(value)
-    return None if v != v else v
