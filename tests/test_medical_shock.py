@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,7 @@ from sim.abm import run_abm
 from sim.engine import simulate
 from sim.scenario import load_scenario
 from strategies.registry import resolve
+from tests.doc_blocks import blocks
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -59,3 +61,20 @@ def test_more_shocks_give_more_new_delinquencies():
     for (n0, h0), (n1, h1) in itertools.pairwise(counts):
         assert n1 - n0 > 3 * math.sqrt(n0 + n1)
         assert h1 - h0 > 3 * math.sqrt(h0 + h1)
+
+
+def test_the_excerpts_docs_extending_md_quotes_are_the_code():
+    """Each not-run excerpt of docs/extending.md that names a source file (``<!-- not run: ...
+    sim/x.py ... -->``) is that file's code: its lines appear there, in order."""
+    quoted = 0
+    for block in blocks(ROOT / "docs" / "extending.md"):
+        source = re.search(r"\b((?:sim|strategies)/[\w/]+\.py)", block.not_run or "")
+        if block.language != "python" or source is None:
+            continue
+        code = [line.strip() for line in (ROOT / source.group(1)).read_text().splitlines()]
+        at = 0
+        for line in filter(None, (s.strip() for s in block.text.splitlines())):
+            assert line in code[at:], f"{block.where}: not in {source.group(1)}: {line!r}"
+            at = code.index(line, at) + 1
+        quoted += 1
+    assert quoted >= 4
