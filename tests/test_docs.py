@@ -36,10 +36,7 @@ from tests.doc_blocks import CODE_LANGUAGES, SHELL, Block, blocks, shell_lines
 ROOT = Path(__file__).resolve().parents[1]
 FILES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 #: files whose blocks are known not to run yet, and why (remove the entry once they do)
-PENDING = {
-    "extending.md": "being rewritten on branch wt14b: its fragments (an agent method, a model "
-    "excerpt, snippets that use an undefined `sc`) need to run or carry not-run markers",
-}
+PENDING: dict[str, str] = {}
 ACCOUNTS, DAYS = 400, 60
 SHRINK_ARGS = {"--accounts": str(ACCOUNTS), "--days": str(DAYS), "--replications": "2",
                "--generations": "1", "--population": "4", "--check-seeds": "2"}  # fmt: skip

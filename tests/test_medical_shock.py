@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import itertools
 import math
+import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from sim.abm import run_abm
 from sim.engine import simulate
 from sim.scenario import load_scenario
 from strategies.registry import resolve
+from tests.doc_blocks import blocks
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -31,12 +34,20 @@ def test_off_by_default():
 
 
 def test_both_engines_run_the_shock_identically():
-    sc = _shocked(load_scenario(ROOT / "scenarios" / "small.yaml", accounts=400, days=60), 0.1, 1.0)
-    vec = simulate(sc, resolve("standard"), 8).summary
-    abm = run_abm(sc, resolve("standard"), 8).summary
-    for k in ("new_delinquent", "charge_offs", "churned", "promises_made", "restructures"):
-        assert abm[k] == vec[k], k
-    assert abm["collected"] == pytest.approx(vec["collected"], rel=1e-9)
+    """Roll counts and every integer KPI equal, money to 1e-9; and the shock moved the run."""
+    book = load_scenario(ROOT / "scenarios" / "small.yaml", accounts=400, days=60)
+    sc = _shocked(book, 0.1, 1.0)
+    vec = simulate(sc, resolve("standard"), 8)
+    abm = run_abm(sc, resolve("standard"), 8)
+    np.testing.assert_array_equal(abm.roll_counts, vec.roll_counts)
+    counts = [k for k, v in vec.summary.items() if isinstance(v, int)]
+    assert {"new_delinquent", "charge_offs", "churned", "promises_made"} <= set(counts)
+    assert {k: abm.summary[k] for k in counts} == {k: vec.summary[k] for k in counts}
+    for k in ("collected", "cost", "charge_off_amount"):
+        assert abm.summary[k] == pytest.approx(vec.summary[k], rel=1e-9), k
+    plain = simulate(book, resolve("standard"), 8).daily
+    assert vec.daily["hardship_onsets"].sum() > plain["hardship_onsets"].sum()
+    assert vec.summary["new_delinquent"] > plain["new_delinquent"].sum()
 
 
 def test_more_shocks_give_more_new_delinquencies():
@@ -50,3 +61,20 @@ def test_more_shocks_give_more_new_delinquencies():
     for (n0, h0), (n1, h1) in itertools.pairwise(counts):
         assert n1 - n0 > 3 * math.sqrt(n0 + n1)
         assert h1 - h0 > 3 * math.sqrt(h0 + h1)
+
+
+def test_the_excerpts_docs_extending_md_quotes_are_the_code():
+    """Each not-run excerpt of docs/extending.md that names a source file (``<!-- not run: ...
+    sim/x.py ... -->``) is that file's code: its lines appear there, in order."""
+    quoted = 0
+    for block in blocks(ROOT / "docs" / "extending.md"):
+        source = re.search(r"\b((?:sim|strategies)/[\w/]+\.py)", block.not_run or "")
+        if block.language != "python" or source is None:
+            continue
+        code = [line.strip() for line in (ROOT / source.group(1)).read_text().splitlines()]
+        at = 0
+        for line in filter(None, (s.strip() for s in block.text.splitlines())):
+            assert line in code[at:], f"{block.where}: not in {source.group(1)}: {line!r}"
+            at = code.index(line, at) + 1
+        quoted += 1
+    assert quoted >= 4
