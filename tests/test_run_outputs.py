@@ -129,6 +129,8 @@ def test_an_alert_fires_on_the_day_its_threshold_is_crossed(default_run, tmp_pat
     assert (first["rule"], first["day"], first["severity"]) == ("dq30", day, "critical")
     assert first["value"] == pytest.approx(v[day], rel=1e-12)
     assert pd.read_parquet(run / "alerts.parquet")["day"].iloc[0] == day
+    html = (run / "report.html").read_text()
+    assert "Monitoring (watch) and risk by segment" in html and "<td class='l'>dq30</td>" in html
     # printed under the KPI table, one line per alert, within 80 columns
     lines = result.stdout.splitlines()
     below = lines[next(i for i, x in enumerate(lines) if "Monitoring alerts" in x) :]
