@@ -594,3 +594,19 @@ def test_segments_refused_for_sharded_books(tmp_path):
     out = tmp_path / "out"
     user_error(invoke("experiment", spec, "--out", out, "--segments"), "--segments", "shards")
     assert not out.exists() or not any(out.iterdir())
+
+
+def test_resume_with_segments_recomputes_cells_without_views(tmp_path):
+    args = [
+        "compare", SMALL, "--strategies", "none", "--replications", "2", "--accounts", "300",
+        "--days", "20", "--seed", "3", "--out", tmp_path, "--json",
+    ]  # fmt: skip
+    first = invoke(*args)
+    assert first.exit_code == 0, first.output
+    again = invoke(*args, "--resume", "--segments")
+    assert again.exit_code == 0, again.output
+    data = json.loads(again.stdout)
+    assert (data["cells_computed"], data["cells_reused"]) == (2, 0)  # no views: run again
+    assert pd.read_parquet(Path(data["folder"]) / "segments.parquet")["cell"].nunique() == 2
+    third = json.loads(invoke(*args, "--resume", "--segments").stdout)
+    assert (third["cells_computed"], third["cells_reused"]) == (0, 2)
