@@ -171,3 +171,19 @@ def test_monitoring_none_writes_the_plain_folder(tmp_path):
     # no run has segment tables: the views exist and are empty
     assert query("SELECT * FROM segments", tmp_path).empty
     assert query("SELECT * FROM alerts", tmp_path).empty
+
+
+def test_abm_engine_is_watched_too(tmp_path):
+    result = invoke(
+        "run", str(SMALL), "--accounts", "200", "--days", "30", "--engine", "abm",
+        "--out", str(tmp_path), "--json",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    seg = pd.read_parquet(only_folder(tmp_path) / "segments.parquet")
+    credit = seg[seg["segment_kind"] == "credit"]
+    assert credit["accounts"].sum() == 200
+    assert credit["collected_delinquent"].sum() == pytest.approx(
+        summary["collected_delinquent"], rel=1e-9, abs=1e-6
+    )
+    assert summary["monitoring"]["risk"]["exposure_start"] > 0
