@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 
 from postloan.cli import app
 from sim.kpis import TIMING_FIELDS
+from sim.management import TABLES
 from sim.scenario import load_scenario
 from tests.cli_checks import user_error
 
@@ -50,7 +51,7 @@ RUN_FILES = {
     "summary.json",
     "daily.parquet",
     "monthly.parquet",
-}
+} | {f"{name}.parquet" for name in TABLES}  # the management views, on by default
 
 runner = CliRunner()
 
@@ -122,6 +123,7 @@ def test_same_seed_same_summary_file(json_run, tmp_path):
     second = (_run_folder(tmp_path) / "summary.json").read_bytes()
     assert hashlib.sha256(first).hexdigest() == hashlib.sha256(second).hexdigest()
     assert not set(TIMING_FIELDS) & set(json.loads(first))
+    assert json.loads(first)["monitoring"]["risk"]["exposure_start"] > 0  # views included
 
 
 def test_run_table_output_names_the_folder(tmp_path):

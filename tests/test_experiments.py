@@ -547,3 +547,66 @@ def test_python_api_returns_dataframes(serial_run, tmp_path):
     again = api.run_experiment(spec, out=outcome.folder.parent, resume=True)
     assert again.attrs["folder"] == str(outcome.folder)
     pd.testing.assert_frame_equal(no_timing(again), no_timing(outcome.cells))
+
+
+def test_compare_segments_writes_views_per_cell(tmp_path):
+    """``--segments``: segment, risk and alert tables per cell, concatenated with the cell's
+    identity; the segments add up to each cell's KPIs; alerts counted per strategy."""
+    out = tmp_path / "results"
+    result = invoke(
+        "compare", SMALL, "--strategies", "default,none", "--replications", "2",
+        "--accounts", "600", "--days", "90", "--seed", "5", "--out", out, "--segments", "--json",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    folder = Path(json.loads(result.stdout)["folder"])
+    cells = pd.read_parquet(folder / "cells.parquet").set_index("cell")
+    seg = pd.read_parquet(folder / "segments.parquet")
+    for name in ("risk", "risk_matrix", "alerts"):
+        assert (folder / f"{name}.parquet").exists()
+    assert set(seg["cell"]) == set(cells.index)
+    assert {"strategy", "replication", "seed"} <= set(seg.columns)
+    for kind in ("credit", "purpose", "value_tier"):
+        by_cell = seg[seg["segment_kind"] == kind].groupby("cell")[["charge_offs", "churned"]].sum()
+        assert np.array_equal(by_cell["charge_offs"], cells.loc[by_cell.index, "charge_offs"])
+        assert np.array_equal(by_cell["churned"], cells.loc[by_cell.index, "churned"])
+    assert (seg.groupby("cell")["strategy"].first() == cells["strategy"]).all()
+    alerts = pd.read_parquet(folder / "alerts.parquet")
+    per = json.loads((folder / "comparison.json").read_text())["monitoring"]["per_strategy"]
+    assert set(per) == {"standard", "none"}
+    for strategy, block in per.items():
+        mine = alerts[alerts["strategy"] == strategy]
+        assert block["cells"] == 2 and block["alerts"] == len(mine)
+        assert block["kpis_fired"] == mine.groupby("kpi")["cell"].nunique().to_dict()
+    assert per["none"]["alerts"] > 0  # nobody collecting: losses cross the shipped thresholds
+    # off by default: no views, no monitoring block
+    plain = invoke(
+        "compare", SMALL, "--strategies", "none", "--replications", "1", "--accounts", "300",
+        "--days", "20", "--out", tmp_path / "plain", "--json",
+    )  # fmt: skip
+    assert plain.exit_code == 0, plain.output
+    plain_folder = Path(json.loads(plain.stdout)["folder"])
+    assert not (plain_folder / "segments.parquet").exists()
+    assert "monitoring" not in json.loads((plain_folder / "comparison.json").read_text())
+
+
+def test_segments_refused_for_sharded_books(tmp_path):
+    spec = write_spec(tmp_path, shards=2)
+    out = tmp_path / "out"
+    user_error(invoke("experiment", spec, "--out", out, "--segments"), "--segments", "shards")
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_resume_with_segments_recomputes_cells_without_views(tmp_path):
+    args = [
+        "compare", SMALL, "--strategies", "none", "--replications", "2", "--accounts", "300",
+        "--days", "20", "--seed", "3", "--out", tmp_path, "--json",
+    ]  # fmt: skip
+    first = invoke(*args)
+    assert first.exit_code == 0, first.output
+    again = invoke(*args, "--resume", "--segments")
+    assert again.exit_code == 0, again.output
+    data = json.loads(again.stdout)
+    assert (data["cells_computed"], data["cells_reused"]) == (2, 0)  # no views: run again
+    assert pd.read_parquet(Path(data["folder"]) / "segments.parquet")["cell"].nunique() == 2
+    third = json.loads(invoke(*args, "--resume", "--segments").stdout)
+    assert (third["cells_computed"], third["cells_reused"]) == (0, 2)

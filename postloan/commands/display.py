@@ -44,6 +44,7 @@ def run_experiment(
     resume: bool,
     quiet: bool,
     allow_mixed_versions: bool = False,
+    segments: bool = False,
 ):
     """Run ``exp`` with a progress bar on stderr; returns the runner's outcome."""
     from postloan.experiments.runner import execute_experiment
@@ -63,6 +64,7 @@ def run_experiment(
                 resume=resume,
                 progress=progress,
                 allow_mixed_versions=allow_mixed_versions,
+                segments=segments,
             )
         except OSError as exc:
             if scheduler and "connect" in str(exc).lower():

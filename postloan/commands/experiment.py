@@ -20,6 +20,13 @@ EXPERIMENT_INTERRUPTED = (
 #: Options shared by ``experiment`` and ``compare``.
 JobsOpt = typer.Option(1, "-j", "--jobs", help="Local worker processes")
 JsonOpt = typer.Option(False, "--json", help="Print the comparison as JSON")
+SegmentsOpt = typer.Option(
+    False,
+    "--segments",
+    help="Keep segment, risk and alert tables per cell (segments.parquet, risk.parquet, "
+    "risk_matrix.parquet, alerts.parquet; alert counts in comparison.json); off by default: "
+    "it makes every cell slower (docs/monitoring.md)",
+)
 AllowMixedOpt = typer.Option(
     False,
     "--allow-mixed-versions",
@@ -42,11 +49,14 @@ def _run(
     allow_mixed: bool,
     report: bool,
     kpis: list[str] | None,
+    segments: bool = False,
 ) -> None:
     """Run (or resume) ``exp`` under ``out``, write its report if asked, print the outcome."""
     from postloan.commands.display import print_outcome, run_experiment
 
-    outcome = run_experiment(exp, out, jobs, scheduler, resume, as_json, allow_mixed)
+    outcome = run_experiment(
+        exp, out, jobs, scheduler, resume, as_json, allow_mixed, segments=segments
+    )
     if report:
         from postloan.reports.experiment import write_experiment_report
 
@@ -74,6 +84,7 @@ def register(app: typer.Typer) -> None:
         report: bool = typer.Option(True, "--report/--no-report", help="Write report.html"),
         as_json: bool = JsonOpt,
         allow_mixed: bool = AllowMixedOpt,
+        segments: bool = SegmentsOpt,
     ) -> None:
         """Run an experiment: every variant x strategy x replication, saved cell by cell."""
         from postloan.experiments.spec import load_experiment
@@ -82,7 +93,9 @@ def register(app: typer.Typer) -> None:
         _check_jobs(jobs)
         check_out_dir(out)
         exp = load_experiment(file)
-        _run(exp, out, jobs, scheduler, resume, as_json, allow_mixed, report, exp.spec.kpis)
+        _run(
+            exp, out, jobs, scheduler, resume, as_json, allow_mixed, report, exp.spec.kpis, segments
+        )
 
     @command(app, interrupt_hint=EXPERIMENT_INTERRUPTED, simulates=True)
     def compare(
@@ -107,6 +120,7 @@ def register(app: typer.Typer) -> None:
         report: bool = typer.Option(False, "--report", help="Also write report.html"),
         as_json: bool = JsonOpt,
         allow_mixed: bool = AllowMixedOpt,
+        segments: bool = SegmentsOpt,
     ) -> None:
         """Compare strategies on one scenario: intervals and paired differences."""
         from postloan.experiments.spec import experiment_from_scenario
@@ -134,4 +148,4 @@ def register(app: typer.Typer) -> None:
             days=days,
             compliance=compliance,
         )
-        _run(exp, out, jobs, scheduler, resume, as_json, allow_mixed, report, None)
+        _run(exp, out, jobs, scheduler, resume, as_json, allow_mixed, report, None, segments)

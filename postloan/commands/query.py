@@ -15,7 +15,9 @@ def register(app: typer.Typer) -> None:
 
     @command(app)
     def query(
-        sql: str = typer.Argument(..., help="SQL over the views 'runs' and 'cells'"),
+        sql: str = typer.Argument(
+            ..., help="SQL over the views 'runs', 'segments', 'alerts' and 'cells'"
+        ),
         results: Path = typer.Option(Path("results"), "--results", help="Results folder"),
         fmt: str = typer.Option("table", "--format", help="table, csv or json"),
         allow_mixed: bool = typer.Option(
@@ -24,7 +26,8 @@ def register(app: typer.Typer) -> None:
             help="Pool results of different model versions (see the model_version column)",
         ),
     ) -> None:
-        """Read-only SQL over every saved run (view 'runs') and experiment cell (view 'cells')."""
+        """Read-only SQL over every saved run (views 'runs', 'segments', 'alerts') and
+        experiment cell (view 'cells')."""
         from rich.console import Console
         from rich.markup import escape
         from rich.table import Table

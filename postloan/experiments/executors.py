@@ -66,6 +66,7 @@ class ShardTask:
     strategy: Strategy
     seed: int
     compliance: Any = None  # a ComplianceProfile; None: the engine's default
+    segments: bool = False  # watch the run with the management views (cell_views)
 
 
 @dataclass
@@ -80,6 +81,7 @@ class ShardOutput:
     initial_delinquent: int
     recovery_beyond_horizon: float
     wall_seconds: float
+    views: dict[str, pd.DataFrame] | None = None  # postloan.experiments.cell_views tables
 
 
 def run_shard(task: ShardTask) -> ShardOutput:
@@ -91,7 +93,17 @@ def run_shard(task: ShardTask) -> ShardOutput:
     book = generate(task.scenario, task.seed)
     initial_delinquent = int((book.missed > 0).sum())
     extra = {} if task.compliance is None else {"compliance": task.compliance}
+    views = None
+    if task.segments:
+        from sim.management import ManagementViews
+
+        views = ManagementViews()
+        extra["observers"] = views.observers
     r = simulate(task.scenario, strategy, task.seed, portfolio=book, **extra)
+    if views is not None:
+        from postloan.experiments.cell_views import cell_views
+
+        views = cell_views(views, r)
     return ShardOutput(
         cell=task.cell,
         shard=task.shard,
@@ -104,6 +116,7 @@ def run_shard(task: ShardTask) -> ShardOutput:
         recovery_beyond_horizon=float(r.summary["recovery_beyond_horizon"]),
         # timings: RunResult.timing where the engine has it, else the summary (older engines)
         wall_seconds=float((getattr(r, "timing", None) or r.summary).get("wall_seconds", 0.0)),
+        views=views,
     )
 
 
@@ -382,18 +395,26 @@ class CellJob:
     seed: int
     shards: int = 1
     compliance: Any = None
+    segments: bool = False  # keep the management views' tables (one shard only)
 
 
 def run_cells(
     jobs: Sequence[CellJob],
     executor: Executor,
     on_cell: Callable[[int, dict, pd.DataFrame, pd.DataFrame], None],
+    on_views: Callable[[int, dict[str, pd.DataFrame]], None] | None = None,
 ) -> int:
     """Run cells and call ``on_cell(index, summary, daily, monthly)`` as each one finishes.
 
     Shards of a cell are separate tasks (they may run on different workers); the cell is
     combined and reported when its last shard arrives. Returns the number of cells run.
+    For a job with ``segments``, ``on_views(index, tables)`` is called just before
+    ``on_cell`` with its :mod:`postloan.experiments.cell_views` tables; segment tables of
+    shards are not combined, so such a job must have one shard (``ValueError`` otherwise).
     """
+    for job in jobs:
+        if job.segments and job.shards > 1:
+            raise ValueError("segment views need an unsharded cell (shards: 1)")
     tasks: list[ShardTask] = []
     shard_cache: dict[tuple[str, int], list[Scenario]] = {}
     for ci, job in enumerate(jobs):
@@ -402,7 +423,9 @@ def run_cells(
             shard_cache[key] = shard_scenarios(job.scenario, job.shards)
         for si, sc in enumerate(shard_cache[key]):
             seed = shard_seed(job.seed, si, job.shards)
-            tasks.append(ShardTask(ci, si, job.shards, sc, job.strategy, seed, job.compliance))
+            tasks.append(
+                ShardTask(ci, si, job.shards, sc, job.strategy, seed, job.compliance, job.segments)
+            )
     waiting: dict[int, list[ShardOutput]] = {}
     done = 0
     for _, out in executor.imap_unordered(run_shard, tasks):
@@ -412,6 +435,8 @@ def run_cells(
         if len(parts) == job.shards:
             del waiting[out.cell]
             summary, daily, monthly = combine_shards(job.scenario, job.seed, parts)
+            if on_views is not None and parts[0].views is not None:
+                on_views(out.cell, parts[0].views)
             on_cell(out.cell, summary, daily, monthly)
             done += 1
     return done

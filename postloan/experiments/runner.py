@@ -14,6 +14,12 @@ from pathlib import Path
 
 import pandas as pd
 
+from postloan.experiments.cell_views import (
+    alert_counts,
+    consolidate_views,
+    has_cell_views,
+    save_cell_views,
+)
 from postloan.experiments.comparison import compare_cells
 from postloan.experiments.executors import CellJob, Executor, make_executor, run_cells
 from postloan.experiments.spec import Cell, Experiment, ExperimentError
@@ -62,6 +68,7 @@ def execute_experiment(
     progress: Progress | None = None,
     on_cell: Callable[[Cell], None] | None = None,
     allow_mixed_versions: bool = False,
+    segments: bool = False,
 ) -> Outcome:
     """Run every cell not already saved, then write ``cells.parquet`` and the comparison.
 
@@ -82,6 +89,11 @@ def execute_experiment(
     progress : callable, optional
     on_cell : callable, optional
         Called with every cell after it is saved (a hook for tests and notebooks).
+    segments : bool
+        Watch every cell with the management views and write ``segments.parquet``,
+        ``risk.parquet``, ``risk_matrix.parquet`` and ``alerts.parquet`` into the folder, with
+        the alerts counted per strategy in ``comparison.json``
+        (:mod:`postloan.experiments.cell_views`). Needs ``shards: 1``.
 
     Raises
     ------
@@ -91,6 +103,11 @@ def execute_experiment(
     ``interrupted``: the finished cells stay, and ``resume=True`` picks up from there.
     """
     t0 = time.perf_counter()
+    if segments and exp.spec.shards > 1:
+        raise ExperimentError(
+            f"--segments: experiment {exp.name!r} splits its book into {exp.spec.shards} shards; "
+            "segment views are kept for unsharded books only (shards: 1)"
+        )
     store = ExperimentStore.find(Path(out_dir), exp.spec_hash) if resume else None
     if resume and store is None:
         raise NothingToResume(
@@ -116,6 +133,8 @@ def execute_experiment(
     if store is not None:
         store.clean_temporaries()
         done_keys = store.finished(fingerprints)
+        if segments:  # cells finished without their views are run again
+            done_keys = {k for k in done_keys if has_cell_views(store, k)}
     else:
         done_keys = set()
     todo = [c for c in cells if c.key not in done_keys]
@@ -162,10 +181,15 @@ def execute_experiment(
                     c.seed,
                     exp.spec.shards,
                     exp.compliance,
+                    segments,
                 )
                 for c in todo
             ]
-            computed = run_cells(jobs_, executor, save)
+
+            def save_views(i: int, tables: dict[str, pd.DataFrame]) -> None:
+                save_cell_views(store, todo[i].key, tables)
+
+            computed = run_cells(jobs_, executor, save, save_views)
     except BaseException:
         failed = True
         # the manifest tells what is on disk, whatever the callbacks managed to count
@@ -182,6 +206,14 @@ def execute_experiment(
             executor.abort() if failed else executor.close()
     table = store.consolidate()
     comparison = compare_cells(table, exp.champion, None) if not table.empty else pd.DataFrame()
+    meta_views = {}
+    if segments and not table.empty:
+        views = consolidate_views(store, table)
+        if "alerts" in views:
+            meta_views["monitoring"] = {
+                "monitoring": "default",
+                "per_strategy": alert_counts(views["alerts"], table),
+            }
     store.write_comparison(
         comparison,
         {
@@ -192,6 +224,7 @@ def execute_experiment(
             "variants": [v.label for v in exp.variants],
             "units": len(exp.samples) * exp.spec.replications,
             "headline_kpis": exp.spec.kpis,
+            **meta_views,
         },
     )
     store.finish(time.perf_counter() - t0, len(table))

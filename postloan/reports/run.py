@@ -58,6 +58,76 @@ def _wall_seconds(man: dict, summary: dict) -> float:
     return float(t if t is not None else summary.get("wall_seconds", 0.0))
 
 
+def _pct(x: float) -> str:
+    return "n/a" if x is None or np.isnan(x) else f"{x:.2%}"
+
+
+def _monitoring_section(folder: Path, summary: dict, currency: str) -> list[str]:
+    """Alerts and risk by credit standing, for a run watched by the management views
+    (``summary["monitoring"]``, ``risk.parquet``); nothing for a run without them."""
+    block = summary.get("monitoring")
+    if not isinstance(block, dict):
+        return []
+    out = [f"<h2>Monitoring ({esc(block.get('monitoring', ''))}) and risk by segment</h2>"]
+    alerts = block.get("alerts", [])
+    if alerts:
+        rows = [
+            [
+                esc(a["day"]),
+                esc(a["kpi"]),
+                esc(a["rule"]),
+                esc(f"{a['value']:.4g}"),
+                esc(f"{'<' if a['direction'] == 'below' else '>'} {a['threshold']:.4g}"),
+                esc(a["severity"]),
+            ]
+            for a in alerts
+        ]
+        out.append(table(["day", "KPI", "rule", "value", "threshold", "severity"], rows, left=3))
+    else:
+        out.append("<p>No alert fired.</p>")
+    for b in block.get("concentration_breaches", []):
+        where = b["segment_kind"] + (f":{b['segment']}" if b["segment"] is not None else "")
+        out.append(
+            f"<p>Concentration limit breached: {esc(b['measure'])} of {esc(where)} "
+            f"{b['value']:.4g} &gt; {b['limit']:.4g}</p>"
+        )
+    risk_path = folder / "risk.parquet"
+    if risk_path.exists():
+        risk = pd.read_parquet(risk_path)
+        risk = risk[risk["segment_kind"].isin(["book", "credit"])]
+        rows = [
+            [
+                esc(f"{r.segment_kind}: {r.segment}"),
+                f"{r.accounts:,.0f}",
+                _pct(r.pd_horizon),
+                _pct(r.lgd),
+                f"{r.exposure_start:,.0f}",
+                f"{r.expected_loss:,.0f}",
+            ]
+            for r in risk.itertuples()
+        ]
+        out.append(
+            table(
+                [
+                    "segment",
+                    "accounts",
+                    "PD (horizon)",
+                    "LGD",
+                    f"exposure ({currency})",
+                    f"expected loss ({currency})",
+                ],
+                rows,
+            )
+        )
+        out.append(
+            "<p>PD: 91+ DPD or charge-off among accounts performing at the start; LGD: "
+            "discounted workout loss, recoveries beyond the horizon included; expected loss = "
+            "PD x LGD x exposure at the start. Every segment: risk.parquet, risk_matrix.parquet, "
+            "segments.parquet.</p>"
+        )
+    return out
+
+
 def build_run_report(folder: Path) -> str:
     """The HTML of a run folder's report."""
     folder = Path(folder)
@@ -116,6 +186,7 @@ def build_run_report(folder: Path) -> str:
     )
     body.append("<h2>Churn and complaints</h2>")
     body.append(div(churn_lines(daily, "Churn, complaints and lifetime value lost")))
+    body.extend(_monitoring_section(folder, summary, man.get("currency", "USD")))
     return page(f"PostLoan run {folder.name}", body)
 
 

@@ -1,6 +1,6 @@
 """SQL over every saved run and experiment, with DuckDB embedded (no server).
 
-Two views:
+Four views:
 
 ``runs``
     One row per run folder (``results/<run-id>/summary.json``): ``run_id``, ``created``,
@@ -8,6 +8,13 @@ Two views:
     ``code_commit``, ``model_version``, ``wall_seconds`` (from the manifest) and every
     summary KPI, nested ones flattened with ``_`` exactly as in ``cells`` (``contacts_call``,
     ``cost_by_channel_sms``, ``roll_rates_current_1_30``).
+``segments``
+    Every run folder's ``segments.parquet`` (KPIs per segment over the run, see
+    :data:`sim.management.TABLES`) with ``run_id`` first: ``segment_kind``, ``segment``, flows,
+    stocks and rates. Runs made with ``--monitoring none`` have none.
+``alerts``
+    Every run folder's ``alerts.parquet`` with ``run_id`` first: ``rule``, ``kpi``,
+    ``measure``, ``severity``, ``direction``, ``threshold``, ``day``, ``month``, ``value``.
 ``cells``
     Every experiment cell: the rows of every ``cells.parquet`` (or, for an experiment still
     running, of its finished cell files), with ``experiment_id`` naming the folder and
@@ -69,9 +76,55 @@ def runs_frame(results: str | Path = "results") -> pd.DataFrame:
                 continue
             row = {k: man.get(k) for k in RUN_COLUMNS}
             row["run_id"] = row["run_id"] or d.name
+            monitoring = summary.get("monitoring")
+            if isinstance(monitoring, dict):  # the alerts have their own view: counted here
+                summary = {**summary, "monitoring": _monitoring_columns(monitoring)}
             row.update(flatten(summary))  # (folders of schema 1 carry their timings here)
             rows.append(row)
     return pd.DataFrame(rows, columns=None if rows else list(RUN_COLUMNS))
+
+
+def _monitoring_columns(monitoring: dict) -> dict:
+    """The runs view's share of ``summary["monitoring"]``: counts and names, not lists."""
+    out = {k: v for k, v in monitoring.items() if not isinstance(v, list)}
+    out["alerts"] = len(monitoring.get("alerts", []))
+    out["kpis_fired"] = ",".join(monitoring.get("kpis_fired", []))
+    out["rules_fired"] = ",".join(monitoring.get("rules_fired", []))
+    out["concentration_breaches"] = len(monitoring.get("concentration_breaches", []))
+    return out
+
+
+#: Run-folder tables offered as views (file stem -> an empty frame's columns when none exist).
+RUN_TABLE_VIEWS: dict[str, dict[str, str]] = {
+    "segments": {"run_id": "VARCHAR", "segment_kind": "VARCHAR", "segment": "VARCHAR"},
+    "alerts": {
+        "run_id": "VARCHAR",
+        "rule": "VARCHAR",
+        "kpi": "VARCHAR",
+        "severity": "VARCHAR",
+        "day": "BIGINT",
+        "value": "DOUBLE",
+    },
+}
+
+
+def _run_table(results: Path, stem: str):
+    """Every run folder's ``<stem>.parquet`` as one Arrow table with ``run_id`` first."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    tables = []
+    if results.is_dir():
+        for d in sorted(results.iterdir()):
+            f = d / f"{stem}.parquet"
+            if d.name.startswith(".") or not f.is_file():
+                continue
+            rid = (read_manifest(d) or {}).get("run_id") or d.name
+            t = pq.read_table(f)
+            tables.append(t.add_column(0, "run_id", pa.array([rid] * t.num_rows, pa.string())))
+    if not tables:
+        return None
+    return pa.concat_tables(tables, promote_options="permissive")
 
 
 def _experiment_folders(results: Path) -> list[tuple[Path, dict]]:
@@ -150,7 +203,8 @@ def check_one_version(results: str | Path, allow_mixed_versions: bool = False) -
 
 
 def connect(results: str | Path = "results", allow_mixed_versions: bool = False):
-    """An in-memory, read-only DuckDB connection with the ``runs`` and ``cells`` views."""
+    """An in-memory, read-only DuckDB connection with the ``runs``, ``segments``, ``alerts``
+    and ``cells`` views."""
     import duckdb
 
     results = Path(results)
@@ -159,6 +213,14 @@ def connect(results: str | Path = "results", allow_mixed_versions: bool = False)
     runs = runs_frame(results)
     con.register("_runs_df", runs)
     con.execute("CREATE VIEW runs AS SELECT * FROM _runs_df")
+    for stem, empty in RUN_TABLE_VIEWS.items():
+        tbl = _run_table(results, stem)
+        if tbl is not None:
+            con.register(f"_{stem}_tbl", tbl)
+            con.execute(f"CREATE VIEW {stem} AS SELECT * FROM _{stem}_tbl")
+        else:
+            cols = ", ".join(f"NULL::{t} AS {c}" for c, t in empty.items())
+            con.execute(f"CREATE VIEW {stem} AS SELECT * FROM (SELECT {cols}) WHERE false")
     cells = _cells_table(results)
     if cells is not None:
         con.register("_cells_tbl", cells)
@@ -178,7 +240,8 @@ def connect(results: str | Path = "results", allow_mixed_versions: bool = False)
 def query(
     sql: str, results: str | Path = "results", allow_mixed_versions: bool = False
 ) -> pd.DataFrame:
-    """Run ``sql`` over the ``runs`` and ``cells`` views, read-only; returns a DataFrame.
+    """Run ``sql`` over the ``runs``, ``segments``, ``alerts`` and ``cells`` views, read-only;
+    returns a DataFrame.
 
     Raises
     ------

@@ -27,6 +27,7 @@ from sim.atomic import staged_folder
 
 if TYPE_CHECKING:
     from sim.engine import RunResult
+    from sim.management import ManagementViews
 
 #: Summary fields that measure the machine, not the model (kept in the manifest).
 TIMING_KEYS = ("wall_seconds", "account_days_per_second")
@@ -78,11 +79,34 @@ def manifest(result: RunResult, extra: dict | None = None) -> dict:
 
 
 def save_run(
-    result: RunResult, out_dir: str | Path, extra: dict | None = None, report: bool = True
+    result: RunResult,
+    out_dir: str | Path,
+    extra: dict | None = None,
+    report: bool = True,
+    views: ManagementViews | None = None,
 ) -> Path:
-    """Write ``manifest.json``, ``scenario.yaml``, ``summary.json``, ``daily.parquet``,
-    ``monthly.parquet`` and (with ``report``) ``report.html`` into ``out_dir/<run-id>/``
-    atomically; returns the folder."""
+    """Write a run folder ``out_dir/<run-id>/`` atomically; returns the folder.
+
+    Parameters
+    ----------
+    result : RunResult
+    out_dir : path
+        The folder that holds run folders (``results``).
+    extra : dict, optional
+        More manifest fields.
+    report : bool
+        Also write ``report.html``.
+    views : ManagementViews, optional
+        The management views that watched the run (:mod:`sim.management`): each of their
+        tables is written as ``<name>.parquet`` (``segments``, ``risk``, ``alerts``...) and
+        their summary goes under ``summary["monitoring"]``.
+
+    Notes
+    -----
+    Always written: ``manifest.json``, ``scenario.yaml``, ``summary.json``, ``daily.parquet``
+    and ``monthly.parquet``. Every file is written inside the staged folder, so the run folder
+    appears whole or not at all.
+    """
     out_dir = Path(out_dir)
     rid = run_id(result)
     if not inside(out_dir, out_dir / rid):  # pragma: no cover - folder_part already refuses
@@ -94,6 +118,10 @@ def save_run(
         (tmp / "manifest.json").write_text(json.dumps(man, indent=2) + "\n")
         (tmp / "scenario.yaml").write_text(result.scenario.to_yaml())
         summary = model_summary(result.summary)
+        if views is not None:
+            summary["monitoring"] = views.summary(result)
+            for name, df in views.tables(result).items():
+                df.to_parquet(tmp / f"{name}.parquet", index=False)
         (tmp / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
         result.daily.to_parquet(tmp / "daily.parquet", index=False)
         result.monthly.to_parquet(tmp / "monthly.parquet", index=False)
