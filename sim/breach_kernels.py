@@ -99,7 +99,7 @@ def count_breaches(att, day, key, limits, is_call, talks, draws, last_conversati
     # group the calls by account: group numbers from 1, in order of first sight
     group = np.empty(n_calls, np.int64)
     first = np.empty(n_calls, np.int64)
-    n_groups = 0
+    n_groups = np.int64(0)  # not a literal: _group_of compiles once
     for q in range(n_calls):
         group[q], n_groups = _group_of(account[calls[q]], slots, first, n_groups)
     for g in range(n_groups):

@@ -467,16 +467,10 @@ def _static(att, checks, dropped):
     if not enforce or account.size == 0:
         return att
     keep, counts = static_checks(
-        account,
-        channel,
-        hour_start,
-        hour_end,
-        rules[0],
-        rules[1],
+        (account, channel, hour_start, hour_end),
+        rules,
         third_party_allowed,
-        third_party,
-        rules[2],
-        is_call,
+        (third_party, is_call),
         last_conv,
         day,
     )
@@ -543,32 +537,17 @@ def _with_fall_back(att, served, checks, capacity, dropped):
 
 
 @njit(**_JIT)
-def dispatch_attempts(
-    att,
-    day,
-    key,
-    enforce,
-    rules,
-    caps,
-    third_party_allowed,
-    is_call,
-    talks,
-    third_party,
-    capacity,
-    ch_reach,
-    ch_trait,
-    last_conversation,
-    call_ring,
-    reach,
-    slots,
-):
+def dispatch_attempts(att, day, key, profile, channels, book, slots):
     """The attempts made today from the day's expanded requests (steps 2-4 of
     :mod:`sim.dispatch`).
 
     ``att`` is ``(account, channel, attempt, priority, value, hour_start, hour_end,
-    fallback)`` (int64, int64, int64, float64, float64, int8, int8, int8); ``rules`` is
-    ``(hours_start, hours_end, quiet)`` and ``caps`` ``(cap_7d, connected, unanswered)`` of
-    the compliance profile, ``-1`` where the profile has no such rule.
+    fallback)`` (int64, int64, int64, float64, float64, int8, int8, int8). ``profile`` is
+    ``(enforce, rules, caps, third_party_allowed)`` of the compliance profile, with ``rules =
+    (hours_start, hours_end, quiet)`` and ``caps = (cap_7d, connected, unanswered)``, ``-1``
+    where the profile has no such rule; ``channels`` is the channel table's ``(is_call, talks,
+    third_party, capacity, reach, reach_trait)`` and ``book`` the accounts' ``(last_conversation,
+    call_ring, reach)``; ``slots`` is ``sim.kernels.account_slots``'s scratch.
 
     1. without ``enforce`` nothing is dropped for the profile; else attempts outside the hours
        ``[hours_start, hours_end)``, on third-party channels when those are not allowed, or
@@ -591,6 +570,9 @@ def dispatch_attempts(
     unserved : ndarray of int64
         Attempts per channel that staff could not serve (before fall-back).
     """
+    enforce, rules, caps, third_party_allowed = profile
+    is_call, talks, third_party, capacity, ch_reach, ch_trait = channels
+    last_conversation, call_ring, reach = book
     dropped = np.zeros(_N_REASONS, np.int64)
     checks = (day, enforce, rules, third_party_allowed, is_call, third_party, last_conversation)
     att = _static(att, checks, dropped)

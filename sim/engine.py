@@ -92,11 +92,12 @@ def take_up_restructuring(
     repeated) take it up or not (hardship makes it likelier); a take-up cures the account on a
     hardship plan (``ledger.restructure``) and drops its pending promise. The cures go to
     ``events`` when an observer wants them."""
+    # deduplicated here, in numpy: numba's np.unique would compile a sort for this one call
+    offered = np.unique(kernels.as_ids(offers))
     if events is not None and events.cures:
-        offered = np.unique(offers)
-        offered = offered[p.missed[offered] > 0]
+        offered_delinquent = offered[p.missed[offered] > 0]
     n, waived, self_cures = kernels.take_up_offers(
-        kernels.as_ids(offers),
+        offered,
         day,
         np.uint64(key),
         behaviour_record(sc),
@@ -110,7 +111,7 @@ def take_up_restructuring(
         rec.add(day, restructures=n, concessions=waived, cures=n)
         rec.add(day, self_cures=self_cures)
         if events is not None and events.cures:
-            events.add("cures", offered[p.missed[offered] == 0])
+            events.add("cures", offered_delinquent[p.missed[offered_delinquent] == 0])
 
 
 class _Run:

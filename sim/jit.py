@@ -351,7 +351,11 @@ def decay(table, d, scale):
 @njit(**ACCOUNT_HELPER)
 def decay_at(tables, row, d, scale):
     """``exp(-d / scale)`` from row ``row`` of ``tables`` where it has day ``d`` (the very same
-    number), computed otherwise (``sim.borrower.params.decay_tables``)."""
+    number), computed otherwise (``sim.borrower.params.decay_tables``).
+
+    Callers pass ``row`` and ``d`` as int64 (``np.int64(ROW)``): a constant row would be typed
+    as a literal and compile one version per row and caller.
+    """
     if 0 <= d < tables.shape[1]:
         return tables[row, d]
     return math.exp(-d / scale)

@@ -23,24 +23,12 @@ for _b in range(64):
 
 
 @njit(**_JIT)
-def rule_requests(
-    account,
-    dpd,
-    day,
-    last_contact,
-    hardship_seen,
-    promises_broken,
-    arrears_principal,
-    arrears_interest,
-    fees_due,
-    code,
-    dpd_min,
-    dpd_max,
-    min_days_since,
-    hardship_seen_only,
-    priority,
-):
+def rule_requests(account, dpd, day, book, table):
     """Evaluate a table of up to 64 contact rules over a view, visiting each account once.
+
+    ``book`` is the accounts' ``(last_contact, hardship_seen, promises_broken,
+    arrears_principal, arrears_interest, fees_due)`` and ``table`` the rules' parallel
+    ``(code, dpd_min, dpd_max, min_days_since, hardship_seen_only, priority)``.
 
     Rule ``r`` selects, in view order, the accounts with ``dpd_min[r] <= dpd <= dpd_max[r]``
     whose last attempt on channel ``code[r]`` is at least ``min_days_since[r]`` days ago (and,
@@ -53,6 +41,10 @@ def rule_requests(
         ``exp(-dpd / 45) / (1 + promises broken)``), ``rule`` the index of the rule that made
         the request and ``position`` the account's position in the view.
     """
+    last_contact, hardship_seen, promises_broken, arrears_principal, arrears_interest, fees_due = (
+        book
+    )
+    code, dpd_min, dpd_max, min_days_since, hardship_seen_only, priority = table
     n = account.size
     n_rules = code.size
     chosen = np.zeros(n, np.uint64)  # bit r: rule r selects view position k
@@ -190,19 +182,22 @@ def requests_by_rules(
     ]
     account = as_ids(view.account)
     dpd = np.ascontiguousarray(view.dpd)
+    book = (
+        p.last_contact,
+        p.hardship_seen,
+        p.promises_broken,
+        p.arrears_principal,
+        p.arrears_interest,
+        p.fees_due,
+    )
     parts = []
     for start in range(0, table[0].size, 64):  # the kernel takes up to 64 rules at a time
         acc, chan, prio, value, rule, pos = rule_requests(
             account,
             dpd,
             view.day,
-            p.last_contact,
-            p.hardship_seen,
-            p.promises_broken,
-            p.arrears_principal,
-            p.arrears_interest,
-            p.fees_due,
-            *(column[start : start + 64] for column in table),
+            book,
+            tuple(column[start : start + 64] for column in table),
         )
         parts.append((acc, chan, prio, value, rule + start, pos))
     if not parts:  # an empty table asks for nothing

@@ -282,6 +282,12 @@ class RuleTable(Strategy):
             and (self._fallback < 0).all()
         )
 
+    @property
+    def table(self) -> tuple[np.ndarray, ...]:
+        """The contact rules as the parallel arrays ``rule_kernels.requests_by_rules`` takes:
+        channel code, dpd range, days between contacts, hardship-only flag and priority."""
+        return self._table
+
     def decide(self, view: AccountView) -> ActionRequests:
         from strategies import rule_kernels  # compiled: imported when a strategy first decides
 

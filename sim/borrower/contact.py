@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 from numba import njit
 
 from sim.borrower.params import CONTACT_FADE
@@ -39,5 +40,7 @@ def contact_jump(prm, tables, effect, sensitivity, dpd):
     """The excitation a right-party contact with a delinquent borrower gives:
     ``effect * sensitivity * exp(-dpd / contact_effect_dpd_scale)``."""
     return (
-        effect * sensitivity * decay_at(tables, CONTACT_FADE, dpd, prm[0].contact_effect_dpd_scale)
+        effect
+        * sensitivity
+        * decay_at(tables, np.int64(CONTACT_FADE), np.int64(dpd), prm[0].contact_effect_dpd_scale)
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 from numba import njit
 
 from sim.borrower.params import (
@@ -38,7 +39,7 @@ def excitation_now(prm, tables, excitation, since, day):
     if excitation == 0.0:  # most accounts: nothing to decay (and 0 * exp(.) is 0 exactly)
         return excitation
     return excitation * decay_at(
-        tables, EXCITATION_DECAY, day - since, prm[0].excitation_decay_days
+        tables, np.int64(EXCITATION_DECAY), np.int64(day - since), prm[0].excitation_decay_days
     )
 
 
@@ -52,7 +53,7 @@ def intensity(prm, tables, willingness, dpd, in_hardship, excitation):
     base = (
         b.base_intensity
         * math.exp(b.intensity_willingness * (willingness - _W_CENTRE))
-        * decay_at(tables, INTENSITY_FADE, dpd, b.intensity_dpd_scale)
+        * decay_at(tables, np.int64(INTENSITY_FADE), np.int64(dpd), b.intensity_dpd_scale)
     )
     if in_hardship:
         return base * b.intensity_hardship + HARDSHIP_EXCITATION_FACTOR * excitation
@@ -66,7 +67,7 @@ def rests(prm, off, i, day, last_partial_day):
     draw per partial payment: dated the payment's day; no draw when 0)."""
     chance = prm[0].rest_after_partial
     if chance > 0.0 and day - last_partial_day < REST_DAYS:
-        rest_offset = stream_offset(off[RUN_KEY], _REST, last_partial_day)
+        rest_offset = stream_offset(off[RUN_KEY], np.int64(_REST), np.int64(last_partial_day))
         return uniform_at(rest_offset, i) < chance
     return False
 
@@ -106,12 +107,14 @@ def repayment(prm, tables, off, i, dpd, in_hardship, willingness, excitation, ow
         s_share = b.settlement_share
         if s_scale > 0.0:
             s_share = 1.0 - (1.0 - b.settlement_share) * decay_at(
-                tables, SETTLEMENT_FADE, dpd, s_scale
+                tables, np.int64(SETTLEMENT_FADE), np.int64(dpd), s_scale
             )
         settles = uniform_at(off[_SETTLEMENT], i) < s_share
     f_scale = b.full_payment_dpd_scale
     if f_scale > 0.0 and not settles:
-        full = u_kind < share * decay_at(tables, FULL_PAYMENT_FADE, dpd, f_scale)
+        full = u_kind < share * decay_at(
+            tables, np.int64(FULL_PAYMENT_FADE), np.int64(dpd), f_scale
+        )
     span = b.partial_fraction_high - b.partial_fraction_low
     frac = b.partial_fraction_low + span * uniform_at(off[_REPAY_FRACTION], i)
     amount = owed if full else owed * frac

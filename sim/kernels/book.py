@@ -93,7 +93,7 @@ def delinquent_evening(
     m = _evening_part(
         carried,
         out,
-        0,
+        np.int64(0),  # not a literal: one compiled version for both calls
         day,
         missed,
         last_due_day,
@@ -156,7 +156,7 @@ def book_at_start(due_day, missed, opening_principal, month_days):
         if missed[i] > 0:
             delinquent[m] = i
             m += 1
-    return by_due_day, bounds, delinquent, numpy_sum(opening_principal)
+    return by_due_day, bounds, delinquent, numpy_sum(np.ascontiguousarray(opening_principal))
 
 
 @njit(**_JIT)
@@ -238,7 +238,7 @@ def group_sizes(account, slots):
     count = np.zeros(n + 1, np.int64)
     first = np.empty(n, np.int64)
     group = np.empty(n, np.int64)
-    n_acc = 0
+    n_acc = np.int64(0)  # not a literal: _group_of compiles once
     for k in range(n):
         if k + _AHEAD < n:
             prefetch(slots, account[k + _AHEAD])

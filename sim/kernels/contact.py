@@ -80,7 +80,7 @@ def contact_outcomes(
     conv_acc = np.empty(n, np.int64)
     jump = np.zeros(n)
     offers = np.empty(n, np.int64)
-    n_conv = 0
+    n_conv = np.int64(0)  # not a literal: _group_of compiles once
     n_offers = 0
     n_promises = 0
     for k in range(n):
@@ -145,7 +145,7 @@ def irritation_and_churn(account, channel, day, key, prm, tables, chan, book):
     n = account.size
     uniq = np.empty(n, np.int64)
     amount = np.zeros(n)
-    n_acc = 0
+    n_acc = np.int64(0)  # not a literal: _group_of compiles once
     for k in range(n):
         if k + _AHEAD < n:
             prefetch(slots, account[k + _AHEAD])
@@ -205,8 +205,9 @@ def take_up_offers(
     episode_contacted,
     loan,
 ):
-    """Restructuring offers made today (accounts, possibly repeated) and their take-up, in one
-    call: the accounts (in id order) that take the offer up (:func:`restructuring_take_up`)
+    """Restructuring offers made today (``offers``: the distinct accounts offered, in id order,
+    as ``numpy.unique`` gives them) and their take-up, in one call: the accounts that take the
+    offer up (:func:`restructuring_take_up`)
     are re-amortised (:func:`restructure_loans`, ``loan`` its ten arrays from
     ``sched_balance`` to ``restructured``) and their pending promise dropped.
 
@@ -218,7 +219,7 @@ def take_up_offers(
     self_cures : int
         Restructured accounts never reached during the episode (a cure without contact).
     """
-    yes = restructuring_take_up(np.unique(offers), day, key, prm, hardship, missed)
+    yes = restructuring_take_up(offers, day, key, prm, hardship, missed)
     if yes.size == 0:
         return 0, 0.0, 0
     waived = restructure_loans(yes, np.int64(prm[0].extension_months), *loan)

@@ -40,7 +40,7 @@ def recovery_outcomes(idx, claim, path, table, sale, willingness, key):
     fixed = np.empty(n)
     commission = np.empty(n)
     lag = np.empty(n, np.int64)
-    once = day_offsets(key, ONCE)
+    once = day_offsets(key, np.int64(ONCE))
     for k in range(n):
         i = idx[k]
         c = path[k]

@@ -102,11 +102,14 @@ def repayment_draws(idx, dpd, day, key, prm, tables, book):
     payers = np.empty(n_kept + n_pay, np.int64)
     amounts = np.empty(n_kept + n_pay)
     settle = np.zeros(n_kept + n_pay, np.bool_)
-    payers[:n_kept] = kept_acc[:n_kept]
-    amounts[:n_kept] = kept_amt[:n_kept]
-    payers[n_kept:] = pay_acc[:n_pay]
-    amounts[n_kept:] = pay_amt[:n_pay]
-    settle[n_kept:] = pay_settle[:n_pay]
+    # element loops, not slice assignments: those compile numba's shape-mismatch error path
+    for q in range(n_kept):
+        payers[q] = kept_acc[q]
+        amounts[q] = kept_amt[q]
+    for q in range(n_pay):
+        payers[n_kept + q] = pay_acc[q]
+        amounts[n_kept + q] = pay_amt[q]
+        settle[n_kept + q] = pay_settle[q]
     return payers, amounts, n_kept, n_broken, settle
 
 

@@ -17,21 +17,12 @@ _CHARGED_OFF = int(Status.CHARGED_OFF)
 
 
 @njit(**_JIT)
-def static_checks(
-    account,
-    channel,
-    hour_start,
-    hour_end,
-    start,
-    end,
-    third_party_allowed,
-    third_party,
-    quiet_days,
-    is_call,
-    last_conversation,
-    day,
-):
+def static_checks(att, window, third_party_allowed, channels, last_conversation, day):
     """The compliance checks that need no other attempt of the day, in one pass.
+
+    ``att`` is the attempts' ``(account, channel, hour_start, hour_end)``, ``window`` the
+    profile's ``(start, end, quiet_days)`` and ``channels`` the channel table's
+    ``(third_party, is_call)``.
 
     An attempt is dropped, in this order, when its hours miss the window ``[start, end)``, when
     its channel is a third-party one and those are not allowed, or when it is a call within
@@ -43,6 +34,9 @@ def static_checks(
     dropped : ndarray of int64
         Counts by reason: hours, third party, quiet period.
     """
+    account, channel, hour_start, hour_end = att
+    start, end, quiet_days = window
+    third_party, is_call = channels
     n = account.size
     keep = np.ones(n, np.bool_)
     dropped = np.zeros(3, np.int64)
@@ -107,7 +101,7 @@ def record_call_attempts(account, day, call_ring, call_ring_pos, cap, slots):
     first = np.empty(n, np.int64)
     today = np.zeros(n, np.int64)
     over = np.zeros(n, np.bool_)
-    n_acc = 0
+    n_acc = np.int64(0)  # not a literal: _group_of compiles once
     for k in range(n):
         if k + _AHEAD < n:
             j = account[k + _AHEAD]
