@@ -177,7 +177,7 @@ def test_rule_requests_match_the_array_loop(book: Portfolio) -> None:
     view = AccountView(p, 45, acc, rng.integers(-3, 130, acc.size).astype(np.int32))
     strategy = default_strategy()
     got, _, _ = rule_kernels.requests_by_rules(
-        view, *strategy._table
+        view, *strategy.table
     )  # the compiled part of decide()
     want = _numpy_rule_requests(view, strategy.rules)
     assert np.array_equal(got.account, want.account)
@@ -238,7 +238,7 @@ def test_rule_requests_of_a_long_table_match_the_array_loop(book: Portfolio) -> 
     table = RuleTable("long", rules)
     acc = rng.permutation(p.n)[:1200]
     view = AccountView(p, 45, acc, rng.integers(-3, 130, acc.size).astype(np.int32))
-    got, rule, _ = rule_kernels.requests_by_rules(view, *table._table)
+    got, rule, _ = rule_kernels.requests_by_rules(view, *table.table)
     want = _numpy_rule_requests(view, table.rules)
     assert np.array_equal(got.account, want.account)
     assert np.array_equal(got.channel, want.channel)
