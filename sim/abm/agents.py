@@ -267,7 +267,7 @@ class BorrowerAgent(mesa.Agent):
             p.promises_broken[i] += 1
             p.excitation[i] *= promise_rules.BROKEN_EXCITATION_FACTOR
             return "broken", 0.0, False
-        if repayment_rules.rests(m.prm, m.off, i, day, p.last_partial_day[i]):
+        if repayment_rules.rests(m.prm, m.off, i, day, p.last_partial_day):
             return None
         pays, amount, settles = repayment_rules.repayment(
             m.prm,
@@ -279,7 +279,7 @@ class BorrowerAgent(mesa.Agent):
             self.willingness,
             self.excitation_now(day),
             self.owed(),
-            p.last_instalment[i],
+            p.last_instalment,
         )
         return ("pay", amount, settles) if pays else None
 

@@ -64,16 +64,21 @@ def intensity(prm, tables, willingness, dpd, in_hardship, excitation):
 def rests(prm, off, i, day, last_partial_day):
     """After a partial payment in the last ``REST_DAYS`` days the borrower makes no other
     payment (kept promises aside) with chance ``rest_after_partial`` (stream ``REST``, one
-    draw per partial payment: dated the payment's day; no draw when 0)."""
+    draw per partial payment: dated the payment's day; no draw when 0).
+
+    ``last_partial_day`` is the book's array, read only when the rule is on: the day loop is
+    memory-bound, and reading the account's field unconditionally costs a cache line."""
     chance = prm[0].rest_after_partial
-    if chance > 0.0 and day - last_partial_day < REST_DAYS:
-        rest_offset = stream_offset(off[RUN_KEY], np.int64(_REST), np.int64(last_partial_day))
+    if chance > 0.0 and day - last_partial_day[i] < REST_DAYS:
+        rest_offset = stream_offset(off[RUN_KEY], np.int64(_REST), np.int64(last_partial_day[i]))
         return uniform_at(rest_offset, i) < chance
     return False
 
 
 @njit(**RULE)
-def repayment(prm, tables, off, i, dpd, in_hardship, willingness, excitation, owed, last_inst):
+def repayment(
+    prm, tables, off, i, dpd, in_hardship, willingness, excitation, owed, last_instalment
+):
     """Does a delinquent account (no promise due today) pay today, and how much?
 
     It pays with chance ``1 - exp(-lambda)`` (:func:`intensity`, stream ``REPAY``); in full
@@ -121,7 +126,8 @@ def repayment(prm, tables, off, i, dpd, in_hardship, willingness, excitation, ow
     catch_up = b.catch_up_share
     if catch_up > 0.0 and not full and uniform_at(off[_CATCH_UP], i) < catch_up:
         # catch up: everything overdue but the newest instalment (one instalment behind)
-        amount = maximum(owed - last_inst, owed * frac)
+        # the book's array, read only here (a cache line per account otherwise)
+        amount = maximum(owed - last_instalment[i], owed * frac)
     return True, amount, settles
 
 

@@ -86,12 +86,12 @@ def repayment_draws(idx, dpd, day, key, prm, tables, book):
                 n_broken += 1
             promise_day[i] = NEVER
             continue
-        if repayment_rules.rests(prm, off, i, day, last_partial_day[i]):
+        if repayment_rules.rests(prm, off, i, day, last_partial_day):
             continue
         exc = repayment_rules.excitation_now(prm, tables, excitation[i], excitation_day[i], day)
         owed = fees_due[i] + arrears_interest[i] + arrears_principal[i]
         pays, amount, settles = repayment_rules.repayment(
-            prm, tables, off, i, dpd[k], hard, willingness[i], exc, owed, last_instalment[i]
+            prm, tables, off, i, dpd[k], hard, willingness[i], exc, owed, last_instalment
         )
         if not pays:
             continue
