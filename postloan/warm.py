@@ -53,14 +53,12 @@ STAMP = ROOT / "sim" / "__pycache__" / "postloan-warm.sha256"
 
 # ---------------------------------------------------------------------------- stale caches
 def sources_hash() -> str:
-    """SHA-256 over the path and content of every Python source of :data:`KERNEL_PACKAGES`."""
-    import hashlib
+    """The digest of the sources that hold compiled code in :data:`KERNEL_PACKAGES`, as the
+    cache locator computes it (:func:`sim.jit.digest_compiled_sources`): an edit that cannot
+    change a kernel (a docstring-only module, the CLI) no longer forces a full recompile."""
+    from sim.jit import digest_compiled_sources
 
-    h = hashlib.sha256()
-    for package in KERNEL_PACKAGES:
-        for path in sorted((ROOT / package).rglob("*.py")):
-            h.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes() + b"\0")
-    return h.hexdigest()
+    return digest_compiled_sources(ROOT, KERNEL_PACKAGES)
 
 
 def cached_kernel_files() -> list[Path]:

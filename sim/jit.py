@@ -39,18 +39,25 @@ COMPILED_PACKAGES = ("sim", "strategies")
 _digest: str | None = None
 
 
+def digest_compiled_sources(root: Path, packages: tuple[str, ...]) -> str:
+    """SHA-256 over the path and text of every source file under ``root/<package>`` that holds
+    compiled code (mentions ``njit``, ``numba`` or ``intrinsic``): what cached kernels were
+    compiled from. Shared by the cache locator and ``postloan.warm.clear_stale_caches``, so
+    both agree on when the kernels are stale."""
+    h = hashlib.sha256()
+    for package in packages:
+        for path in sorted((root / package).rglob("*.py")):
+            data = path.read_bytes()
+            if b"njit" in data or b"numba" in data or b"intrinsic" in data:
+                h.update(str(path.relative_to(root)).encode() + b"\0" + data)
+    return h.hexdigest()
+
+
 def compiled_sources_digest() -> str:
-    """SHA-256 over the path and text of every project source file that holds compiled code
-    (mentions ``njit``, ``numba`` or ``intrinsic``), computed once per process."""
+    """:func:`digest_compiled_sources` of the project, computed once per process."""
     global _digest
     if _digest is None:
-        h = hashlib.sha256()
-        for package in COMPILED_PACKAGES:
-            for path in sorted((PROJECT_ROOT / package).rglob("*.py")):
-                data = path.read_bytes()
-                if b"njit" in data or b"numba" in data or b"intrinsic" in data:
-                    h.update(str(path.relative_to(PROJECT_ROOT)).encode() + b"\0" + data)
-        _digest = h.hexdigest()
+        _digest = digest_compiled_sources(PROJECT_ROOT, COMPILED_PACKAGES)
     return _digest
 
 
