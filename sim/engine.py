@@ -41,6 +41,7 @@ from sim import kernels, ledger
 from sim.actions import RECOVERY_PATHS, AccountView, ChargeOffView, StrategyProtocol
 from sim.borrower.params import behaviour_record, decay_tables
 from sim.channels import Channel
+from sim.churn import Departures
 from sim.compliance import DEFAULT_PROFILE, ComplianceProfile
 from sim.day_loop import DayLoop, EventLog
 from sim.dispatch import ChannelTable, serve
@@ -51,6 +52,7 @@ from sim.recovery import RecoveryBook
 from sim.rng import Stream, seed_key, uniforms
 from sim.run_result import RunResult, assemble
 from sim.scenario import Scenario
+from sim.value import complaint_price
 
 __all__ = ["RunResult", "place_charge_offs", "run_days", "simulate", "take_up_restructuring"]
 
@@ -134,6 +136,7 @@ class _Run:
         self.rec = DailyRecorder(sc.days)
         self.recovery = RecoveryBook(horizon=sc.days)
         self.events = EventLog()  # the kinds observers want (set by the DayLoop)
+        self.departures = Departures(sc.economics.funding_rate_annual)
         p = self.p
         order, bounds, self.delinquent, self.outstanding = kernels.book_at_start(
             p.due_day, p.missed, p.opening_principal, MONTH_DAYS
@@ -203,6 +206,7 @@ class _Run:
                 p.fees_due,
                 p.principal_repaid,
                 p.episode_contacted,
+                p.capacity_payment,
             ),
             ledger.loan_arrays(p),
         )
@@ -396,9 +400,11 @@ class _Run:
         rec.add(
             day,
             complaints=int(complaints),
+            complaint_cost=int(complaints) * complaint_price(self.sc.economics),
             churned=int(churners.size),
             lifetime_value_lost=float(p.lifetime_value[np.sort(churners)].sum()),
         )
+        self.departures.add(p, churners)  # they leave once current (sim.churn)
         if self.events.churn:
             self.events.add("churn", churners)
 
@@ -522,6 +528,11 @@ class _Run:
     def evening(self, day: int, live, new_misses: np.ndarray) -> None:
         """Tomorrow's delinquent list (today's plus the new misses, less drop-outs); stocks."""
         p = self.p
+        gone, prepaid, residue = self.departures.leave(p, self.rec, day)
+        if gone.size:  # churned customers refinance away (sim.churn)
+            self.outstanding -= prepaid
+            self._book_residue(residue)
+            self.n_paid_off += gone.size
         dl = self.delinquent if live is None else live[0]
         self.delinquent, counts, bal = kernels.delinquent_evening(
             dl,

@@ -1,7 +1,8 @@
 """KPIs: the daily record of a run, monthly tables and roll-rate matrices, and the summary.
 
 Names follow the design's KPI list and are used across the project:
-``collected``, ``cost``, ``net_recovery``, ``cure_rate``, ``delinquency_rate_30p`` (31+ DPD share
+``collected``, ``cost``, ``net_recovery``, ``net_value`` (the priced objective), ``cure_rate``,
+``delinquency_rate_30p`` (31+ DPD share
 of outstanding principal, 逾期率), ``npl_ratio_90p`` (91+ DPD share, 不良率), ``charge_off_amount``,
 ``churned``, ``lifetime_value_lost``, ``complaints``, ``compliance_breaches``, contacts and
 right-party contacts per channel, and ``roll_rates`` between buckets.
@@ -38,6 +39,12 @@ FLOW_COLUMNS: tuple[str, ...] = (
     "complaints",
     "churned",
     "lifetime_value_lost",
+    "interest_margin_lost",  # margin churned loans would have earned (sim.churn)
+    "churn_departures",  # churned accounts that prepaid and closed
+    "closures_after_cure",  # of which in arrears when they churned
+    "prepaid_on_churn",  # principal prepaid by churned accounts (not income)
+    "complaint_cost",  # complaints times their price (scenario.economics)
+    "lever_cost",  # relationship levers (loyalty, counselling, follow-up): none yet, 0
     "compliance_breaches",
     "hardship_onsets",
     *(f"dropped_{r}" for r in DROP_REASONS),
@@ -52,6 +59,7 @@ DERIVED_COLUMNS: tuple[str, ...] = (
     "cost",
     "collected",
     "net_recovery",
+    "net_value",
     "delinquency_rate_30p",
     "npl_ratio_90p",
 )
@@ -129,7 +137,9 @@ class DailyRecorder:
         with np.errstate(invalid="ignore", divide="ignore"):
             rate_30p = np.where(positive, late / outstanding, 0.0)
             rate_90p = np.where(positive, npl / outstanding, 0.0)
-        derived = (cost_contact, cost, collected, collected - cost, rate_30p, rate_90p)
+        net = collected - cost
+        value = net_value(net, flow)
+        derived = (cost_contact, cost, collected, net, value, rate_30p, rate_90p)
         # one float block and one constructor call: a column at a time costs more than a
         # small run
         block = np.concatenate([stocks.T, flows, np.column_stack(derived)], axis=1)
@@ -138,6 +148,20 @@ class DailyRecorder:
         df.insert(0, "month", days // 30)
         df.insert(0, "day", days)
         return df
+
+
+def net_value(net_recovery, flow):
+    """The priced objective: ``net_recovery - lifetime_value_lost - interest_margin_lost -
+    complaint_cost - lever_cost`` (cash collected less collection cost, less the value churn
+    destroys, less what complaints and relationship levers cost). ``flow`` maps the flow
+    columns to arrays (daily) or totals (summary); prepaid principal is in none of the terms."""
+    return (
+        net_recovery
+        - flow["lifetime_value_lost"]
+        - flow["interest_margin_lost"]
+        - flow["complaint_cost"]
+        - flow["lever_cost"]
+    )
 
 
 def _row_sum(columns) -> np.ndarray:
@@ -177,7 +201,8 @@ def monthly_table(daily: pd.DataFrame, roll_counts: np.ndarray) -> pd.DataFrame:
     flows = [
         c
         for c in daily.columns
-        if c in FLOW_COLUMNS or c in ("cost", "cost_contact", "collected", "net_recovery")
+        if c in FLOW_COLUMNS
+        or c in ("cost", "cost_contact", "collected", "net_recovery", "net_value")
     ]
     stocks = [c for c in daily.columns if c in STOCK_COLUMNS or c.endswith(("_30p", "_90p"))]
     month, starts = _months(daily)
@@ -261,7 +286,7 @@ def summarise(
 ) -> dict:
     """The run's summary KPIs (the content of ``summary.json``): a function of the inputs and
     the seed only (the machine's timing is apart, :func:`timing`)."""
-    columns = [*FLOW_COLUMNS, "cost", "collected", "net_recovery"]
+    columns = [*FLOW_COLUMNS, "cost", "collected", "net_recovery", "net_value"]
     values = daily[columns].to_numpy(dtype=float)
     if np.isnan(values).any():  # pandas skips NaN: its own path
         tot = daily[columns].sum()
@@ -289,6 +314,7 @@ def summarise(
         "cost_by_channel": {c: float(tot[f"cost_{c}"]) for c in CHANNEL_NAMES}
         | {"recovery": float(tot["cost_recovery"]), "staff": float(tot["cost_staff"])},
         "net_recovery": float(tot["net_recovery"]),
+        "net_value": float(tot["net_value"]),
         "cure_rate": float(tot["cures"] / episodes) if episodes else 0.0,
         "self_cure_share": float(tot["self_cures"] / tot["cures"]) if tot["cures"] else 0.0,
         "new_delinquent": int(tot["new_delinquent"]),
@@ -307,7 +333,13 @@ def summarise(
         "restructures": int(tot["restructures"]),
         "churned": int(tot["churned"]),
         "lifetime_value_lost": float(tot["lifetime_value_lost"]),
+        "interest_margin_lost": float(tot["interest_margin_lost"]),
+        "churn_departures": int(tot["churn_departures"]),
+        "closures_after_cure": int(tot["closures_after_cure"]),
+        "prepaid_on_churn": float(tot["prepaid_on_churn"]),
         "complaints": int(tot["complaints"]),
+        "complaint_cost": float(tot["complaint_cost"]),
+        "lever_cost": float(tot["lever_cost"]),
         "compliance_breaches": int(tot["compliance_breaches"]),
         "compliance": {f"dropped_{r}": int(tot[f"dropped_{r}"]) for r in DROP_REASONS},
         "contacts": {c: int(tot[f"attempts_{c}"]) for c in CHANNEL_NAMES},

@@ -68,6 +68,14 @@ class Outcome:
 _MAX, _MIN, _INFO = Kind.MAXIMIZE, Kind.MINIMIZE, Kind.INFO
 
 _TABLE: tuple[tuple[str, str, str, Kind, str], ...] = (
+    (
+        "net_value",
+        "net value",
+        "money",
+        _MAX,
+        "the priced objective: net recovery less lifetime value and interest margin lost to "
+        "churn, complaint cost and relationship-lever cost (prepaid principal is not income)",
+    ),
     ("net_recovery", "net recovery", "money", _MAX, "collected less cost"),
     ("collected", "collected cash", "money", _MAX, "cash from accounts in arrears and recoveries"),
     (
@@ -148,7 +156,49 @@ _TABLE: tuple[tuple[str, str, str, Kind, str], ...] = (
         _MIN,
         "customer lifetime value of the churned customers",
     ),
+    (
+        "interest_margin_lost",
+        "interest margin lost",
+        "money",
+        _MIN,
+        "interest less cost of funds the loans of churned customers would still have earned",
+    ),
+    (
+        "churn_departures",
+        "churned accounts closed",
+        "accounts",
+        _MIN,
+        "churned customers whose loan prepaid and closed once current",
+    ),
+    (
+        "closures_after_cure",
+        "closures after a cure",
+        "accounts",
+        _MIN,
+        "churned accounts in arrears when they churned that cured and then closed",
+    ),
+    (
+        "prepaid_on_churn",
+        "prepaid by churned customers",
+        "money",
+        _INFO,
+        "principal prepaid by churned customers (the lender's money back early, not income)",
+    ),
     ("complaints", "complaints", "count", _MIN, "complaints raised by contacted borrowers"),
+    (
+        "complaint_cost",
+        "complaint cost",
+        "money",
+        _MIN,
+        "complaints times their handling and regulatory price (scenario economics)",
+    ),
+    (
+        "lever_cost",
+        "relationship-lever cost",
+        "money",
+        _MIN,
+        "cost of relationship levers (loyalty rebates, counselling, follow-up calls)",
+    ),
     (
         "compliance_breaches",
         "compliance breaches",
@@ -292,6 +342,7 @@ def check_names(names: list[str], where: str) -> None:
 
 #: Outcomes shown first (CLI tables, reports) when nothing else is asked for.
 HEADLINE_KPIS: tuple[str, ...] = (
+    "net_value",
     "net_recovery",
     "collected",
     "cost",
@@ -301,7 +352,10 @@ HEADLINE_KPIS: tuple[str, ...] = (
     "net_credit_loss",
     "churned",
     "lifetime_value_lost",
+    "interest_margin_lost",
     "complaints",
     "compliance_breaches",
     "promises_kept",
 )
+#: The priced objective: what the verdicts of comparisons and the optimiser speak about.
+OBJECTIVE = "net_value"

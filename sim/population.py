@@ -18,6 +18,7 @@ from sim.constants import CALL_RING, MONTH_DAYS, NEVER, Status
 from sim.loans import METHOD_NAMES, balance_after, instalment_split, level_amounts
 from sim.portfolio import Portfolio
 from sim.scenario import CAPACITIES, CREDIT_STANDINGS, PURPOSES, Scenario
+from sim.value import customer_value, value_tiers
 
 
 def segment_counts(shares: np.ndarray, n: int) -> np.ndarray:
@@ -111,6 +112,8 @@ def generate(scenario: Scenario, seed: int | None = None) -> Portfolio:
             rng.choice(len(names), size=k, p=probs / probs.sum())
         ]
     level_payment, level_principal = level_amounts(principal, rate_m, term, method)
+    # what the borrower was underwritten for: the annuity payment of the original terms
+    capacity_payment = level_amounts(principal, rate_m, term, np.zeros(n, np.int8))[0]
     age = np.floor(rng.random(n) * (np.floor(scenario.seasoning_max_share * term) + 1)).astype(
         np.int64
     )
@@ -154,12 +157,14 @@ def generate(scenario: Scenario, seed: int | None = None) -> Portfolio:
         tolerance=tolerance,
         lifetime_value=lifetime_value,
         hardship_hazard=hazard,
+        value_tier=np.zeros(n, np.int8),
         rate_m=rate_m,
         method=method,
         due_day=due_day,
         level_payment=level_payment,
         level_principal=level_principal,
         opening_principal=sched_balance + arrears_principal,
+        capacity_payment=capacity_payment,
         dti=dti,
         dti_opening=dti.copy(),
         sched_balance=sched_balance,
@@ -194,6 +199,10 @@ def generate(scenario: Scenario, seed: int | None = None) -> Portfolio:
         churned=np.zeros(n, bool),
         complaints=np.zeros(n, np.int16),
         arm=np.zeros(n, np.int8),
+    )
+    econ = scenario.economics
+    book.value_tier = value_tiers(
+        customer_value(book, econ.funding_rate_annual), econ.value_tier_cuts
     )
     # Number accounts by due day: the accounts due on one day are then one contiguous block,
     # which keeps the engine's due-date work cache-friendly.

@@ -113,7 +113,8 @@ RECORD_LAYOUT: tuple[tuple[str, str, tuple[int, ...]], ...] = (
     ("credit", "i1", ()),
     ("capacity", "i1", ()),
     ("arm", "i1", ()),
-    ("_pad3", "V2", ()),
+    ("value_tier", "i1", ()),
+    ("_pad3", "V1", ()),
     # line 4: contract and static attributes read on due dates or at the end
     ("level_payment", "f8", ()),
     ("level_principal", "f8", ()),
@@ -122,7 +123,7 @@ RECORD_LAYOUT: tuple[tuple[str, str, tuple[int, ...]], ...] = (
     ("dti_opening", "f8", ()),
     ("resilience", "f8", ()),
     ("lifetime_value", "f8", ()),
-    ("_pad4", "V8", ()),
+    ("capacity_payment", "f8", ()),
 )
 
 
@@ -152,6 +153,7 @@ class Portfolio:
     tolerance: np.ndarray  # float64, irritation a borrower tolerates
     lifetime_value: np.ndarray  # float64, USD
     hardship_hazard: np.ndarray  # float64, monthly onset chance at the reference macro
+    value_tier: np.ndarray  # int8 customer value tier (sim.scenario.VALUE_TIERS), at the start
     # --- contract ---
     rate_m: np.ndarray  # monthly rate
     method: np.ndarray  # int8 Method code
@@ -159,6 +161,7 @@ class Portfolio:
     level_payment: np.ndarray
     level_principal: np.ndarray
     opening_principal: np.ndarray  # outstanding principal at the start of the run
+    capacity_payment: np.ndarray  # the annuity payment of the original terms (payment shock)
     # --- dynamic ---
     dti: np.ndarray
     dti_opening: np.ndarray

@@ -42,6 +42,8 @@ PURPOSES = ("consumer", "business", "housing")
 CREDIT_STANDINGS = ("good", "fair", "poor")
 CAPACITIES = ("strong", "medium", "weak")
 METHODS = ("annuity", "equal_principal", "interest_only")
+#: Customer value tiers strategies can match (``value_tier`` in rule tables), lowest first.
+VALUE_TIERS = ("low", "medium", "high")
 
 #: The scenario file format's version (``schema_version:`` in a file; missing means 1).
 SCHEMA_VERSION = 1
@@ -317,6 +319,15 @@ class Behaviour(_Spec):
         ge=0,
         description="added to the miss logit of the due date on which a shock happens",
     )
+    # payment shock (sim.borrower.payment_shock); off at 0
+    miss_payment_shock: float = Field(
+        default=0.0,
+        ge=0,
+        le=5,
+        description="elasticity of the miss odds to the instalment over the borrower's capacity "
+        "(the annuity payment of the loan's original terms): the odds are multiplied by "
+        "(instalment / capacity) ** miss_payment_shock",
+    )
 
     @model_validator(mode="after")
     def _markov(self) -> Behaviour:
@@ -339,6 +350,45 @@ class Behaviour(_Spec):
         if self.partial_fraction_low > self.partial_fraction_high:
             raise ValueError("partial_fraction_low must not exceed partial_fraction_high")
         return self
+
+
+class Economics(_Spec):
+    """Prices of the priced objective ``net_value`` (:mod:`sim.value`, docs/behaviour.md,
+    "Churn and the priced objective"). Each default is a stated assumption or a recalled
+    figure, named in its description; set them from the lender's own books."""
+
+    funding_rate_annual: float = Field(
+        default=0.04,
+        ge=0,
+        le=1,
+        description="annual cost of funds: the interest margin a loan earns is its rate less "
+        "this (assumption: about the 2024-25 US policy and deposit rates, 4-5 %)",
+    )
+    complaint_handling_cost: float = Field(
+        default=50.0,
+        ge=0,
+        description="cost of handling one complaint in house (assumption: 1-2 hours of a "
+        "complaint handler at 25-40 USD an hour, loaded)",
+    )
+    complaint_regulatory_cost: float = Field(
+        default=35.0,
+        ge=0,
+        description="expected regulatory cost per complaint (assumption: about 5 % of "
+        "complaints escalate to an ombudsman whose case fee is about 650 GBP, UK Financial "
+        "Ombudsman Service, recalled, not re-read)",
+    )
+    value_tier_cuts: tuple[float, float] = Field(
+        default=(0.5, 0.9),
+        description="shares of the book below the medium and the high value tier (customer "
+        "value at the start: the loan's remaining interest margin plus lifetime value)",
+    )
+
+    @field_validator("value_tier_cuts")
+    @classmethod
+    def _cuts(cls, v: tuple[float, float]) -> tuple[float, float]:
+        if not 0 <= v[0] <= v[1] <= 1:
+            raise ValueError("value_tier_cuts must be two shares 0 <= low <= high <= 1")
+        return v
 
 
 class RecoveryPath(_Spec):
@@ -523,6 +573,7 @@ class Scenario(_Spec):
     )
     recovery: dict[str, RecoveryPath] = Field(default_factory=_default_recovery)
     restructuring: Restructuring = Field(default_factory=Restructuring)
+    economics: Economics = Field(default_factory=Economics)
     initial_delinquency: InitialDelinquency = Field(default_factory=InitialDelinquency)
     seasoning_max_share: float = Field(
         default=0.8, ge=0, le=1, description="loans are between 0 and this share into their term"

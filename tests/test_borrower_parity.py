@@ -125,6 +125,7 @@ BEHAVIOUR_SWEEP: dict[str, tuple[dict, object, str]] = {
     "recovery_settlement": ({}, 0.9, "standard"),
     "medical_shock_monthly": ({}, 0.2, "standard"),
     "medical_shock_miss_push": ({"medical_shock_monthly": 0.2}, 2.0, "standard"),
+    "miss_payment_shock": ({}, 1.0, "standard"),
     # restructuring (scenario.restructuring)
     "take_up": ({}, 0.95, "early_warning"),
     "take_up_no_hardship": ({}, 0.7, "early_warning"),
@@ -154,6 +155,7 @@ SWEEP_BOOK = {
     "catch_up_share": {"accounts": 800, "days": 90},
     "recovery_settlement": {"accounts": 600, "days": 120},
     "miss_restructured": {"accounts": 800, "days": 90},
+    "miss_payment_shock": {"accounts": 800, "days": 90},
     "take_up": {"accounts": 800, "days": 90},
     "take_up_no_hardship": {"accounts": 800, "days": 90},
     "extension_months": {"accounts": 800, "days": 90},

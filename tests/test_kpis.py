@@ -31,7 +31,7 @@ def run():
 
 
 def _monthly_reference(daily: pd.DataFrame, roll_counts: np.ndarray) -> pd.DataFrame:
-    derived = ("cost", "cost_contact", "collected", "net_recovery")
+    derived = ("cost", "cost_contact", "collected", "net_recovery", "net_value")
     flows = [c for c in daily.columns if c in FLOW_COLUMNS or c in derived]
     stocks = [c for c in daily.columns if c in STOCK_COLUMNS or c.endswith(("_30p", "_90p"))]
     g = daily.groupby("month")

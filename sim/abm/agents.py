@@ -37,6 +37,7 @@ from sim.borrower import contact as contact_rules
 from sim.borrower import due_date as due_rules
 from sim.borrower import hardship as hardship_rules
 from sim.borrower import irritation as irritation_rules
+from sim.borrower import payment_shock as shock_rules
 from sim.borrower import promises as promise_rules
 from sim.borrower import repayment as repayment_rules
 from sim.constants import MONTH_DAYS, NEVER, Status
@@ -158,6 +159,9 @@ class BorrowerAgent(mesa.Agent):
         ledger.fall_due(p, _one(i), day)
         pays = False
         if was_current:
+            p_miss = shock_rules.shocked_miss(
+                m.prm, p_miss, float(p.last_instalment[i]), float(p.capacity_payment[i])
+            )
             pays = due_rules.pays_instalment(m.off, i, p_miss) or not m.rules.due_date_payment
             if pays:
                 paid = ledger.pay(p, _one(i), np.array([self.owed()]))

@@ -32,6 +32,7 @@ from sim.abm.agents import BorrowerAgent, Rules
 from sim.actions import AccountView, StrategyProtocol
 from sim.borrower.params import behaviour_record, day_offsets, decay_tables
 from sim.channels import N_CHANNELS, Channel
+from sim.churn import Departures
 from sim.compliance import DEFAULT_PROFILE, ComplianceProfile
 from sim.day_loop import DayLoop, EventLog
 from sim.dispatch import ChannelTable, serve
@@ -43,6 +44,7 @@ from sim.recovery import RecoveryBook
 from sim.rng import Stream, seed_key, uniform_at
 from sim.run_result import RunResult, assemble
 from sim.scenario import Scenario
+from sim.value import complaint_price
 
 #: The largest book the ABM accepts. It makes about 300,000 account-days a second on this
 #: project's 2-core machine (the baseline, 100,000 accounts x 180 days, in about a minute, 400 MiB).
@@ -103,6 +105,7 @@ class CollectionsModel(mesa.Model):
         self.rec = DailyRecorder(scenario.days)
         self.recovery = RecoveryBook(horizon=scenario.days)
         self.events = EventLog()  # the kinds observers want (set by the DayLoop)
+        self.departures = Departures(scenario.economics.funding_rate_annual)
         self.day = 0
         # the borrower rules' parameters, built once per run, and the day's stream offsets
         self.prm = behaviour_record(scenario)
@@ -210,6 +213,7 @@ class CollectionsModel(mesa.Model):
     def evening(self, day: int, live, new_misses: list[int]) -> None:
         """Tomorrow's delinquent list and the day's stocks."""
         p = self.p
+        self.departures.leave(p, self.rec, day)  # churned customers refinance away
         carried = [a.account for a, _ in live or ()]
         self.delinquent = [i for i in carried + new_misses if p.missed[i] > 0]
         self._record_stocks(day)
@@ -318,7 +322,14 @@ class CollectionsModel(mesa.Model):
                 churned += 1
                 lost += float(p.lifetime_value[i])
                 churners.append(i)
-        rec.add(day, complaints=complaints, churned=churned, lifetime_value_lost=lost)
+        rec.add(
+            day,
+            complaints=complaints,
+            complaint_cost=complaints * complaint_price(self.sc.economics),
+            churned=churned,
+            lifetime_value_lost=lost,
+        )
+        self.departures.add(p, np.array(churners, np.int64))  # they leave once current
         if self.events.churn:
             self.events.add("churn", np.array(churners, np.int64))
 

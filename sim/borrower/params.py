@@ -33,6 +33,7 @@ BEHAVIOUR_FIELDS: tuple[str, ...] = (
     "delinquent_instalment_pay_slope",
     "medical_shock_monthly",
     "medical_shock_miss_push",
+    "miss_payment_shock",
     # repayment intensity and payments
     "base_intensity",
     "intensity_willingness",

@@ -9,6 +9,7 @@ from numba import njit
 
 from sim.borrower import due_date as due_rules
 from sim.borrower import hardship as hardship_rules
+from sim.borrower import payment_shock as shock_rules
 from sim.borrower.params import day_offsets
 from sim.constants import Status
 from sim.jit import ACCOUNT_HELPER as _ACCOUNT_HELPER
@@ -151,7 +152,8 @@ def due_date_work(idx, day, key, prm, cumulative, borrower, loan):
     starts an episode without contact; payers that owe nothing more are closed. ``prm`` is the
     run's behaviour record (:func:`sim.borrower.params.behaviour_record`); ``borrower`` holds
     the arrays ``(status, hardship, hardship_day, hardship_hazard, hardship_seen, dti,
-    willingness, restructured, fees_due, principal_repaid, episode_contacted)``, ``loan`` those
+    willingness, restructured, fees_due, principal_repaid, episode_contacted,
+    capacity_payment)``, ``loan`` those
     of ``sim.ledger.loan_arrays``.
 
     Returns
@@ -186,6 +188,7 @@ def due_date_work(idx, day, key, prm, cumulative, borrower, loan):
         fees_due,
         principal_repaid,
         episode_contacted,
+        capacity_payment,
     ) = borrower
     _, sched_balance, _, remaining, level_payment, _, arrears_interest, arrears_principal = loan[:8]
     last_instalment, _, missed = loan[8:]
@@ -233,6 +236,8 @@ def due_date_work(idx, day, key, prm, cumulative, borrower, loan):
         fall_due_one(i, day, loan)
         pays = False
         if was_current:
+            # the payment shock: this instalment against what the borrower was underwritten for
+            p_miss = shock_rules.shocked_miss(prm, p_miss, last_instalment[i], capacity_payment[i])
             pays = due_rules.pays_instalment(off, i, p_miss)
             if pays:
                 owed = fees_due[i] + arrears_interest[i] + arrears_principal[i]
