@@ -51,6 +51,7 @@ class AccountView:
         "purpose",
         "credit",
         "capacity",
+        "value_tier",
         "dti",
         "restructured",
         "churned",

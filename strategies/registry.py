@@ -133,6 +133,9 @@ class RuleSpec(BaseModel):
     purpose: list[str] = Field(default_factory=list)
     credit: list[str] = Field(default_factory=list)
     capacity: list[str] = Field(default_factory=list)
+    value_tier: list[str] = Field(
+        default_factory=list, description="customer value tiers: low, medium, high"
+    )
     score: Range | None = Field(default=None, description="behaviour-score band [min, max)")
     flags: list[str] = Field(default_factory=list)
     promise: Literal["any", "pending", "none", "broken"] = "any"
@@ -224,6 +227,7 @@ class RuleSpec(BaseModel):
             purposes=tuple(self.purpose),
             credits=tuple(self.credit),
             capacities=tuple(self.capacity),
+            value_tiers=tuple(self.value_tier),
             score_min=score[0],
             score_max=score[1],
             flags=tuple(self.flags),

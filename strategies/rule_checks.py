@@ -80,6 +80,7 @@ def contact_inside(b: Rule, a: Rule) -> bool:
         and _inside_list(b.purposes, a.purposes)
         and _inside_list(b.credits, a.credits)
         and _inside_list(b.capacities, a.capacities)
+        and _inside_list(b.value_tiers, a.value_tiers)
         and _inside_band((b.score_min, b.score_max), (a.score_min, a.score_max))
         and _inside_band((b.balance_min, b.balance_max), (a.balance_min, a.balance_max))
         and _flags_inside(b, a)

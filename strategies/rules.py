@@ -30,7 +30,7 @@ from sim.actions import (
     ChargeOffView,
 )
 from sim.channels import channel_code
-from sim.scenario import CAPACITIES, CREDIT_STANDINGS, PURPOSES
+from sim.scenario import CAPACITIES, CREDIT_STANDINGS, PURPOSES, VALUE_TIERS
 from strategies.base import Strategy
 from strategies.score import DEFAULT_SCORECARD, Scorecard
 
@@ -78,6 +78,10 @@ class Rule:
         Channel to use when staff capacity cannot serve the request.
     purposes, credits, capacities : tuple of str
         Segment filters (empty: any).
+    value_tiers : tuple of str
+        Customer value tiers (``low``, ``medium``, ``high``: :data:`sim.scenario.VALUE_TIERS`,
+        set at the start of a run from the loan's remaining margin and the customer's lifetime
+        value, :mod:`sim.value`); empty: any.
     score_min, score_max : float or None
         Behaviour-score band ``[min, max)`` (score 0..1000, higher is better).
     flags : tuple of str
@@ -103,6 +107,7 @@ class Rule:
     purposes: tuple[str, ...] = ()
     credits: tuple[str, ...] = ()
     capacities: tuple[str, ...] = ()
+    value_tiers: tuple[str, ...] = ()
     score_min: float | None = None
     score_max: float | None = None
     flags: tuple[str, ...] = ()
@@ -130,6 +135,7 @@ class Rule:
         _codes(self.purposes, PURPOSES, "purpose")
         _codes(self.credits, CREDIT_STANDINGS, "credit standing")
         _codes(self.capacities, CAPACITIES, "capacity")
+        _codes(self.value_tiers, VALUE_TIERS, "value tier")
         unknown = [f for f in self.flags if f not in FLAG_BITS]
         if unknown:
             raise ValueError(f"unknown flag {unknown}; allowed: {', '.join(FLAG_BITS)}")
@@ -150,6 +156,7 @@ class Rule:
             self.purposes
             or self.credits
             or self.capacities
+            or self.value_tiers
             or self.score_min is not None
             or self.score_max is not None
             or (self.flags and tuple(self.flags) != ("hardship_seen",))
@@ -169,6 +176,7 @@ class Rule:
             (self.purposes, PURPOSES, "purpose"),
             (self.credits, CREDIT_STANDINGS, "credit"),
             (self.capacities, CAPACITIES, "capacity"),
+            (self.value_tiers, VALUE_TIERS, "value_tier"),
         ):
             if names:
                 keep &= np.isin(getattr(view, attr), _codes(names, allowed, attr))
