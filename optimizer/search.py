@@ -1,6 +1,7 @@
 """Simulation-based multi-objective search (pymoo NSGA-II) over a decision space.
 
-Objectives (pymoo minimises): ``-net_recovery``, ``cost``, ``churned``; constraints ``G <= 0``:
+Objectives (pymoo minimises): ``-net_value`` (the priced objective, :data:`sim.outcomes.OBJECTIVE`;
+net recovery is still reported), ``cost``, ``churned``; constraints ``G <= 0``:
 cost within the budget, compliance breaches at most the allowed number (0), and the inbound
 service level at least the minimum when the space sizes teams.
 
@@ -44,10 +45,14 @@ from pymoo.util.nds.non_dominated_sorting import NonDominatedSorting
 from optimizer.space import Space, strategy_yaml
 from sim.atomic import write_text
 from sim.engine import simulate
+from sim.outcomes import OBJECTIVE
 from sim.scenario import Scenario
 
-OBJECTIVES = ("net_recovery", "cost", "churned")
+#: The value objective: ``net_value``, net recovery priced for churn and complaints.
+VALUE = OBJECTIVE
+OBJECTIVES = (VALUE, "cost", "churned")
 KPI_NAMES = (
+    VALUE,
     "net_recovery",
     "cost",
     "churned",
@@ -58,7 +63,7 @@ KPI_NAMES = (
 CHECKPOINT = "checkpoint.json"
 LEGACY_CHECKPOINT = "checkpoint.pkl"
 CHECKPOINT_FORMAT = "postloan-search-checkpoint"
-CHECKPOINT_VERSION = 1
+CHECKPOINT_VERSION = 2  # 2: the value objective is net_value
 
 
 class SerialEvaluator:
@@ -82,6 +87,7 @@ def evaluate_task(task: EvalTask) -> dict:
     st = s.get("staffing") or {}
     sl = st.get("inbound_service_level")
     return {
+        VALUE: s[VALUE],
         "net_recovery": s["net_recovery"],
         "cost": s["cost"],
         "churned": float(s["churned"]),
@@ -140,7 +146,7 @@ class CandidateEvaluator:
     def objectives(self, results: Sequence[dict]) -> tuple[np.ndarray, np.ndarray]:
         """pymoo's F (minimised) and G (<= 0 is feasible)."""
         c = self.space.spec.constraints
-        F = np.array([[-r["net_recovery"], r["cost"], r["churned"]] for r in results])
+        F = np.array([[-r[VALUE], r["cost"], r["churned"]] for r in results])
         G = [np.array([r["compliance_breaches"] - c.compliance_breaches for r in results])]
         if c.budget is not None:
             G.append(np.array([r["cost"] - c.budget for r in results]))
@@ -167,18 +173,18 @@ class CandidateEvaluator:
 
 
 def pareto_front(df: pd.DataFrame) -> pd.DataFrame:
-    """The feasible non-dominated rows (net recovery up, cost and churn down)."""
+    """The feasible non-dominated rows (net value up, cost and churn down)."""
     ok = df[df["feasible"]] if "feasible" in df else df
     if ok.empty:
         return ok
-    F = np.column_stack([-ok["net_recovery"], ok["cost"], ok["churned"]])
+    F = np.column_stack([-ok[VALUE], ok["cost"], ok["churned"]])
     front = NonDominatedSorting().do(F, only_non_dominated_front=True)
-    out = ok.iloc[np.sort(front)].drop_duplicates(["net_recovery", "cost", "churned"])
+    out = ok.iloc[np.sort(front)].drop_duplicates(list(OBJECTIVES))
     return out.sort_values("cost").reset_index(drop=True)
 
 
 def objective_matrix(df: pd.DataFrame) -> np.ndarray:
-    return np.column_stack([-df["net_recovery"], df["cost"], df["churned"]]).astype(float)
+    return np.column_stack([-df[VALUE], df["cost"], df["churned"]]).astype(float)
 
 
 def reference_point(F: np.ndarray, margin: float = 0.1) -> np.ndarray:
@@ -289,7 +295,7 @@ class _Checkpoint(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     format: Literal["postloan-search-checkpoint"]
-    version: Literal[1]
+    version: Literal[2]  # CHECKPOINT_VERSION
     settings: dict[str, Any]
     generation: Count
     simulations: Count
@@ -587,7 +593,7 @@ def search(
 def best_compromise(
     front: pd.DataFrame, max_cost: float | None = None, max_churn: float | None = None
 ) -> pd.Series:
-    """The front's compromise: the highest net recovery among the points within ``max_cost``
+    """The front's compromise: the highest net value among the points within ``max_cost``
     (and ``max_churn`` when given) when any point meets them, else the point nearest the ideal
     in range-normalised objectives."""
     if front.empty:
@@ -599,7 +605,7 @@ def best_compromise(
         if max_churn is not None:
             within = within[within["churned"] <= max_churn]
         if not within.empty:
-            return within.loc[within["net_recovery"].idxmax()]
+            return within.loc[within[VALUE].idxmax()]
     F = objective_matrix(front)
     lo, hi = F.min(axis=0), F.max(axis=0)
     span = np.where(hi - lo > 0, hi - lo, 1.0)

@@ -43,6 +43,7 @@ from sim.statistics import paired_difference
 
 #: KPIs of the verification table, in order.
 KPIS = (
+    "net_value",
     "net_recovery",
     "net_before_charge_off",
     "net_after_charge_off",
@@ -68,6 +69,7 @@ def verify_task(task: EvalTask) -> dict:
     s = res.summary
     cost_rec = float(s["cost_by_channel"]["recovery"])
     return {
+        "net_value": s["net_value"],
         "net_recovery": s["net_recovery"],
         "net_before_charge_off": s["collected_delinquent"] - (s["cost"] - cost_rec),
         "net_after_charge_off": s["collected_recovery"] - cost_rec,
@@ -103,6 +105,12 @@ class Verification:
     reference: str
 
     @property
+    def beats_on_net_value(self) -> bool:
+        """The paired 95 % interval of the net value difference (the priced objective,
+        :data:`sim.outcomes.OBJECTIVE`) lies above 0."""
+        return bool(self.table.loc["net_value", "ci_low"] > 0)
+
+    @property
     def beats_on_net_recovery(self) -> bool:
         """The paired 95 % interval of the net recovery difference lies above 0."""
         return bool(self.table.loc["net_recovery", "ci_low"] > 0)
@@ -118,27 +126,34 @@ class Verification:
         return bool(self.table.loc["cost", "ci_high"] <= 0)
 
     def verdict(self) -> str:
+        v = self.table.loc["net_value"]
         n = self.table.loc["net_recovery"]
         c = self.table.loc["cost"]
+        ch = self.table.loc["churned"]
         parts = [
             f"{self.candidate} vs {self.reference}, {len(self.seeds)} fresh seeds, paired:",
+            f"net value {v['diff']:+,.0f} ({v['uplift']:+.2%}), 95% CI "
+            f"[{v['ci_low']:+,.0f}, {v['ci_high']:+,.0f}]"
+            + ("" if self.beats_on_net_value else " (interval includes 0: not shown)"),
             f"net recovery {n['diff']:+,.0f} ({n['uplift']:+.2%}), 95% CI "
             f"[{n['ci_low']:+,.0f}, {n['ci_high']:+,.0f}]"
             + ("" if self.beats_on_net_recovery else " (interval includes 0: not shown)"),
             f"cost {c['diff']:+,.0f} ({c['uplift']:+.2%}), 95% CI "
             f"[{c['ci_low']:+,.0f}, {c['ci_high']:+,.0f}]",
+            f"churned {ch['diff']:+,.0f}, 95% CI [{ch['ci_low']:+,.0f}, {ch['ci_high']:+,.0f}]",
         ]
         if "uplift_vs_effect" in self.table and np.isfinite(n["uplift_vs_effect"]):
             parts.append(
-                f"= {n['uplift_vs_effect']:+.1%} of what {self.reference} adds over no contact"
+                f"= {n['uplift_vs_effect']:+.1%} of the net recovery {self.reference} adds over "
+                "no contact"
             )
-        ok = self.beats_on_net_recovery and self.no_higher_cost
+        ok = self.beats_on_net_value and self.no_higher_cost
         parts.append(
             "verdict: "
             + (
-                "beats the reference on net recovery at no higher cost"
+                "beats the reference on net value at no higher cost"
                 if ok
-                else "does NOT beat the reference on net recovery at no higher cost"
+                else "does NOT beat the reference on net value at no higher cost"
             )
         )
         return "\n".join(parts)
@@ -149,6 +164,7 @@ class Verification:
             "reference": self.reference,
             "seeds": self.seeds,
             "replications": len(self.seeds),
+            "beats_on_net_value": self.beats_on_net_value,
             "beats_on_net_recovery": self.beats_on_net_recovery,
             "no_higher_cost": self.no_higher_cost,
             "cost_surely_not_higher": self.cost_surely_not_higher,

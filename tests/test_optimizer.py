@@ -486,10 +486,16 @@ def test_best_compromise_within_cost_and_churn():
 
     from optimizer.search import best_compromise
 
+    # the compromise maximises net value (the priced objective), not net recovery
     front = pd.DataFrame(
-        {"net_recovery": [10.0, 12.0, 15.0], "cost": [5.0, 6.0, 6.0], "churned": [1.0, 2.0, 4.0]}
+        {
+            "net_value": [10.0, 12.0, 15.0],
+            "net_recovery": [30.0, 20.0, 10.0],
+            "cost": [5.0, 6.0, 6.0],
+            "churned": [1.0, 2.0, 4.0],
+        }
     )
-    assert best_compromise(front, max_cost=6)["net_recovery"] == 15
-    assert best_compromise(front, max_cost=6, max_churn=2)["net_recovery"] == 12
+    assert best_compromise(front, max_cost=6)["net_value"] == 15
+    assert best_compromise(front, max_cost=6, max_churn=2)["net_value"] == 12
     # nothing within the limits: the point nearest the ideal
-    assert best_compromise(front, max_cost=1)["net_recovery"] in (10.0, 12.0, 15.0)
+    assert best_compromise(front, max_cost=1)["net_value"] in (10.0, 12.0, 15.0)

@@ -134,7 +134,7 @@ def print_outcome(outcome, kpis: list[str] | None, as_json: bool) -> None:
     kpis = kpis or list(HEADLINE_KPIS)
     for t in comparison_tables(comp, kpis, man["champion"], man["name"]):
         console.print(t)
-    chal = headline(comp, ["net_recovery", "cost", "churned", "complaints"])
+    chal = headline(comp, ["net_value", "net_recovery", "cost", "churned", "complaints"])
     chal = chal[chal["strategy"] != chal["champion"]]
     for _, r in chal.iterrows():
         label = f"[{r['variant_label']}] " if r["variant_label"] != "base" else ""

@@ -31,22 +31,23 @@ class Compromise(StrEnum):
 def _chart(
     front: pd.DataFrame, levers: list[str], path: Path, title: str, extra: str = ""
 ) -> Path | None:
-    """Pareto scatter (cost vs net recovery, colour churn) and parallel coordinates, one HTML
-    (``extra``: more HTML appended, e.g. the verification table)."""
+    """Pareto scatter (cost vs net value, colour churn) and parallel coordinates, one HTML
+    (``extra``: more HTML appended, e.g. the verification table). A front without net value
+    (the allocation's budget sweep) plots net recovery."""
     import pandas as pd
+
+    value = "net_value" if "net_value" in front else "net_recovery"
+    kpis = [k for k in ("net_value", "net_recovery", "cost", "churned") if k in front]
 
     try:
         import plotly.graph_objects as go
     except ImportError:  # pragma: no cover
         return None
-    hover = [
-        "<br>".join(f"{c}: {row[c]}" for c in [*levers, "net_recovery", "cost", "churned"])
-        for _, row in front.iterrows()
-    ]
+    hover = ["<br>".join(f"{c}: {row[c]}" for c in [*levers, *kpis]) for _, row in front.iterrows()]
     scatter = go.Figure(
         go.Scatter(
             x=front["cost"],
-            y=front["net_recovery"],
+            y=front[value],
             mode="markers",
             marker={
                 "color": front["churned"],
@@ -59,17 +60,17 @@ def _chart(
         )
     )
     scatter.update_layout(
-        title=f"{title}: Pareto front", xaxis_title="cost (USD)", yaxis_title="net recovery (USD)"
+        title=f"{title}: Pareto front",
+        xaxis_title="cost (USD)",
+        yaxis_title=f"{value.replace('_', ' ')} (USD)",
     )
     dims = [
         {"label": c, "values": pd.to_numeric(front[c], errors="coerce")}
-        for c in [*levers, "net_recovery", "cost", "churned"]
+        for c in [*levers, *kpis]
         if pd.api.types.is_numeric_dtype(front[c])
     ]
     par = go.Figure(
-        go.Parcoords(
-            line={"color": front["net_recovery"], "colorscale": "Viridis"}, dimensions=dims
-        )
+        go.Parcoords(line={"color": front[value], "colorscale": "Viridis"}, dimensions=dims)
     )
     par.update_layout(title="decisions behind every point (drag an axis to filter)")
     html = (
@@ -252,7 +253,7 @@ def _run_search(sp, sc, out, ex, generations, population, resume, console, ref, 
     )
     if res.front.empty:
         raise fail("no feasible candidate: loosen the budget or the churn cap")
-    cols = [*sp.names, "net_recovery", "cost", "churned"]
+    cols = [*sp.names, "net_value", "net_recovery", "cost", "churned"]
     extra = [c for c in res.front.columns if c not in cols and c != "feasible"]
     write_text(out / "pareto.csv", res.front[cols + extra].to_csv(index=False))
     write_text(out / "evaluated.csv", res.evaluated.to_csv(index=False))
@@ -278,7 +279,8 @@ def _run_search(sp, sc, out, ex, generations, population, resume, console, ref, 
     header = "# best compromise of `postloan optimize` (search)\n"
     header += f"# levers: {sp.as_dict(x)}\n"
     header += (
-        f"# on the search seeds: net_recovery {best['net_recovery']:,.0f}, cost "
+        f"# on the search seeds: net_value {best['net_value']:,.0f}, "
+        f"net_recovery {best['net_recovery']:,.0f}, cost "
         f"{best['cost']:,.0f}, churned {best['churned']:.1f} ({ref.name}'s cost {ref_cost:,.0f})"
         "\n# fresh-seed check against the reference: verification.csv\n"
     )

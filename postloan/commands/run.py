@@ -31,7 +31,16 @@ def _kpi_table(summary: dict, title: str, currency: str, timing: dict):
     t = Table(title=title, show_header=True, header_style="bold")
     t.add_column("KPI")
     t.add_column("value", justify="right")
-    money = ("collected", "cost", "net_recovery", "charge_off_amount", "lifetime_value_lost")
+    money = (
+        "net_value",
+        "collected",
+        "cost",
+        "net_recovery",
+        "charge_off_amount",
+        "lifetime_value_lost",
+        "interest_margin_lost",
+        "complaint_cost",
+    )
     for k in money:
         t.add_row(f"{k} ({currency})", f"{summary[k]:,.0f}")
     t.add_row("cure_rate", f"{summary['cure_rate']:.1%}")
