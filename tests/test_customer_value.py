@@ -246,3 +246,20 @@ def test_both_engines_run_the_payment_shock_identically():
         if isinstance(value, int):
             assert abm.summary[key] == value, key
     assert np.isclose(abm.summary["net_value"], vec.summary["net_value"], rtol=1e-9, atol=0)
+
+
+def test_a_restructuring_that_cuts_the_payment_lowers_the_shock():
+    """Restructured loans are re-amortised over a longer term: their instalment falls below
+    what the borrower was underwritten for, so the shock factor on their miss odds is below 1."""
+    sc = load_scenario(SMALL, accounts=1500, days=120)
+    sc = sc.model_copy(
+        update={"restructuring": sc.restructuring.model_copy(update={"take_up": 0.95})}
+    )
+    sc = _behaviour(sc, miss_payment_shock=1.0)
+    res = simulate(sc, resolve("early_warning"), 4, keep_portfolio=True)
+    p = res.portfolio
+    done = np.flatnonzero(p.restructured & (p.status == Status.OPEN))
+    assert done.size > 10
+    prm = behaviour_record(sc)
+    factors = np.array([shock_factor(prm, p.level_payment[i], p.capacity_payment[i]) for i in done])
+    assert (factors < 1).mean() > 0.9
