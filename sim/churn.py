@@ -72,8 +72,9 @@ class Departures:
         after_cure = in_arrears[ready][order]
         margin = remaining_margin(p, ids, self.funding)  # before the schedule is paid off
         fees = p.fees_due[ids]
-        if (fees > 0).any():  # late fees left after a cure are paid with the prepayment
-            ledger.pay(p, ids, fees)
+        if (fees > 0).any():  # fees left after a cure are paid with the prepayment: income
+            paid = ledger.pay(p, ids, fees)
+            rec.add(day, collected_delinquent=float(np.sum(paid.cash)))
         prepaid = ledger.settle(p, ids)
         done, residue = ledger.close_and_book(p, ids)
         if done.size != ids.size:
@@ -83,7 +84,7 @@ class Departures:
             day,
             churn_departures=int(ids.size),
             closures_after_cure=int(after_cure.sum()),
-            prepaid_on_churn=total + float(np.sum(fees)),
+            prepaid_on_churn=total,
             interest_margin_lost=float(np.sum(margin)),
         )
         return done, total, float(residue)
