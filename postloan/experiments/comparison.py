@@ -32,6 +32,7 @@ from postloan.formatting import format_diff
 from postloan.storage.experiments import META_COLUMNS
 from sim.outcomes import HEADLINE_KPIS, NOT_OUTCOMES, direction
 from sim.statistics import column_intervals, holm, paired_columns, welch_columns
+from sim.statistics import verdict as judge
 
 __all__ = ["HEADLINE_KPIS", "compare_cells", "direction", "headline", "kpi_columns", "verdict"]
 
@@ -61,31 +62,24 @@ def verdict(
     n: int,
     confidence: float = 0.95,
 ) -> tuple[bool | None, str]:
-    """Whether the paired difference is significant, and what it means in words."""
-    pct = f"{confidence:.0%}"
+    """Whether the paired difference is significant, and what it means in words
+    (:func:`sim.statistics.verdict`, with the KPI's direction and number format)."""
     if strategy == champion:
         return None, "champion"
-    if n < 2 or not math.isfinite(lo):
-        return None, f"{n} paired replication(s): too few for an interval"
-    if diff == 0 and lo == 0 and hi == 0:
-        return False, "no difference: identical in every replication"
-    scale = max(abs(diff), abs(lo), abs(hi))
-    interval = f"{pct} interval {format_diff(kpi, lo, scale)} to {format_diff(kpi, hi, scale)}"
-    if lo <= 0 <= hi:
-        return False, (
-            f"not significant: {strategy} vs {champion} differs by "
-            f"{format_diff(kpi, diff, scale)} on {kpi}, but the {interval} contains 0"
-        )
-    d = direction(kpi)
-    if d == "neutral":
-        word = "higher" if diff > 0 else "lower"
-    else:
-        better = (diff > 0) == (d == "higher")
-        word = "better" if better else "worse"
-    return True, (
-        f"{strategy} is {word} than {champion} on {kpi} by "
-        f"{format_diff(kpi, diff, scale)} ({interval})"
+    scale = max(abs(diff), abs(lo), abs(hi)) if math.isfinite(lo) else abs(diff)
+    v = judge(
+        strategy,
+        champion,
+        kpi,
+        diff,
+        lo,
+        hi,
+        n,
+        direction(kpi),
+        confidence,
+        lambda x: format_diff(kpi, x, scale),
     )
+    return v.significant, v.text
 
 
 def compare_cells(
