@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from sim import outcomes
 from sim.outcomes import HEADLINE_KPIS, OUTCOMES, Kind, check_names, direction, label, outcome
 from sim.statistics import (
     column_intervals,
@@ -141,3 +142,13 @@ def test_verification_text_says_worse_for_a_negative_interval():
     assert "includes 0" not in text and "contains 0" not in text
     assert "[-200, -100]: worse" in text and "[-30, -10]: better" in text
     assert not v.beats_on_net_recovery and "does NOT beat" in text
+
+
+def test_objective_is_a_registry_lookup(monkeypatch):
+    monkeypatch.delitem(OUTCOMES, "net_value", raising=False)
+    assert outcomes.objective() == "net_recovery"  # until net_value is registered
+    priced = outcomes.Outcome("net_value", "net value", "money", Kind.MAXIMIZE, "priced")
+    monkeypatch.setitem(OUTCOMES, "net_value", priced)
+    assert outcomes.objective() == "net_value"  # registering net_value switches the decision
+    assert outcomes.unit("net_recovery", "EUR") == "EUR" and outcomes.unit("cure_rate") == "%"
+    assert outcomes.unit("churned") == "accounts" and outcomes.definition("cost")
