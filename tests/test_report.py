@@ -86,6 +86,20 @@ def test_run_report_is_self_contained(folders):
     _self_contained(html)
     for heading in ("Key figures", "DPD buckets", "Roll rates", "Cost by channel", "Churn"):
         assert heading in html
+    # readable names with units and directions, labelled axes, the currency, definitions
+    for text in (
+        "net recovery (USD)</span>",
+        "churned customers (accounts)",
+        "lower is better",
+        "from: bucket at month end",
+        "to: bucket at the next month end",
+        "Cost by channel (USD): lower is better",
+        "lifetime value lost (USD, cumulative)",
+        "day of the run",
+        "Definitions",
+        "class='report-header'",
+    ):
+        assert text in html, text
     assert not list(run.glob(".*.tmp"))
 
 

@@ -13,6 +13,7 @@ import math
 import pandas as pd
 
 from postloan.reports.html import BUCKETS, CHANNELS, COLS, PALETTE, nan_to_none
+from postloan.reports.layout import better_text
 from sim.outcomes import direction, label, unit
 
 #: Shared layout: white background, room for axis titles, no plotly logo.
@@ -49,12 +50,6 @@ def unit_suffix(kpi: str, currency: str, diff: bool = False) -> str:
     if u == "%" and diff:
         u = "pp"
     return f" ({u})" if u else ""
-
-
-def better_text(kpi: str) -> str:
-    """``higher is better``, ``lower is better`` or ``no better direction``."""
-    d = direction(kpi)
-    return f"{d} is better" if d in ("higher", "lower") else "no better direction"
 
 
 def _scaled(kpi: str, xs) -> list:

@@ -26,7 +26,6 @@ from postloan.experiments.comparison import compare_cells
 from postloan.experiments.decision import ChallengerVerdict, Decision, Effect, decide, money
 from postloan.formatting import format_diff, format_value
 from postloan.reports.comparison_charts import (
-    better_text,
     cost_by_channel,
     delinquency_lines,
     figure_html,
@@ -44,6 +43,7 @@ from postloan.reports.html import (
     table,
     write_page,
 )
+from postloan.reports.layout import REPORT_CSS, better_text, definitions, header
 from postloan.storage.experiments import ExperimentStore
 from postloan.storage.manifest import read_manifest
 from sim.currency import DEFAULT_CURRENCY
@@ -54,25 +54,7 @@ from sim.outcomes import (
     direction,
     label,
     objective,
-    unit,
 )
-
-#: Styles of the comparison report: the decision box, compact tables, chart grids, print.
-CSS = """
-.report-header{border-bottom:2px solid #1f4e79;margin-bottom:.8em;padding-bottom:.3em}
-.report-header h1{margin:.1em 0}.report-header .sub{margin:.2em 0;color:#444}
-.decision{background:#f5f8fc;border:1px solid #c9d6e8;border-radius:6px;padding:.6em 1em}
-.decision h2{margin-top:.2em;border:none}
-.winner{font-size:1.35em;margin:.2em 0}.winner b{color:#1f4e79}
-.headline{font-size:1.05em;margin:.3em 0 .6em}
-table.compact{font-size:.85em}table.compact td,table.compact th{padding:.2em .45em}
-.grid2{display:grid;grid-template-columns:1fr 1fr;gap:10px}
-.small{font-size:.85em}dl.defs{columns:2;font-size:.85em}dl.defs dt{font-weight:600}
-dl.defs dd{margin:0 0 .4em 0;break-inside:avoid}
-@page{size:A4;margin:10mm}
-@media print{body{zoom:.62;max-width:none;padding:0}h2{break-after:avoid}
-.js-plotly-plot,table,.decision{break-inside:avoid}}
-"""
 
 
 # ---------------------------------------------------------------------------- cells
@@ -147,11 +129,7 @@ def _header(man: dict, strategies: list[str], currency: str) -> str:
         + (f" x {samples} uncertainty samples" if samples > 1 else "")
         + f", champion {man.get('champion')}; amounts in {currency}"
     )
-    return (
-        "<header class='report-header'>"
-        f"<h1>Which policy wins? {esc(man.get('name'))}</h1>"
-        f"<p class='sub'>{esc(sub)}</p></header>"
-    )
+    return header(f"Which policy wins? {esc(man.get('name'))}", esc(sub))
 
 
 def _decision_section(d: Decision, many_variants: bool) -> str:
@@ -268,15 +246,6 @@ def _levels(vc: pd.DataFrame, kpis: list[str], strategies: list[str], champion: 
         "<h3>KPIs per strategy (mean, 95 % interval)</h3>",
         _compact(table(head, rows)),
     ]
-
-
-def _definitions(kpis: list[str], currency: str) -> list[str]:
-    items = "".join(
-        f"<dt>{esc(label(k))} ({esc(unit(k, currency) or 'n/a')}; {esc(better_text(k))})</dt>"
-        f"<dd><code>{esc(k)}</code>: {esc(definition(k))}</dd>"
-        for k in kpis
-    )
-    return ["<h2>Definitions</h2>", f"<dl class='defs'>{items}</dl>"]
 
 
 def _charts(
@@ -410,9 +379,9 @@ def build_experiment_report(folder: Path) -> str:
         body += _levels(vc, kpis, strategies, champion, currency)
     winner = decisions[0].winner if decisions else champion
     body += _charts(store, cells, comp, strategies, champion, winner, currency)
-    body += _definitions(kpis, currency)
+    body += definitions(kpis, currency)
     body += _about(man, store, strategies, currency)
-    return page(f"PostLoan comparison {folder.name}", body, extra_css=CSS)
+    return page(f"PostLoan comparison {folder.name}", body, extra_css=REPORT_CSS)
 
 
 def write_experiment_report(folder: Path) -> Path:
