@@ -140,6 +140,19 @@ def test_compare_writes_its_decision_by_default(three_way):
     assert "light_touch also beats none" in html  # ... and the runner-up, compared directly:
     assert "Best against second best, paired: standard is" in html
     assert "adjustment over the 2 challengers" in html
+    # ... and comparison.json carries the decision for machines
+    (decision,) = json.loads((folder / "comparison.json").read_text())["decision"]
+    assert (decision["winner"], decision["objective"], decision["currency"]) == (
+        "standard",
+        "net_recovery",
+        "EUR",
+    )
+    std = next(c for c in decision["challengers"] if c["strategy"] == "standard")
+    assert std["outcome"] == "wins" and std["objective"]["diff"] == pytest.approx(
+        net.loc["standard", "diff"],
+        abs=0.01,  # comparison.csv is rounded to cents
+    )
+    assert [t["kpi"] for t in std["trade_offs"]] == ["cost", "churned", "complaints"]
     assert "USD" not in html.split("</header>")[1].split("What was run")[0]
 
 

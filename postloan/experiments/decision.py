@@ -356,3 +356,62 @@ def replications_needed(e: Effect, tests: int, alpha: float = 0.05) -> int | Non
     z = stats.norm.ppf(1 - alpha / (2 * max(tests, 1))) + stats.norm.ppf(0.8)
     n = int(np.ceil((z * sd / abs(e.diff)) ** 2))
     return max(n, e.n + 1)
+
+
+def _num(x: float) -> float | None:
+    return None if x is None or not math.isfinite(x) else float(x)
+
+
+def decision_records(
+    comp: pd.DataFrame, cells: pd.DataFrame | None, currency: str = "USD"
+) -> list[dict]:
+    """The decisions as JSON-ready records (``comparison.json``'s ``decision``): per variant
+    the objective, the winner, the headline, and per challenger its outcome, the paired
+    difference on the objective with interval, p-values and replications won, the draws,
+    and the trade-offs."""
+
+    def effect(e: Effect) -> dict:
+        return {
+            "kpi": e.kpi,
+            "diff": _num(e.diff),
+            "ci_low": _num(e.low),
+            "ci_high": _num(e.high),
+            "p_value": _num(e.p_value),
+            "p_adjusted": _num(e.p_adjusted),
+            "win_rate": _num(e.win_rate),
+            "n": e.n,
+            "verdict": e.word,
+        }
+
+    return [
+        {
+            "variant": d.variant,
+            "variant_label": d.variant_label,
+            "champion": d.champion,
+            "objective": d.objective,
+            "currency": d.currency,
+            "winner": d.winner,
+            "headline": d.headline,
+            "adjustment": d.adjustment,
+            "uncertainty": d.uncertainty,
+            "challengers": [
+                {
+                    "strategy": v.strategy,
+                    "outcome": v.outcome,
+                    "objective": effect(v.objective),
+                    "draws": None
+                    if v.draws is None
+                    else {
+                        "what": v.draws.what,
+                        "count": v.draws.count,
+                        "won": v.draws.won,
+                        "low": _num(v.draws.low),
+                        "high": _num(v.draws.high),
+                    },
+                    "trade_offs": [effect(t) for t in v.trade_offs],
+                }
+                for v in d.challengers
+            ],
+        }
+        for d in decide(comp, cells, currency=currency)
+    ]
