@@ -266,3 +266,17 @@ def test_first_screen_of_the_comparison_says_who_wins(three_way, tmp_path):
     png = browser.screenshot(page, tmp_path / "first_screen.png")
     assert browser.png_size(png) == browser.VIEWPORT
     assert png.stat().st_size > 20_000  # a drawn page, not a blank one
+
+
+def test_cn_profile_with_dollar_amounts_says_so(folders):
+    """A comparison under the cn compliance profile whose scenario counts in USD tells the
+    reader how to set the currency; one in CNY (or another profile) does not."""
+    from postloan.reports.experiment import _about
+    from postloan.storage.experiments import ExperimentStore
+
+    _, exp = folders
+    store = ExperimentStore(exp)
+    man = {**store.manifest, "compliance": "cn"}
+    assert "currency: CNY" in "".join(_about(man, store, ["standard"], "USD"))
+    assert "currency: CNY" not in "".join(_about(man, store, ["standard"], "CNY"))
+    assert "currency: CNY" not in "".join(_about(store.manifest, store, ["standard"], "USD"))
