@@ -120,3 +120,32 @@ def test_replications_needed_grows_with_noise():
     assert replications_needed(effect(20.0), 4) < replications_needed(effect(40.0), 4)
     assert replications_needed(effect(40.0), 1) < replications_needed(effect(40.0), 4)
     assert replications_needed(effect(1.0), 4) == 6  # never fewer than one more than run
+
+
+def test_response_draws_block_of_the_comparison_is_read():
+    """``compare --response-draws`` writes a ``response_draws`` block into comparison.json
+    (draws kept by the trial library); the decision reports those, not the raw samples."""
+    cells = _cells({"b": 20.0})
+    block = {
+        "summary": [
+            {
+                "variant": 0,
+                "strategy": "b",
+                "objective": "net_recovery",
+                "kept_draws": {"draws": 6, "share_better": 0.5, "low": -3.0, "high": 40.0},
+            }
+        ]
+    }
+    (d,) = decide(compare_cells(cells, "a"), cells, response=block)
+    dr = d.challengers[0].draws
+    assert (dr.what, dr.count, dr.won, dr.low, dr.high) == (
+        "response draws kept by the trial library",
+        6,
+        3,
+        -3.0,
+        40.0,
+    )
+    assert "6 response draws kept by the trial library" in d.uncertainty
+    other = {"summary": [{**block["summary"][0], "objective": "net_value"}]}
+    (d,) = decide(compare_cells(cells, "a"), cells, response=other)
+    assert d.challengers[0].draws is None  # a block about another objective is not used

@@ -180,6 +180,32 @@ def _draws(cells: pd.DataFrame | None, strategy: str, champion: str, kpi: str) -
     return Draws(what, int(per.size), int(good.sum()), float(per.min()), float(per.max()))
 
 
+def _kept_draws(response: dict | None, variant: int, strategy: str, kpi: str) -> Draws | None:
+    """A challenger's draws from a ``response_draws`` block: the draws the trial library kept
+    (share won and range of the mean difference), when the block is about ``kpi``."""
+    if not isinstance(response, dict):
+        return None
+    for row in response.get("summary") or []:
+        if (row.get("variant"), row.get("strategy"), row.get("objective")) != (
+            variant,
+            strategy,
+            kpi,
+        ):
+            continue
+        kept = row.get("kept_draws") or {}
+        n, share = kept.get("draws") or 0, kept.get("share_better")
+        if n and share is not None:
+            low, high = kept.get("low"), kept.get("high")
+            return Draws(
+                "response draws kept by the trial library",
+                int(n),
+                round(share * n),
+                math.nan if low is None else float(low),
+                math.nan if high is None else float(high),
+            )
+    return None
+
+
 def _runner_up(
     cells: pd.DataFrame | None, best: str, second: str, kpi: str, currency: str
 ) -> Effect | None:
@@ -215,6 +241,7 @@ def decide(
     champion: str | None = None,
     currency: str = "USD",
     confidence: float = 0.95,
+    response: dict | None = None,
 ) -> list[Decision]:
     """One :class:`Decision` per variant of a comparison table.
 
@@ -228,6 +255,10 @@ def decide(
         Default: the table's ``champion`` column.
     currency : str
         The scenario's currency, for amounts.
+    response : dict, optional
+        The ``response_draws`` block of ``comparison.json`` (``compare --response-draws``):
+        its per-challenger summary over the draws the trial library kept is used for the
+        draws, in place of counting the cells' samples.
     """
     if comp.empty:
         return []
@@ -254,7 +285,13 @@ def decide(
             ]
             outcome = {"better": "wins", "worse": "loses"}.get(eff.word, "no clear difference")
             verdicts.append(
-                ChallengerVerdict(s, outcome, eff, trade, _draws(vcells, s, champ, obj))
+                ChallengerVerdict(
+                    s,
+                    outcome,
+                    eff,
+                    trade,
+                    _kept_draws(response, int(vi), s, obj) or _draws(vcells, s, champ, obj),
+                )
             )
         winners = sorted(
             (v for v in verdicts if v.outcome == "wins"),

@@ -339,6 +339,15 @@ def _about(man: dict, store: ExperimentStore, strategies: list[str], currency: s
 
 
 # ---------------------------------------------------------------------------- the page
+def _response_block(folder: Path) -> dict | None:
+    """The ``response_draws`` block of ``comparison.json`` (``compare --response-draws``)."""
+    try:
+        block = json.loads((folder / "comparison.json").read_text()).get("response_draws")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return block if isinstance(block, dict) else None
+
+
 def build_experiment_report(folder: Path) -> str:
     """The HTML of an experiment folder's report."""
     folder = Path(folder)
@@ -369,7 +378,7 @@ def build_experiment_report(folder: Path) -> str:
     shown = list(dict.fromkeys([obj, *TRADE_OFF_KPIS, *(spec_kpis or HEADLINE_KPIS)]))
     kpis = [k for k in shown if k in set(comp["kpi"])]
     strategies = list(man.get("strategies") or dict.fromkeys(cells["strategy"]))
-    decisions = decide(comp, cells, champion, currency)
+    decisions = decide(comp, cells, champion, currency, response=_response_block(folder))
     many = len(decisions) > 1
     body = [_header(man, strategies, currency)]
     body += [_decision_section(d, many) for d in decisions]
