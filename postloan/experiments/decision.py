@@ -124,6 +124,7 @@ def _effect(row: pd.Series, champion: str, currency: str, alpha: float) -> Effec
     kpi = str(row["kpi"])
     diff, lo, hi = (_float(row[c]) for c in ("diff", "diff_ci_low", "diff_ci_high"))
     scale = max(abs(diff), abs(lo), abs(hi)) if math.isfinite(lo) else abs(diff)
+    n = int(_float(row["n"])) if math.isfinite(_float(row["n"])) else 0
     v = judge(
         str(row["strategy"]),
         champion,
@@ -131,7 +132,7 @@ def _effect(row: pd.Series, champion: str, currency: str, alpha: float) -> Effec
         diff,
         lo,
         hi,
-        int(_float(row["n"])) if math.isfinite(_float(row["n"])) else 0,
+        n,
         direction(kpi),
         fmt=lambda x: money(kpi, x, currency, scale),
     )
@@ -146,7 +147,7 @@ def _effect(row: pd.Series, champion: str, currency: str, alpha: float) -> Effec
         low=lo,
         high=hi,
         win_rate=_float(row.get("win_rate")),
-        n=int(_float(row["n"])) if math.isfinite(_float(row["n"])) else 0,
+        n=n,
         p_value=_float(row.get("p_value")),
         p_adjusted=p_adj,
         word=word,

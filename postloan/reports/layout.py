@@ -25,9 +25,12 @@ dl.defs dd{margin:0 0 .4em 0;break-inside:avoid}
 """
 
 
-def header(title: str, sub: str) -> str:
-    """The report's header area: its title and one line of context (already escaped)."""
-    return f"<header class='report-header'><h1>{title}</h1><p class='sub'>{sub}</p></header>"
+def header(title: str, sub: str, notices: str = "") -> str:
+    """The report's header area: its title, one line of context and any ``notices`` (a banner
+    such as "illustrative, not calibrated"), all already HTML."""
+    return (
+        f"<header class='report-header'><h1>{title}</h1><p class='sub'>{sub}</p>{notices}</header>"
+    )
 
 
 def better_text(kpi: str) -> str:
