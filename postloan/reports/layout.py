@@ -1,8 +1,8 @@
 """What the run and comparison reports share beyond :mod:`postloan.reports.html`: a header
 area kept apart from the content (title, one line of context, room for notices such as an
 "illustrative, not calibrated" banner), the definitions of the KPIs shown (from the outcome
-registry), and styles: compact tables, chart grids, print rules that fit a 1,200 px page on
-A4."""
+registry), and styles: compact tables, chart grids, and print rules: A4 portrait, the page
+at 60 % so that 1,200 px (the widest a chart is drawn on screen) fit the printed width."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ table.compact{font-size:.85em}table.compact td,table.compact th{padding:.2em .45
 dl.defs{columns:2;font-size:.85em}dl.defs dt{font-weight:600}
 dl.defs dd{margin:0 0 .4em 0;break-inside:avoid}
 @page{size:A4;margin:10mm}
-@media print{body{zoom:.62;max-width:none;padding:0}h2{break-after:avoid}
+@media print{body{zoom:.6;max-width:none;padding:0}h2{break-after:avoid}
 .js-plotly-plot,table,.decision{break-inside:avoid}}
 """
 
