@@ -39,7 +39,8 @@ from optimizer.search import EvalTask
 from sim.engine import simulate
 from sim.outcomes import direction
 from sim.scenario import Scenario
-from sim.statistics import paired_difference
+from sim.statistics import Verdict, paired_difference
+from sim.statistics import verdict as judge
 
 #: KPIs of the verification table, in order.
 KPIS = (
@@ -113,7 +114,7 @@ class Verification:
     @property
     def beats_on_net_recovery(self) -> bool:
         """The paired 95 % interval of the net recovery difference lies above 0."""
-        return bool(self.table.loc["net_recovery", "ci_low"] > 0)
+        return self.judged("net_recovery").word == "better"
 
     @property
     def no_higher_cost(self) -> bool:
@@ -125,6 +126,21 @@ class Verification:
         """The paired 95 % interval of the cost difference lies at or below 0."""
         return bool(self.table.loc["cost", "ci_high"] <= 0)
 
+    def judged(self, kpi: str) -> Verdict:
+        """The verdict on one KPI's paired difference (:func:`sim.statistics.verdict`)."""
+        r = self.table.loc[kpi]
+        return judge(
+            self.candidate,
+            self.reference,
+            kpi,
+            float(r["diff"]),
+            float(r["ci_low"]),
+            float(r["ci_high"]),
+            len(self.seeds),
+            direction(kpi),
+            fmt=lambda x: f"{x:+,.0f}",
+        )
+
     def verdict(self) -> str:
         v = self.table.loc["net_value"]
         n = self.table.loc["net_recovery"]
@@ -133,14 +149,13 @@ class Verification:
         parts = [
             f"{self.candidate} vs {self.reference}, {len(self.seeds)} fresh seeds, paired:",
             f"net value {v['diff']:+,.0f} ({v['uplift']:+.2%}), 95% CI "
-            f"[{v['ci_low']:+,.0f}, {v['ci_high']:+,.0f}]"
-            + ("" if self.beats_on_net_value else " (interval includes 0: not shown)"),
+            f"[{v['ci_low']:+,.0f}, {v['ci_high']:+,.0f}]: {self.judged('net_value').word}",
             f"net recovery {n['diff']:+,.0f} ({n['uplift']:+.2%}), 95% CI "
-            f"[{n['ci_low']:+,.0f}, {n['ci_high']:+,.0f}]"
-            + ("" if self.beats_on_net_recovery else " (interval includes 0: not shown)"),
+            f"[{n['ci_low']:+,.0f}, {n['ci_high']:+,.0f}]: {self.judged('net_recovery').word}",
             f"cost {c['diff']:+,.0f} ({c['uplift']:+.2%}), 95% CI "
-            f"[{c['ci_low']:+,.0f}, {c['ci_high']:+,.0f}]",
-            f"churned {ch['diff']:+,.0f}, 95% CI [{ch['ci_low']:+,.0f}, {ch['ci_high']:+,.0f}]",
+            f"[{c['ci_low']:+,.0f}, {c['ci_high']:+,.0f}]: {self.judged('cost').word}",
+            f"churned {ch['diff']:+,.0f}, 95% CI [{ch['ci_low']:+,.0f}, {ch['ci_high']:+,.0f}]: "
+            f"{self.judged('churned').word}",
         ]
         if "uplift_vs_effect" in self.table and np.isfinite(n["uplift_vs_effect"]):
             parts.append(

@@ -90,7 +90,7 @@ def round_for_people(table: pd.DataFrame) -> pd.DataFrame:
     for c in VALUE_COLUMNS:
         if c in out:
             out[c] = _round_column(out["kpi"], out[c].astype(float))
-    for c in ("win_rate", "width_ratio", "p_value", "p_holm"):
+    for c in ("win_rate", "width_ratio", "p_value", "p_holm", "p_holm_all", "p_adjusted"):
         if c in out:
             out[c] = out[c].astype(float).round(4)
     return out

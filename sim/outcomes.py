@@ -357,5 +357,35 @@ HEADLINE_KPIS: tuple[str, ...] = (
     "compliance_breaches",
     "promises_kept",
 )
+
+#: The priced objectives a comparison decides on, most complete first: ``net_value`` (net
+#: recovery with churn and the other side effects priced in) once the registry has it, net
+#: recovery until then. :func:`objective` picks the first one registered.
+OBJECTIVES: tuple[str, ...] = ("net_value", "net_recovery")
+
+#: What a winner on the objective may cost elsewhere: shown next to every verdict.
+TRADE_OFF_KPIS: tuple[str, ...] = ("cost", "churned", "complaints")
+
+
+def objective() -> str:
+    """The priced objective: the first of :data:`OBJECTIVES` in the registry."""
+    return next(n for n in OBJECTIVES if n in OUTCOMES)
+
+
+def unit(name: str, currency: str = "USD") -> str:
+    """The unit a column is shown in: the currency for money, ``%`` for shares, else the
+    registry's unit (``accounts``, ``count``, ``days``); empty for unknown columns."""
+    o = outcome(name)
+    if o is None:
+        return ""
+    return {"money": currency, "share": "%"}.get(o.unit, o.unit)
+
+
+def definition(name: str) -> str:
+    """The registry's one-sentence definition of a column (empty for unknown columns)."""
+    o = outcome(name)
+    return "" if o is None else o.definition
+
+
 #: The priced objective: what the verdicts of comparisons and the optimiser speak about.
-OBJECTIVE = "net_value"
+OBJECTIVE = objective()

@@ -30,6 +30,7 @@ from pydantic import (
 )
 
 from sim.channels import CHANNEL_NAMES, DEFAULT_CHANNELS, ChannelSpec
+from sim.currency import DEFAULT_CURRENCY, check_currency
 from sim.user_input import (
     Problem,
     UserInputError,
@@ -554,6 +555,12 @@ class Scenario(_Spec):
         description="a plain name: no '/' or '\\', not starting with '.'",
     )
     description: str = ""
+    currency: str = Field(
+        default=DEFAULT_CURRENCY,
+        description="ISO 4217 code of the currency every amount is in (principals, fees, "
+        "costs); only tables and reports read it. Default USD: the shipped parameters are "
+        "US dollars",
+    )
     accounts: int = Field(ge=1)
     days: int = Field(ge=1, le=3650)
     seed: int = Field(default=0, ge=0, lt=2**63)
@@ -597,6 +604,11 @@ class Scenario(_Spec):
                 "characters, not starting with '.'"
             )
         return v
+
+    @field_validator("currency", mode="before")
+    @classmethod
+    def _currency(cls, v: Any) -> str:
+        return check_currency(v)
 
     @field_validator("accounts", mode="before")
     @classmethod

@@ -14,6 +14,9 @@ for contrast).
 * :func:`holm`: Holm's step-down adjustment of p-values for several comparisons at once
   (every challenger against the champion), which controls the family-wise error rate without
   assuming independence.
+* :func:`verdict`: what a paired difference and its interval mean in words (better, worse,
+  not significant), the one place every verdict of the lab (comparison tables, reports, the
+  optimiser's verification) is decided.
 
 Used by ``postloan`` (comparison tables, verdicts, reports) and by the optimiser's verification;
 it lives in ``sim`` so that both can use it with dependencies pointing one way. scipy is
@@ -24,6 +27,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -195,3 +199,87 @@ def holm(p: np.ndarray | list[float]) -> np.ndarray:
 def relative(diff: float, reference: float) -> float:
     """``diff / |reference|`` (NaN for a zero reference)."""
     return diff / abs(reference) if reference else math.nan
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What a paired difference means.
+
+    Attributes
+    ----------
+    significant : bool or None
+        The interval excludes 0 (None: no interval, or the champion itself).
+    word : str
+        ``better`` or ``worse`` (a KPI with a better direction), ``higher`` or ``lower`` (one
+        without), ``not significant`` (the interval contains 0), ``no difference`` (identical
+        in every replication) or ``too few`` (fewer than 2 paired replications).
+    text : str
+        The verdict in one sentence.
+    """
+
+    significant: bool | None
+    word: str
+    text: str
+
+
+def _signed(x: float) -> str:
+    return f"{x:+,.4g}"
+
+
+def verdict(
+    subject: str,
+    reference: str,
+    what: str,
+    diff: float,
+    low: float,
+    high: float,
+    n: int,
+    direction: str = "neutral",
+    confidence: float = 0.95,
+    fmt: Callable[[float], str] | None = None,
+) -> Verdict:
+    """The verdict on ``subject - reference`` in ``what``: its sign, its interval, in words.
+
+    Parameters
+    ----------
+    subject, reference : str
+        The two things compared (``risk_based`` against ``standard``).
+    what : str
+        The KPI's name as the sentence should show it.
+    diff, low, high : float
+        Mean paired difference and its interval.
+    n : int
+        Paired replications.
+    direction : str
+        ``higher`` or ``lower`` is better, or ``neutral``.
+    fmt : callable, optional
+        Formats a signed difference (with its unit); default: 4 significant digits.
+
+    Returns
+    -------
+    Verdict
+        Significant exactly when the interval lies wholly above or wholly below 0, whatever the
+        direction: an interval below 0 is a significant difference (worse where higher is
+        better), never "includes 0".
+    """
+    fmt = fmt or _signed
+    pct = f"{confidence:.0%}"
+    if n < 2 or not (math.isfinite(low) and math.isfinite(high)):
+        return Verdict(None, "too few", f"{n} paired replication(s): too few for an interval")
+    if diff == 0 and low == 0 and high == 0:
+        return Verdict(False, "no difference", "no difference: identical in every replication")
+    interval = f"{pct} interval {fmt(low)} to {fmt(high)}"
+    if low <= 0 <= high:
+        return Verdict(
+            False,
+            "not significant",
+            f"not significant: {subject} vs {reference} differs by {fmt(diff)} on {what}, "
+            f"but the {interval} contains 0",
+        )
+    if direction in ("higher", "lower"):
+        word = "better" if (diff > 0) == (direction == "higher") else "worse"
+    else:
+        word = "higher" if diff > 0 else "lower"
+    return Verdict(
+        True, word, f"{subject} is {word} than {reference} on {what} by {fmt(diff)} ({interval})"
+    )

@@ -236,6 +236,7 @@ def test_each_channel_parameter_moves_both_engines_identically(field):
 DESCRIPTIVE = {
     "name": "the scenario's name, for reports",
     "description": "free text for reports",
+    "currency": "the unit of every amount, for tables and reports",
     "scale_with_accounts": "applied when the scenario is loaded (Scenario.with_overrides scales "
     "staff capacity with the account count); the engines read the scaled capacity",
 }

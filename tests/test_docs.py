@@ -257,12 +257,18 @@ def test_make_figures_on_a_small_book(tmp_path):
     width = pd.read_csv(tmp_path / "paired_width.csv")
     assert list(width.challenger) == figures.CHALLENGERS
     assert (width.width_ratio > 0).all()
+    assert (tmp_path / "comparison_report.png").read_bytes()[:4] == b"\x89PNG"
+    assert "on net recovery" in (tmp_path / "comparison_report.md").read_text()
     assert {p: p.read_text() for p in before} == before
 
 
 @pytest.mark.parametrize(
     ("page", "name"),
-    [("README.md", "staffing_sweep"), ("docs/experiments.md", "paired_width")],
+    [
+        ("README.md", "staffing_sweep"),
+        ("docs/experiments.md", "paired_width"),
+        ("docs/experiments.md", "comparison_report"),
+    ],
 )
 def test_generated_tables_match_their_figures(page, name):
     """What the pages show is what ``make figures`` last wrote to docs/figures/."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -525,7 +526,10 @@ def test_compare_cli(tmp_path):
     table = invoke(*args[:-2], "--out", tmp_path / "r2", "--champion", "none")
     assert table.exit_code == 0, table.output
     assert "none (champion)" in table.stdout
-    assert "standard vs none" in table.stdout or "than none on net_recovery" in table.stdout
+    # one overall verdict per challenger on the priced objective, trade-offs on its line
+    assert "Winner on net recovery:" in table.stdout
+    assert re.search(r"standard: (wins|loses|no clear difference) \(", table.stdout)
+    assert "collection cost" in table.stdout and (out.parent / "r2").is_dir()
     user_error(invoke(*args[:3], "default,nope", "--out", tmp_path / "r3"), "unknown strategy")
     assert not (tmp_path / "r3").exists()
     user_error(invoke(*args[:3], "default,none", "--champion", "x"), "--champion")

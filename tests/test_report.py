@@ -10,7 +10,9 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import pandas as pd
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from postloan import api
@@ -50,6 +52,25 @@ def folders(tmp_path_factory):
     return run, Path(comp.attrs["folder"])
 
 
+@pytest.fixture(scope="module")
+def three_way(tmp_path_factory):
+    """``postloan compare`` of three strategies against ``none``, amounts in EUR: the report
+    is written by default. Both contact strategies beat no contact on net recovery."""
+    out = tmp_path_factory.mktemp("compare")
+    data = yaml.safe_load(SMALL.read_text())
+    data["currency"] = "EUR"
+    scenario = out / "small_eur.yaml"
+    scenario.write_text(yaml.safe_dump(data))
+    result = CliRunner().invoke(
+        app,
+        ["compare", str(scenario), "--strategies", "none,standard,light_touch",
+         "--replications", "4", "--accounts", "1500", "--days", "60", "--out", str(out)],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    folder = next(p for p in out.iterdir() if p.is_dir())
+    return folder, result.output
+
+
 def _self_contained(html: str) -> None:
     assert not re.search(r"<script[^>]+src\s*=", html, re.I), "a script is loaded from a URL"
     assert not re.search(r"<link[^>]+href\s*=\s*['\"]?(https?:)?//", html, re.I)
@@ -65,6 +86,20 @@ def test_run_report_is_self_contained(folders):
     _self_contained(html)
     for heading in ("Key figures", "DPD buckets", "Roll rates", "Cost by channel", "Churn"):
         assert heading in html
+    # readable names with units and directions, labelled axes, the currency, definitions
+    for text in (
+        "net recovery (USD)</span>",
+        "churned customers (accounts)",
+        "lower is better",
+        "from: bucket at month end",
+        "to: bucket at the next month end",
+        "Cost by channel (USD): lower is better",
+        "lifetime value lost (USD, cumulative)",
+        "day of the run",
+        "Definitions",
+        "class='report-header'",
+    ):
+        assert text in html, text
     assert not list(run.glob(".*.tmp"))
 
 
@@ -73,15 +108,63 @@ def test_experiment_report_is_self_contained(folders):
     html = write_experiment_report(exp).read_text()
     _self_contained(html)
     for text in (
+        "Which policy wins?",
+        "Per-KPI differences against standard (adjusted)",
         "KPIs per strategy",
-        "Paired differences against the champion",
-        "unpaired interval",
-        "not significant",
-        "Cost by channel",
-        "Churn and complaints",
-        "Accounts in each DPD bucket",
+        "Paired differences against standard",
+        "unpaired (Welch) interval",
+        "Cost by channel (USD",
+        "Delinquent accounts (1-120 DPD)",
+        "from: bucket at month end",
+        "to: bucket at the next month end",
+        "net recovery (USD): higher is better",
+        "churned customers (accounts): lower is better",
+        "Definitions",
+        "simulation noise only",
     ):
         assert text in html, text
+    assert "plotly.graph_objects" not in html and "net_recovery vs" not in html
+
+
+def test_compare_writes_its_decision_by_default(three_way):
+    folder, output = three_way
+    html = (folder / "report.html").read_text()
+    comp = pd.read_csv(folder / "comparison.csv")
+    net = comp[(comp.kpi == "net_recovery") & (comp.strategy != "none")].set_index("strategy")
+    # the decision follows the adjusted p-values of the table: both win, standard by more
+    assert {"p_holm", "p_holm_all", "p_adjusted", "significant_adjusted"} <= set(comp.columns)
+    assert (net["p_holm"] >= net["p_value"]).all() and (net["p_holm"] <= 0.05).all()
+    assert net.loc["standard", "diff"] > net.loc["light_touch", "diff"] > 0
+    assert "Winner on net recovery: <b>standard</b>" in html
+    assert "Winner on net recovery: standard" in output  # the terminal says it too
+    assert "light_touch also beats none" in html  # ... and the runner-up, compared directly:
+    assert "Best against second best, paired: standard is" in html
+    assert "adjustment over the 2 challengers" in html
+    # ... and comparison.json carries the decision for machines
+    (decision,) = json.loads((folder / "comparison.json").read_text())["decision"]
+    assert (decision["winner"], decision["objective"], decision["currency"]) == (
+        "standard",
+        "net_recovery",
+        "EUR",
+    )
+    std = next(c for c in decision["challengers"] if c["strategy"] == "standard")
+    assert std["outcome"] == "wins" and std["objective"]["diff"] == pytest.approx(
+        net.loc["standard", "diff"],
+        abs=0.01,  # comparison.csv is rounded to cents
+    )
+    assert [t["kpi"] for t in std["trade_offs"]] == ["cost", "churned", "complaints"]
+    assert "USD" not in html.split("</header>")[1].split("What was run")[0]
+
+
+def test_default_compare_report_can_be_switched_off(tmp_path):
+    result = CliRunner().invoke(
+        app,
+        ["compare", str(SMALL), "--strategies", "standard,none", "--replications", "2",
+         "--accounts", "300", "--days", "20", "--out", str(tmp_path), "--no-report"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    folder = next(p for p in tmp_path.iterdir() if p.is_dir())
+    assert (folder / "comparison.csv").exists() and not (folder / "report.html").exists()
 
 
 def test_report_cli(folders, tmp_path):
@@ -155,3 +238,45 @@ def test_reports_render_in_headless_chromium(folders, tmp_path):
         assert got["errors"] == [], got
         assert got["plots"] >= min_plots, got
         assert got["svgs"] >= got["plots"], got  # every chart was drawn
+
+
+@pytest.mark.skipif(
+    chromium() is None and os.environ.get("CI") != "true",
+    reason="headless Chromium is not installed (apt-get install chromium); required under CI",
+)
+def test_first_screen_of_the_comparison_says_who_wins(three_way, tmp_path):
+    """Issue 19: in a 1280 x 800 browser window, without scrolling, the comparison report shows
+    the winner, its interval in the scenario's currency, and the trade-offs (cost, churn,
+    complaints) for every challenger. Checked on the rendered DOM (each element's box inside
+    the first screen, its text) and saved as a screenshot."""
+    from postloan.reports import browser
+
+    folder, _ = three_way
+    page = folder / "report.html"
+    seen = browser.look(page, ["winner", "headline", "trade-offs"])
+    for element in ("winner", "headline", "trade-offs"):
+        assert seen.in_first_screen(element), (element, seen.elements.get(element), seen.viewport)
+    assert "Winner on net recovery: standard" in seen.elements["winner"]["text"]
+    headline = seen.elements["headline"]["text"]
+    assert re.search(r"95 % interval \+[\d,]+ EUR to \+[\d,]+ EUR", headline), headline
+    table = seen.elements["trade-offs"]["text"]
+    for text in ("collection cost (EUR)", "churned customers", "complaints", "light_touch",
+                 "standard", "won"):  # fmt: skip
+        assert text in table, (text, table)
+    png = browser.screenshot(page, tmp_path / "first_screen.png")
+    assert browser.png_size(png) == browser.VIEWPORT
+    assert png.stat().st_size > 20_000  # a drawn page, not a blank one
+
+
+def test_cn_profile_with_dollar_amounts_says_so(folders):
+    """A comparison under the cn compliance profile whose scenario counts in USD tells the
+    reader how to set the currency; one in CNY (or another profile) does not."""
+    from postloan.reports.experiment import _about
+    from postloan.storage.experiments import ExperimentStore
+
+    _, exp = folders
+    store = ExperimentStore(exp)
+    man = {**store.manifest, "compliance": "cn"}
+    assert "currency: CNY" in "".join(_about(man, store, ["standard"], "USD"))
+    assert "currency: CNY" not in "".join(_about(man, store, ["standard"], "CNY"))
+    assert "currency: CNY" not in "".join(_about(store.manifest, store, ["standard"], "USD"))

@@ -66,6 +66,18 @@ def test_overrides_on_load():
 
 
 # ----------------------------------------------------------------------------- validation
+def test_currency_is_an_iso_4217_code(tmp_path, small_data):
+    assert load_scenario(SCENARIOS / "small.yaml").currency == "USD"
+    data = copy.deepcopy(small_data)
+    del data["currency"]
+    assert load_scenario(_write(tmp_path, data)).currency == "USD"  # the stated default
+    data["currency"] = "cny"
+    assert load_scenario(_write(tmp_path, data)).currency == "CNY"
+    data["currency"] = "EURO"
+    msg = _error(_write(tmp_path, data))
+    assert "'currency'" in msg and "ISO 4217" in msg and "'EURO'" in msg
+
+
 def test_unknown_top_level_key(tmp_path, small_data):
     data = copy.deepcopy(small_data)
     data["colour"] = "red"

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from sim import outcomes
 from sim.outcomes import HEADLINE_KPIS, OUTCOMES, Kind, check_names, direction, label, outcome
 from sim.statistics import (
     column_intervals,
@@ -15,6 +16,7 @@ from sim.statistics import (
     mean_interval,
     paired_columns,
     paired_difference,
+    verdict,
     welch_interval,
 )
 
@@ -103,3 +105,50 @@ def test_unknown_kpi_names_are_refused_with_the_allowed_list():
         check_names(["net_recovry"], "x.yaml: kpis")
     with pytest.raises(ValueError, match="wall_seconds"):
         check_names(["wall_seconds"], "x.yaml: kpis")  # a timing, not an outcome
+
+
+def test_verdict_an_interval_below_zero_is_significant():
+    """An interval wholly below 0 excludes 0: worse where higher is better, better where lower
+    is; never "contains 0" (the optimiser's verification once said "interval includes 0" for
+    any interval not above 0)."""
+    v = verdict("x", "y", "net recovery", -120.0, -180.0, -60.0, 5, "higher")
+    assert (v.significant, v.word) == (True, "worse")
+    assert "contains 0" not in v.text and "-180 to -60" in v.text
+    assert verdict("x", "y", "cost", -120.0, -180.0, -60.0, 5, "lower").word == "better"
+    assert verdict("x", "y", "days", -120.0, -180.0, -60.0, 5).word == "lower"
+    inside = verdict("x", "y", "net recovery", -10.0, -50.0, 30.0, 5, "higher")
+    assert (inside.significant, inside.word) == (False, "not significant")
+    assert "contains 0" in inside.text
+    assert verdict("x", "y", "k", 0.0, 0.0, 0.0, 5, "higher").word == "no difference"
+    assert verdict("x", "y", "k", 1.0, math.nan, math.nan, 1, "higher").significant is None
+
+
+def test_verification_text_says_worse_for_a_negative_interval():
+    import pandas as pd
+
+    from optimizer.verify import Verification
+
+    table = pd.DataFrame(
+        {
+            "diff": [-150.0, -20.0],
+            "ci_low": [-200.0, -30.0],
+            "ci_high": [-100.0, -10.0],
+            "uplift": [-0.01, -0.02],
+        },
+        index=pd.Index(["net_recovery", "cost"], name="kpi"),
+    )
+    v = Verification(table, pd.DataFrame(), [1, 2, 3], "cand", "ref")
+    text = v.verdict()
+    assert "includes 0" not in text and "contains 0" not in text
+    assert "[-200, -100]: worse" in text and "[-30, -10]: better" in text
+    assert not v.beats_on_net_recovery and "does NOT beat" in text
+
+
+def test_objective_is_a_registry_lookup(monkeypatch):
+    monkeypatch.delitem(OUTCOMES, "net_value", raising=False)
+    assert outcomes.objective() == "net_recovery"  # until net_value is registered
+    priced = outcomes.Outcome("net_value", "net value", "money", Kind.MAXIMIZE, "priced")
+    monkeypatch.setitem(OUTCOMES, "net_value", priced)
+    assert outcomes.objective() == "net_value"  # registering net_value switches the decision
+    assert outcomes.unit("net_recovery", "EUR") == "EUR" and outcomes.unit("cure_rate") == "%"
+    assert outcomes.unit("churned") == "accounts" and outcomes.definition("cost")

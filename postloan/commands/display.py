@@ -107,8 +107,33 @@ def comparison_tables(comp, kpis: list[str], champion: str, title: str) -> list[
     return tables
 
 
+def decision_lines(comp, cells, currency: str) -> list[str]:
+    """The decision of a comparison in a few lines (:func:`postloan.experiments.decision.decide`):
+    per variant the headline, then one verdict per challenger with its trade-offs."""
+    from postloan.experiments.decision import decide, money
+    from sim.outcomes import label
+
+    lines = []
+    for d in decide(comp, cells, currency=currency):
+        where = f"[{d.variant_label}] " if d.variant_label != "base" else ""
+        win = d.winner if d.winner != d.champion else f"none, keep {d.champion}"
+        lines.append(f"{where}Winner on {label(d.objective)}: {win}. {d.headline}.")
+        for v in d.challengers:
+            e = v.objective
+            trade = "; ".join(
+                f"{label(t.kpi)} {money(t.kpi, t.diff, currency)} ({t.word})" for t in v.trade_offs
+            )
+            won = f"won {round(e.win_rate * e.n)} of {e.n}" if e.win_rate == e.win_rate else ""
+            lines.append(
+                f"{where}  {v.strategy}: {v.outcome} ({money(e.kpi, e.diff, currency)}, 95 % "
+                f"interval {money(e.kpi, e.low, currency)} to {money(e.kpi, e.high, currency)}, "
+                f"{won}); {trade}"
+            )
+        lines.append(f"{where}({d.adjustment}; {d.uncertainty})")
+    return lines
+
+
 def print_outcome(outcome, kpis: list[str] | None, as_json: bool) -> None:
-    from postloan.experiments.comparison import headline
     from sim.outcomes import HEADLINE_KPIS
 
     comp = outcome.comparison
@@ -134,11 +159,8 @@ def print_outcome(outcome, kpis: list[str] | None, as_json: bool) -> None:
     kpis = kpis or list(HEADLINE_KPIS)
     for t in comparison_tables(comp, kpis, man["champion"], man["name"]):
         console.print(t)
-    chal = headline(comp, ["net_value", "net_recovery", "cost", "churned", "complaints"])
-    chal = chal[chal["strategy"] != chal["champion"]]
-    for _, r in chal.iterrows():
-        label = f"[{r['variant_label']}] " if r["variant_label"] != "base" else ""
-        console.print(escape(f"{label}{r['verdict']}"), highlight=False)
+    for line in decision_lines(comp, outcome.cells, man.get("currency", "USD")):
+        console.print(escape(line), highlight=False)
     if outcome.reused:
         console.print(f"Resumed: {outcome.reused} cells were already done, {outcome.computed} run.")
     console.print(f"Results: [bold]{outcome.folder}[/bold]")

@@ -117,7 +117,11 @@ def register(app: typer.Typer) -> None:
         days: int | None = typer.Option(None, "--days", help="Override the horizon in days"),
         out: Path = typer.Option(Path("results"), "--out", help="Folder for the result folder"),
         resume: bool = typer.Option(False, "--resume", help="Continue an interrupted compare"),
-        report: bool = typer.Option(False, "--report", help="Also write report.html"),
+        report: bool = typer.Option(
+            True,
+            "--report/--no-report",
+            help="Write report.html: which strategy wins, and the evidence",
+        ),
         as_json: bool = JsonOpt,
         allow_mixed: bool = AllowMixedOpt,
         segments: bool = SegmentsOpt,

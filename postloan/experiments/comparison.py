@@ -30,8 +30,9 @@ import pandas as pd
 
 from postloan.formatting import format_diff
 from postloan.storage.experiments import META_COLUMNS
-from sim.outcomes import HEADLINE_KPIS, NOT_OUTCOMES, direction
+from sim.outcomes import HEADLINE_KPIS, NOT_OUTCOMES, direction, objective
 from sim.statistics import column_intervals, holm, paired_columns, welch_columns
+from sim.statistics import verdict as judge
 
 __all__ = ["HEADLINE_KPIS", "compare_cells", "direction", "headline", "kpi_columns", "verdict"]
 
@@ -61,31 +62,24 @@ def verdict(
     n: int,
     confidence: float = 0.95,
 ) -> tuple[bool | None, str]:
-    """Whether the paired difference is significant, and what it means in words."""
-    pct = f"{confidence:.0%}"
+    """Whether the paired difference is significant, and what it means in words
+    (:func:`sim.statistics.verdict`, with the KPI's direction and number format)."""
     if strategy == champion:
         return None, "champion"
-    if n < 2 or not math.isfinite(lo):
-        return None, f"{n} paired replication(s): too few for an interval"
-    if diff == 0 and lo == 0 and hi == 0:
-        return False, "no difference: identical in every replication"
-    scale = max(abs(diff), abs(lo), abs(hi))
-    interval = f"{pct} interval {format_diff(kpi, lo, scale)} to {format_diff(kpi, hi, scale)}"
-    if lo <= 0 <= hi:
-        return False, (
-            f"not significant: {strategy} vs {champion} differs by "
-            f"{format_diff(kpi, diff, scale)} on {kpi}, but the {interval} contains 0"
-        )
-    d = direction(kpi)
-    if d == "neutral":
-        word = "higher" if diff > 0 else "lower"
-    else:
-        better = (diff > 0) == (d == "higher")
-        word = "better" if better else "worse"
-    return True, (
-        f"{strategy} is {word} than {champion} on {kpi} by "
-        f"{format_diff(kpi, diff, scale)} ({interval})"
+    scale = max(abs(diff), abs(lo), abs(hi)) if math.isfinite(lo) else abs(diff)
+    v = judge(
+        strategy,
+        champion,
+        kpi,
+        diff,
+        lo,
+        hi,
+        n,
+        direction(kpi),
+        confidence,
+        lambda x: format_diff(kpi, x, scale),
     )
+    return v.significant, v.text
 
 
 def compare_cells(
@@ -111,8 +105,11 @@ def compare_cells(
         One row per (variant, strategy, KPI): ``n, mean, sd, ci_low, ci_high``; against the
         champion ``diff, diff_ci_low, diff_ci_high, win_rate, unpaired_ci_low,
         unpaired_ci_high, width_ratio`` (unpaired width / paired width), ``p_value`` (paired
-        t-test), ``p_holm`` (Holm-adjusted over the challengers), ``significant`` (the paired
-        interval excludes 0) and ``verdict``.
+        t-test), ``p_holm`` (Holm-adjusted over the challengers), ``p_holm_all`` (over every
+        challenger and KPI of the variant), ``p_adjusted`` (``p_holm`` on the priced
+        objective, ``p_holm_all`` elsewhere), ``n_challengers``, ``significant`` (the paired
+        interval excludes 0), ``significant_adjusted`` (and survives the adjustment) and
+        ``verdict``.
     """
     if cells.empty:
         return pd.DataFrame()
@@ -189,24 +186,51 @@ def compare_cells(
                         verdict="champion" if strat == champion else "no paired replications",
                     )
                 rows.append(row)
-    return _with_holm(pd.DataFrame(rows), confidence)
+    table = pd.DataFrame(rows)
+    table["n_challengers"] = table.groupby(["variant", "kpi"])["p_value"].transform("count")
+    return _with_holm(table, confidence)
 
 
 def _with_holm(table: pd.DataFrame, confidence: float) -> pd.DataFrame:
-    """Holm-adjusted p-values over the challengers of each variant and KPI (the family of
-    comparisons against one champion), and a note in the verdicts they change."""
+    """Holm-adjusted p-values, two families per variant, and a note in the verdicts they change.
+
+    * ``p_holm``: over the challengers, KPI by KPI (the family of comparisons against one
+      champion on one KPI); it decides the priced objective (:func:`sim.outcomes.objective`).
+    * ``p_holm_all``: over every challenger and KPI of the variant (the family of the per-KPI
+      details; with six strategies and 130 KPIs that is 650 tests, each otherwise at 5 %).
+
+    ``p_adjusted`` is ``p_holm`` on the objective and ``p_holm_all`` elsewhere;
+    ``significant_adjusted`` is ``significant`` and ``p_adjusted <= 1 - confidence``.
+    """
     if table.empty:
         return table
-    table["p_holm"] = table.groupby(["variant", "kpi"], sort=False)["p_value"].transform(
-        lambda p: pd.Series(holm(p.to_numpy(dtype=float)), index=p.index)
-    )
+
+    def adjust(p: pd.Series) -> pd.Series:
+        return pd.Series(holm(p.to_numpy(dtype=float)), index=p.index)
+
+    table["p_holm"] = table.groupby(["variant", "kpi"], sort=False)["p_value"].transform(adjust)
+    table["p_holm_all"] = table.groupby("variant", sort=False)["p_value"].transform(adjust)
+    objective_row = table["kpi"] == objective()
+    table["p_adjusted"] = table["p_holm"].where(objective_row, table["p_holm_all"])
     alpha = 1 - confidence
-    lost = (table["significant"] == True) & (table["p_holm"] > alpha)  # noqa: E712
+    sig = table["significant"] == True  # noqa: E712 (None, True or False)
+    table["significant_adjusted"] = (sig & (table["p_adjusted"] <= alpha)).astype(object)
+    table.loc[table["significant"].isna(), "significant_adjusted"] = None
+    tests = table.groupby("variant")["p_value"].transform(lambda p: int(p.notna().sum()))
+    lost = sig & (table["p_adjusted"] > alpha)
     if lost.any():
-        table.loc[lost, "verdict"] = [
-            f"{v}; not significant after Holm's adjustment (adjusted p {p:.3f})"
-            for v, p in zip(table.loc[lost, "verdict"], table.loc[lost, "p_holm"], strict=True)
-        ]
+        notes = []
+        for i in table.index[lost]:
+            family = (
+                f"{int(table.at[i, 'n_challengers'])} challengers"
+                if objective_row[i]
+                else f"{int(tests[i])} comparisons"
+            )
+            notes.append(
+                f"{table.at[i, 'verdict']}; not significant after Holm's adjustment over "
+                f"{family} (adjusted p {table.at[i, 'p_adjusted']:.3f})"
+            )
+        table.loc[lost, "verdict"] = notes
     return table
 
 

@@ -21,6 +21,7 @@ from postloan.experiments.cell_views import (
     save_cell_views,
 )
 from postloan.experiments.comparison import compare_cells
+from postloan.experiments.decision import decision_records
 from postloan.experiments.executors import CellJob, Executor, make_executor, run_cells
 from postloan.experiments.spec import Cell, Experiment, ExperimentError
 from postloan.storage.experiments import ExperimentStore, cell_row
@@ -224,6 +225,7 @@ def execute_experiment(
             "variants": [v.label for v in exp.variants],
             "units": len(exp.samples) * exp.spec.replications,
             "headline_kpis": exp.spec.kpis,
+            "decision": decision_records(comparison, table, exp.base.currency),
             **meta_views,
         },
     )

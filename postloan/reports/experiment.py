@@ -1,8 +1,18 @@
-"""The experiment report: for every variant the KPI table with 95 % intervals per strategy,
-and the paired differences against the champion (interval, unpaired interval for contrast, win
-rate, verdict); a paired-difference chart; net recovery across variants; and for the first
-variant, the representative path (replication 0) of every strategy: DPD buckets over time, mean
-roll rates, cost by channel, churn and complaints. Written atomically into the folder."""
+"""The comparison (experiment) report: a decision first, the evidence below.
+
+The first screen answers the manager's question, per variant: which policy wins on the priced
+objective (:func:`sim.outcomes.objective`), by how much (paired 95 % interval, in the
+scenario's currency), how often it won (replications; response draws or uncertainty samples
+where the cells have them, else "simulation noise only"), what it costs in collection cost,
+churn and complaints, and under which multiple-comparison adjustment (Holm over the
+challengers): one overall verdict per challenger (:mod:`postloan.experiments.decision`).
+
+Below it: the per-KPI details, adjusted over every comparison of the variant; the KPI levels
+per strategy; labelled charts (paired differences with their better direction, delinquency over
+time, roll rates from/to, cost by channel); the definitions of every KPI shown, from the
+outcome registry; and what was run. The page prints to a few A4 pages. Written atomically into
+the folder.
+"""
 
 from __future__ import annotations
 
@@ -13,55 +23,329 @@ from pathlib import Path
 import pandas as pd
 
 from postloan.experiments.comparison import compare_cells
-from postloan.formatting import format_value
-from postloan.reports.charts import (
-    cost_bars,
-    mean_roll_heatmaps,
-    paired_chart,
-    strategy_areas,
-    strategy_bars,
-    variants_chart,
+from postloan.experiments.decision import ChallengerVerdict, Decision, Effect, decide, money
+from postloan.formatting import format_diff, format_value
+from postloan.reports.comparison_charts import (
+    cost_by_channel,
+    delinquency_lines,
+    figure_html,
+    paired_difference_chart,
+    roll_rate_heatmap,
+    unit_suffix,
+    variants_lines,
 )
 from postloan.reports.html import (
     CHANNELS,
     ReportError,
-    div,
     esc,
     meta_table,
     page,
     table,
     write_page,
 )
+from postloan.reports.layout import REPORT_CSS, better_text, definitions, header
 from postloan.storage.experiments import ExperimentStore
 from postloan.storage.manifest import read_manifest
-from sim.outcomes import HEADLINE_KPIS
+from sim.currency import DEFAULT_CURRENCY
+from sim.outcomes import (
+    HEADLINE_KPIS,
+    TRADE_OFF_KPIS,
+    definition,
+    direction,
+    label,
+    objective,
+)
 
 
-# ---------------------------------------------------------------------------- experiment
-def _ci_cell(kpi: str, m: float, lo: float, hi: float) -> str:
-    if not math.isfinite(lo):
-        return esc(format_value(kpi, m))
+# ---------------------------------------------------------------------------- cells
+def _interval(kpi: str, e: Effect, currency: str, with_unit: bool = False) -> str:
+    """``+18,622`` over ``+5,313 to +31,932`` (with the unit, ``USD``, when asked)."""
+    cur = currency if with_unit else ""
+
+    def show(x: float, scale: float) -> str:
+        return esc(money(kpi, x, cur, scale) if with_unit else format_diff(kpi, x, scale))
+
+    if not math.isfinite(e.low):
+        return show(e.diff, abs(e.diff))
+    scale = max(abs(e.diff), abs(e.low), abs(e.high))
     return (
-        f"{esc(format_value(kpi, m))}<br><span class='note'>"
-        f"{esc(format_value(kpi, lo))} – {esc(format_value(kpi, hi))}</span>"
+        f"{show(e.diff, scale)}<br><span class='note'>{show(e.low, scale)} to "
+        f"{show(e.high, scale)}</span>"
     )
 
 
-def _diff_text(kpi: str, x: float) -> str:
-    s = format_value(kpi, x)
-    return s if s.startswith("-") or s == "n/a" else "+" + s
+_WORDS = {
+    "better": "better",
+    "worse": "worse",
+    "not significant after adjustment": "not significant after Holm",
+}
 
 
-def _p_text(p: object, p_holm: object) -> str:
-    """``0.012 (0.036)``: the paired t-test's p-value and its Holm adjustment over the
-    challengers (tables written before the adjustment existed show ``n/a``)."""
+def _effect_cell(e: Effect, currency: str, with_unit: bool = False) -> str:
+    word = _WORDS.get(e.word, "not significant")
+    return (
+        f"<span class='{_cls(e.word)}'>{_interval(e.kpi, e, currency, with_unit)}<br>"
+        f"{esc(word)}</span>"
+    )
+
+
+def _kpi_cell(kpi: str, suffix: str) -> str:
+    """A KPI's readable name and unit; its definition on hover."""
+    return f"<span title='{esc(definition(kpi))}'>{esc(label(kpi))}{esc(suffix)}</span>"
+
+
+def _cls(word: str) -> str:
+    return {"better": "sig", "worse": "worse"}.get(word, "ns")
+
+
+def _won(v: ChallengerVerdict) -> str:
+    e = v.objective
+    if not math.isfinite(e.win_rate):
+        return "n/a"
+    text = f"{round(e.win_rate * e.n)} of {e.n} replications ({e.win_rate:.0%})"
+    if v.draws is not None:
+        d = v.draws
+        text += (
+            f"<br><span class='note'>{d.won} of {d.count} {esc(d.what)}; mean difference "
+            f"{esc(money(e.kpi, d.low, ''))} to {esc(money(e.kpi, d.high, ''))}</span>"
+        )
+    return text
+
+
+_OUTCOME_CLS = {"wins": "sig", "loses": "worse"}
+
+
+def _compact(html_table: str) -> str:
+    return html_table.replace("<table>", "<table class='compact'>", 1)
+
+
+# ---------------------------------------------------------------------------- sections
+def _header(man: dict, strategies: list[str], currency: str) -> str:
+    samples = len(man.get("samples") or [{}])
+    sub = (
+        f"{len(strategies)} strategies on {man.get('scenario')} "
+        f"({man.get('accounts', 0):,} accounts x {man.get('days')} days), "
+        f"{man.get('replications')} replications"
+        + (f" x {samples} uncertainty samples" if samples > 1 else "")
+        + f", champion {man.get('champion')}; amounts in {currency}"
+    )
+    return header(f"Which policy wins? {esc(man.get('name'))}", esc(sub))
+
+
+def _decision_section(d: Decision, many_variants: bool) -> str:
+    obj, cur = d.objective, d.currency
+    where = f" (variant {d.variant}: {esc(d.variant_label)})" if many_variants else ""
+    if d.winner != d.champion:
+        winner = f"Winner on {esc(label(obj))}{where}: <b>{esc(d.winner)}</b>"
+    else:
+        winner = f"Keep <b>{esc(d.champion)}</b>{where}: no challenger beats it on {label(obj)}"
+    head = [
+        "challenger",
+        "overall verdict",
+        f"{label(obj)} vs {d.champion} (95 % interval)",
+        "won",
+        *[f"{label(k)}{unit_suffix(k, cur, diff=True)}" for k in TRADE_OFF_KPIS],
+    ]
+    rows = []
+    for v in d.challengers:
+        trade = {e.kpi: e for e in v.trade_offs}
+        rows.append(
+            [
+                f"<b>{esc(v.strategy)}</b>",
+                f"<span class='{_OUTCOME_CLS.get(v.outcome, 'ns')}'>{esc(v.outcome)}</span>",
+                _effect_cell(v.objective, cur, with_unit=True),
+                _won(v),
+                *[_effect_cell(trade[k], cur) if k in trade else "n/a" for k in TRADE_OFF_KPIS],
+            ]
+        )
+    notes = [
+        f"Verdicts on {esc(label(obj))} ({esc(definition(obj))}; {better_text(obj)}), the "
+        f"priced objective; {esc(d.adjustment)}. Uncertainty: {esc(d.uncertainty)}.",
+        *(esc(n) + "." for n in d.notes),
+    ]
+    if d.runner_up is not None:
+        notes.append(f"Best against second best, paired: {esc(d.runner_up.text)}.")
+    slug = f"-{d.variant}" if many_variants else ""
+    return (
+        f"<section class='decision' id='decision{slug}'>"
+        f"<p class='winner' id='winner{slug}'>{winner}</p>"
+        f"<p class='headline' id='headline{slug}'>{esc(d.headline)}.</p>"
+        f"<div id='trade-offs{slug}'>{_compact(table(head, rows, left=2))}</div>"
+        f"<p class='note'>{' '.join(notes)}</p></section>"
+    )
+
+
+def _details(vc: pd.DataFrame, kpis: list[str], champion: str, currency: str) -> list[str]:
+    """The per-KPI differences, significance after Holm over every comparison of the variant."""
+    chal = vc[vc["strategy"] != champion]
+    strategies = list(dict.fromkeys(chal["strategy"]))
+    if not strategies:
+        return []
+    obj = objective()
+    rows = []
+    for k in kpis:
+        cells = [_kpi_cell(k, unit_suffix(k, currency, diff=True))]
+        for s in strategies:
+            x = chal[(chal["strategy"] == s) & (chal["kpi"] == k)]
+            if x.empty or not math.isfinite(float(x["diff_ci_low"].iloc[0])):
+                cells.append("n/a")
+                continue
+            r = x.iloc[0]
+            e = Effect(k, *(float(r[c]) for c in ("diff", "diff_ci_low", "diff_ci_high")),
+                       float(r["win_rate"]), int(r["n"]), float(r["p_value"]),
+                       float(r.get("p_adjusted", math.nan)), "", "")  # fmt: skip
+            adj = r.get("significant_adjusted")
+            good = direction_word(k, e.diff) if adj is True or str(adj) == "True" else "ns"
+            cells.append(f"<span class='{_cls(good)}'>{_interval(k, e, currency)}</span>")
+        rows.append(cells)
+    n_tests = int(chal["p_value"].notna().sum())
+    raw = int((chal["significant"].astype(str) == "True").sum())
+    adj = int((chal["significant_adjusted"].astype(str) == "True").sum())
+    return [
+        f"<h3>Per-KPI differences against {esc(champion)} (adjusted)</h3>",
+        _compact(table(["KPI (unit)", *strategies], rows)),
+        f"<p class='note'>Paired mean difference and 95 % interval. Coloured only when it "
+        f"survives Holm's adjustment: over the challengers for {esc(label(obj))}, over all "
+        f"{n_tests} comparisons of this variant (every challenger x every KPI in "
+        f"comparison.csv) for the others: {raw} of them differ at 95 % each on its own, "
+        f"{adj} after the adjustment. Green: better, red: worse, in the KPI's own direction. "
+        f"Hover a KPI for its definition (listed at the end).</p>",
+    ]
+
+
+def direction_word(kpi: str, diff: float) -> str:
+    """``better`` or ``worse`` for a significant difference (``ns``, uncoloured, for a KPI
+    without a better direction)."""
+    d = direction(kpi)
+    if d not in ("higher", "lower"):
+        return "ns"
+    return "better" if (diff > 0) == (d == "higher") else "worse"
+
+
+def _levels(vc: pd.DataFrame, kpis: list[str], strategies: list[str], champion: str,
+            currency: str) -> list[str]:  # fmt: skip
+    rows = []
+    for k in kpis:
+        r = [_kpi_cell(k, unit_suffix(k, currency))]
+        for s in strategies:
+            x = vc[(vc["kpi"] == k) & (vc["strategy"] == s)]
+            if x.empty:
+                r.append("n/a")
+                continue
+            m, lo, hi = (float(x.iloc[0][c]) for c in ("mean", "ci_low", "ci_high"))
+            text = esc(format_value(k, m))
+            if math.isfinite(lo):
+                text += (
+                    f" <span class='note'>({esc(format_value(k, lo))} to "
+                    f"{esc(format_value(k, hi))})</span>"
+                )
+            r.append(text)
+        rows.append(r)
+    head = ["KPI (unit)", *[f"{s}{' (champion)' if s == champion else ''}" for s in strategies]]
+    return [
+        "<h3>KPIs per strategy (mean, 95 % interval)</h3>",
+        _compact(table(head, rows)),
+    ]
+
+
+def _charts(
+    store: ExperimentStore,
+    cells: pd.DataFrame,
+    comp: pd.DataFrame,
+    strategies: list[str],
+    champion: str,
+    winner: str,
+    currency: str,
+) -> list[str]:
+    obj = objective()
+    v0 = int(cells["variant"].min())
+    c0, comp0 = cells[cells["variant"] == v0], comp[comp["variant"] == v0]
+    out = []
+    if (comp0["strategy"] != champion).any():
+        panels = [
+            figure_html(paired_difference_chart(comp0, k, champion, currency))
+            for k in (obj, *TRADE_OFF_KPIS)
+            if k in set(comp0["kpi"])
+        ]
+        out += [
+            f"<h2>Paired differences against {esc(champion)}</h2>",
+            "<p class='note'>Blue: paired mean difference and its 95 % interval (same seeds, "
+            "so the same borrowers and luck); grey: the unpaired (Welch) interval, for "
+            "contrast. Dashed: no difference.</p>",
+            f"<div class='grid2'>{''.join(panels)}</div>",
+        ]
+    fig = variants_lines(comp, obj, currency)
+    if fig is not None:
+        out += ["<h2>Across variants</h2>", figure_html(fig)]
+    label0 = c0["variant_label"].iloc[0]
+    out.append(f"<h2>Inside the book: variant {v0} ({esc(label0)})</h2>")
+    dailies = {}
+    for s in strategies:
+        rep = c0[c0["strategy"] == s].sort_values(["sample", "replication"])
+        if not rep.empty:
+            d = store.daily(rep["cell"].iloc[0])
+            if d is not None:
+                dailies[s] = d
+    if dailies:
+        out.append(figure_html(delinquency_lines(dailies)))
+    pair = list(dict.fromkeys([champion, winner if winner != champion else strategies[-1]]))
+    heat = [figure_html(roll_rate_heatmap(c0, s)) for s in pair if s in set(c0["strategy"])]
+    out.append(f"<div class='grid2'>{''.join(heat)}</div>")
+    costs = {
+        s: {
+            ch: float(c0.loc[c0["strategy"] == s, f"cost_by_channel_{ch}"].mean())
+            for ch in CHANNELS
+            if f"cost_by_channel_{ch}" in c0
+        }
+        for s in strategies
+    }
+    out.append(figure_html(cost_by_channel(costs, currency)))
+    return out
+
+
+def _about(man: dict, store: ExperimentStore, strategies: list[str], currency: str) -> list[str]:
+    notes = []
+    if man.get("compliance") == "cn" and currency == DEFAULT_CURRENCY:
+        notes.append(
+            "<p class='note'>The cn compliance profile is for lending in China; this "
+            "scenario's amounts are in USD (its currency field). Set <code>currency: CNY</code> "
+            "in a scenario whose amounts are yuan.</p>"
+        )
+    return [
+        "<h2>What was run</h2>",
+        "<p class='note'>Every strategy of a replication ran with the same seed: the same "
+        "borrowers and the same behavioural luck (common random numbers). Intervals are 95 % "
+        "t-intervals over replications; differences are paired by replication.</p>",
+        *notes,
+        meta_table(
+            {
+                "experiment": man.get("experiment_id"),
+                "scenario": man.get("scenario"),
+                "strategies": ", ".join(strategies),
+                "champion": man.get("champion"),
+                "currency": currency,
+                "compliance profile": man.get("compliance") or "the scenario's default",
+                "variants": "; ".join(v["label"] for v in man.get("variants", [])),
+                "cells": "{1} of {2} ({0})".format(*store.status()),
+                "seed": man.get("seed"),
+                "model version": man.get("model_version"),
+                "code commit": man.get("code_commit"),
+                "executor": json.dumps(man.get("executor")),
+                "created": man.get("created"),
+                "wall time": f"{float(man.get('wall_seconds') or 0):.1f} s",
+            }
+        ).replace("<table class='meta'>", "<table class='meta compact'>", 1),
+    ]
+
+
+# ---------------------------------------------------------------------------- the page
+def _response_block(folder: Path) -> dict | None:
+    """The ``response_draws`` block of ``comparison.json`` (``compare --response-draws``)."""
     try:
-        p, ph = float(p), float(p_holm)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return "n/a"
-    if not (math.isfinite(p) and math.isfinite(ph)):
-        return "n/a"
-    return f"{p:.3f} ({ph:.3f})"
+        block = json.loads((folder / "comparison.json").read_text()).get("response_draws")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return block if isinstance(block, dict) else None
 
 
 def build_experiment_report(folder: Path) -> str:
@@ -76,10 +360,13 @@ def build_experiment_report(folder: Path) -> str:
         raise ReportError(f"{folder}: no finished cells to report on yet")
     champion = man.get("champion")
     comp_path = folder / "comparison.csv"
+    comp = None
     if man.get("status") == "complete" and comp_path.exists():
         comp = pd.read_csv(comp_path)
-    else:
+    if comp is None or "p_adjusted" not in comp:  # unfinished, or written before adjustments
         comp = compare_cells(cells, champion)
+    champion = champion or str(comp["champion"].iloc[0])
+    currency = man.get("currency") or DEFAULT_CURRENCY
     spec_kpis = None
     try:
         import yaml
@@ -87,192 +374,23 @@ def build_experiment_report(folder: Path) -> str:
         spec_kpis = (yaml.safe_load((folder / "experiment.yaml").read_text()) or {}).get("kpis")
     except (OSError, ValueError):
         pass
-    kpis = [k for k in (spec_kpis or HEADLINE_KPIS) if k in set(comp["kpi"])]
+    obj = objective()
+    shown = list(dict.fromkeys([obj, *TRADE_OFF_KPIS, *(spec_kpis or HEADLINE_KPIS)]))
+    kpis = [k for k in shown if k in set(comp["kpi"])]
     strategies = list(man.get("strategies") or dict.fromkeys(cells["strategy"]))
-    body = [
-        f"<h1>Experiment report: {esc(man.get('name'))}</h1>",
-        f"<p>{esc(man.get('description') or '')}</p>",
-        meta_table(
-            {
-                "experiment": man.get("experiment_id", folder.name),
-                "scenario": f"{man.get('scenario')} ({man.get('accounts', 0):,} accounts x "
-                f"{man.get('days')} days)",
-                "strategies": ", ".join(strategies),
-                "champion": champion,
-                "money in": man.get("currency", "USD"),
-                "replications": f"{man.get('replications')} per strategy and variant, "
-                f"{len(man.get('samples') or [{}])} uncertainty sample(s)",
-                "variants": "; ".join(v["label"] for v in man.get("variants", [])),
-                "cells": "{1} of {2} ({0})".format(*store.status()),
-                "model version": man.get("model_version"),
-                "shards per book": man.get("shards"),
-                "executor": json.dumps(man.get("executor")),
-                "seed": man.get("seed"),
-                "created": man.get("created"),
-                "code commit": man.get("code_commit"),
-                "wall time": f"{float(man.get('wall_seconds') or 0):.1f} s",
-            }
-        ),
-        "<p class='note'>Every strategy of a replication ran with the same seed: the same "
-        "borrowers and the same behavioural luck (common random numbers). Intervals are 95 % "
-        "t-intervals over replications; differences are paired by replication, and the "
-        "unpaired (Welch) interval is shown for contrast. The p-value of the paired t-test "
-        "is adjusted for the number of challengers (Holm); a difference whose adjusted p-value "
-        "exceeds 0.05 is flagged in its verdict and not highlighted.</p>",
-    ]
+    decisions = decide(comp, cells, champion, currency, response=_response_block(folder))
+    many = len(decisions) > 1
+    body = [_header(man, strategies, currency)]
+    body += [_decision_section(d, many) for d in decisions]
     for (vi, vlabel), vc in comp.groupby(["variant", "variant_label"], sort=True):
-        body.append(f"<h2>Variant {int(vi)}: {esc(vlabel)}</h2>")
-        rows = []
-        for k in kpis:
-            r = [f"<b>{esc(k)}</b>"]
-            for s in strategies:
-                x = vc[(vc["kpi"] == k) & (vc["strategy"] == s)]
-                r.append(
-                    _ci_cell(k, *x.iloc[0][["mean", "ci_low", "ci_high"]].astype(float))
-                    if len(x)
-                    else "n/a"
-                )
-            rows.append(r)
-        body.append("<h3>KPIs per strategy (mean, 95 % interval)</h3>")
-        body.append(
-            table(
-                ["KPI", *[f"{s}{' (champion)' if s == champion else ''}" for s in strategies]], rows
-            )
-        )
-        chal = vc[(vc["strategy"] != vc["champion"]) & vc["kpi"].isin(kpis)]
-        if not chal.empty:
-            drows = []
-            for s in strategies:
-                for k in kpis:
-                    x = chal[(chal["strategy"] == s) & (chal["kpi"] == k)]
-                    if x.empty:
-                        continue
-                    x = x.iloc[0]
-                    sig = x["significant"]
-                    text = str(x["verdict"])
-                    cls = "ns"
-                    holm_lost = "after Holm's adjustment" in text
-                    if (sig is True or str(sig) == "True") and not holm_lost:
-                        cls = "worse" if " worse " in text else "sig"
-                    drows.append(
-                        [
-                            esc(s),
-                            esc(k),
-                            esc(_diff_text(k, float(x["diff"]))),
-                            esc(
-                                f"{_diff_text(k, float(x['diff_ci_low']))} to "
-                                f"{_diff_text(k, float(x['diff_ci_high']))}"
-                            ),
-                            esc(
-                                f"{_diff_text(k, float(x['unpaired_ci_low']))} to "
-                                f"{_diff_text(k, float(x['unpaired_ci_high']))}"
-                            ),
-                            esc(
-                                "n/a"
-                                if not math.isfinite(float(x["win_rate"]))
-                                else f"{float(x['win_rate']):.0%}"
-                            ),
-                            esc(_p_text(x.get("p_value"), x.get("p_holm"))),
-                            f"<span class='{cls}'>{esc(text)}</span>",
-                        ]
-                    )
-            body.append(f"<h3>Paired differences against the champion ({esc(champion)})</h3>")
-            body.append(
-                table(
-                    [
-                        "strategy",
-                        "KPI",
-                        "difference",
-                        "paired 95 % interval",
-                        "unpaired interval",
-                        "win rate",
-                        "p (Holm-adjusted)",
-                        "verdict",
-                    ],
-                    drows,
-                    left=2,
-                )
-            )
-            fig = paired_chart(
-                vc,
-                [
-                    k
-                    for k in kpis
-                    if k
-                    in (
-                        "net_recovery",
-                        "collected",
-                        "cost",
-                        "churned",
-                        "complaints",
-                        "lifetime_value_lost",
-                    )
-                ]
-                or kpis[:6],
-                f"Paired difference vs {champion} (blue: paired 95 % interval; grey: unpaired)",
-            )
-            if fig is not None:
-                body.append(div(fig))
-    fig = variants_chart(comp, "net_recovery")
-    if fig is not None:
-        body.append("<h2>Across variants</h2>")
-        body.append(div(fig))
-    # representative path and distributions, first variant
-    v0 = int(cells["variant"].min())
-    c0 = cells[cells["variant"] == v0]
-    comp0 = comp[comp["variant"] == v0]
-    label0 = c0["variant_label"].iloc[0]
-    body.append(f"<h2>Inside the book: variant {v0} ({esc(label0)})</h2>")
-    dailies = {}
-    for s in strategies:
-        rep = c0[(c0["strategy"] == s)].sort_values(["sample", "replication"])
-        if rep.empty:
-            continue
-        d = store.daily(rep["cell"].iloc[0])
-        if d is not None:
-            dailies[s] = d
-    if dailies:
-        body.append(div(strategy_areas(dailies, "Accounts in each DPD bucket (replication 0)")))
-        import plotly.graph_objects as go
-
-        fig = go.Figure()
-        for s, d in dailies.items():
-            for col, dash in (("cures", "solid"), ("charge_offs", "dot")):
-                fig.add_trace(
-                    go.Scatter(
-                        x=d["day"],
-                        y=d[col].rolling(7, min_periods=1).sum(),
-                        name=f"{s}: {col.replace('_', '-')}",
-                        mode="lines",
-                        line={"dash": dash},
-                    )
-                )
-        fig.update_layout(
-            title="Cures and charge-offs, 7-day sums (replication 0)",
-            xaxis_title="day",
-            height=340,
-        )
-        body.append(div(fig))
-    body.append(div(mean_roll_heatmaps(c0, strategies)))
-    costs = {
-        s: {
-            ch: float(c0.loc[c0["strategy"] == s, f"cost_by_channel_{ch}"].mean())
-            for ch in CHANNELS
-            if f"cost_by_channel_{ch}" in c0
-        }
-        for s in strategies
-    }
-    body.append("<h2>Cost by channel</h2>")
-    body.append(div(cost_bars(costs, "Cost by channel, mean over replications")))
-    body.append("<h2>Churn and complaints</h2>")
-    fig = strategy_bars(
-        comp0,
-        ["churned", "complaints", "lifetime_value_lost"],
-        "Churn, complaints and lifetime value lost (mean, 95 % interval)",
-    )
-    if fig is not None:
-        body.append(div(fig))
-    return page(f"PostLoan experiment {folder.name}", body)
+        body.append(f"<h2>Details{f': variant {int(vi)} ({esc(vlabel)})' if many else ''}</h2>")
+        body += _details(vc, kpis, champion, currency)
+        body += _levels(vc, kpis, strategies, champion, currency)
+    winner = decisions[0].winner if decisions else champion
+    body += _charts(store, cells, comp, strategies, champion, winner, currency)
+    body += definitions(kpis, currency)
+    body += _about(man, store, strategies, currency)
+    return page(f"PostLoan comparison {folder.name}", body, extra_css=REPORT_CSS)
 
 
 def write_experiment_report(folder: Path) -> Path:

@@ -71,11 +71,12 @@ def esc(x) -> str:
     return html.escape(str(x))
 
 
-def page(title: str, body: list[str]) -> str:
+def page(title: str, body: list[str], extra_css: str = "") -> str:
+    """The whole page: ``extra_css`` is appended to the shared styles."""
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     return (
         "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
-        f"<title>{esc(title)}</title><style>{_CSS}</style>"
+        f"<title>{esc(title)}</title><style>{_CSS}{extra_css}</style>"
         f"<script>{_plotly_js()}</script></head><body>"
         + "\n".join(body)
         + f"<p class='note'>Generated {stamp} by PostLoan Lab. The page works offline.</p>"

@@ -29,8 +29,10 @@ from postloan.reports.html import (
     table,
     write_page,
 )
+from postloan.reports.layout import REPORT_CSS, better_text, definitions, header
 from postloan.storage.manifest import read_manifest
-from sim.outcomes import HEADLINE_KPIS
+from sim.currency import DEFAULT_CURRENCY
+from sim.outcomes import HEADLINE_KPIS, definition, label, unit
 
 
 # ---------------------------------------------------------------------------- run report
@@ -40,16 +42,48 @@ def _roll_matrix_from_summary(rr: dict) -> np.ndarray:
     )
 
 
-def _run_kpi_rows(summary: dict) -> list[list[str]]:
+def _run_kpis(summary: dict) -> list[str]:
+    """The headline KPIs a run has (numbers in its summary)."""
+    return [k for k in HEADLINE_KPIS if isinstance(summary.get(k), int | float)]
+
+
+def _run_kpi_rows(summary: dict, currency: str) -> list[list[str]]:
+    """One row per headline KPI: readable name and unit (definition on hover), value, better
+    direction."""
     rows = [
-        [esc(k), esc(format_value(k, summary[k]))]
-        for k in HEADLINE_KPIS
-        if isinstance(summary.get(k), int | float)
+        [
+            f"<span title='{esc(definition(k))}'>{esc(label(k))}"
+            f"{esc(' (' + unit(k, currency) + ')' if unit(k, currency) else '')}</span>",
+            esc(format_value(k, summary[k])),
+            esc(better_text(k)),
+        ]
+        for k in _run_kpis(summary)
     ]
     if "contacts" in summary:
         used = ", ".join(f"{c} {n:,}" for c, n in summary["contacts"].items() if n)
-        rows.append(["contacts", esc(used or "none")])
+        rows.append(["contact attempts (count)", esc(used or "none"), "no better direction"])
     return rows
+
+
+#: A legend under the plot, where a half-width chart has no room beside it.
+LEGEND_BELOW = {"orientation": "h", "y": -0.3, "x": 0}
+
+
+def _axes(fig, legend: dict | None = None, **titles: str):
+    """Set axis titles (``xaxis="day of the run"``, ``yaxis2=...``) and optionally the legend
+    on a chart, whether a plotly figure dict or a graph-objects figure; returns it."""
+    if fig is None:
+        return None
+    update = {axis: {"title": {"text": text}} for axis, text in titles.items()}
+    if legend is not None:
+        update["legend"] = legend
+    if isinstance(fig, dict):
+        layout = fig.setdefault("layout", {})
+        for key, value in update.items():
+            layout[key] = {**layout.get(key, {}), **value}
+    else:
+        fig.update_layout(update)
+    return fig
 
 
 def _wall_seconds(man: dict, summary: dict) -> float:
@@ -140,8 +174,92 @@ def build_run_report(folder: Path) -> str:
     monthly_path = folder / "monthly.parquet"
     monthly = pd.read_parquet(monthly_path) if monthly_path.exists() else None
     title = f"{man.get('scenario', 'run')} x {man.get('strategy', '?')}"
+    cur = man.get("currency") or DEFAULT_CURRENCY
+    day = "day of the run"
+    sub = (
+        f"strategy {man.get('strategy')} on {man.get('scenario')} "
+        f"({summary.get('accounts', 0):,} accounts x {summary.get('days')} days), seed "
+        f"{man.get('seed')}; amounts in {cur}"
+    )
     body = [
-        f"<h1>Run report: {esc(title)}</h1>",
+        header(f"Run report: {esc(title)}", esc(sub)),
+        "<h2>Key figures</h2>",
+        table(["KPI (unit)", "value", "better"], _run_kpi_rows(summary, cur)).replace(
+            "<table>", "<table class='compact'>", 1
+        ),
+        "<h2>DPD buckets and flows over time</h2>",
+        "<div class='grid2'>",
+        div(
+            _axes(
+                bucket_area(daily, "Accounts in each DPD bucket (stacked): fewer is better"),
+                xaxis=day,
+                yaxis="accounts",
+            )
+        ),
+        div(
+            _axes(
+                flows(daily, "Flows between states, 7-day sums"),
+                xaxis=day,
+                yaxis="accounts in the last 7 days",
+                legend=LEGEND_BELOW,
+            )
+        ),
+        "</div>",
+        "<h2>Roll rates</h2>",
+        "<div class='grid2'>",
+    ]
+    if "roll_rates" in summary:
+        body.append(
+            div(
+                _axes(
+                    roll_heatmap(
+                        _roll_matrix_from_summary(summary["roll_rates"]),
+                        "Monthly roll rates, pooled over the run (% of accounts)",
+                    ),
+                    xaxis="to: bucket at the next month end",
+                    yaxis="from: bucket at month end",
+                )
+            )
+        )
+    if monthly is not None:
+        fig = _axes(
+            monthly_roll_heatmap(monthly, "Key roll rates, month by month (% of accounts)"),
+            xaxis="month of the run",
+            yaxis="roll: from bucket → to bucket",
+        )
+        if fig is not None:
+            body.append(div(fig))
+    body.append("</div>")
+    body.append("<h2>Cost, churn and complaints</h2>")
+    body.append("<div class='grid2'>")
+    body.append(
+        div(
+            _axes(
+                cost_bars(
+                    {man.get("strategy", "run"): summary.get("cost_by_channel", {})},
+                    f"Cost by channel ({cur}): lower is better",
+                ),
+                xaxis="channel",
+                yaxis=f"cost ({cur})",
+            )
+        )
+    )
+    body.append(
+        div(
+            _axes(
+                churn_lines(daily, "Churn, complaints, lifetime value lost: lower is better"),
+                xaxis=day,
+                yaxis="customers or complaints (cumulative)",
+                yaxis2=f"lifetime value lost ({cur}, cumulative)",
+                legend=LEGEND_BELOW,
+            )
+        )
+    )
+    body.append("</div>")
+    body.extend(_monitoring_section(folder, summary, cur))
+    body += definitions(_run_kpis(summary), cur)
+    body += [
+        "<h2>What was run</h2>",
         meta_table(
             {
                 "run": man.get("run_id", folder.name),
@@ -150,44 +268,14 @@ def build_run_report(folder: Path) -> str:
                 "seed": man.get("seed"),
                 "accounts": f"{summary.get('accounts', 0):,}",
                 "days": summary.get("days"),
-                "money in": man.get("currency", "USD"),
+                "money in": cur,
                 "created": man.get("created"),
                 "code commit": man.get("code_commit"),
                 "wall time": f"{_wall_seconds(man, summary):.1f} s",
             }
         ),
-        "<h2>Key figures</h2>",
-        table(["KPI", "value"], _run_kpi_rows(summary)),
-        "<h2>DPD buckets and flows over time</h2>",
-        div(bucket_area(daily, "Accounts in each DPD bucket")),
-        div(flows(daily, "Flows between states (7-day sums)")),
-        "<h2>Roll rates</h2>",
     ]
-    if "roll_rates" in summary:
-        body.append(
-            div(
-                roll_heatmap(
-                    _roll_matrix_from_summary(summary["roll_rates"]),
-                    "Monthly roll rates, pooled over the run (month end to month end)",
-                )
-            )
-        )
-    if monthly is not None:
-        fig = monthly_roll_heatmap(monthly, "Key roll rates, month by month")
-        if fig is not None:
-            body.append(div(fig))
-    body.append("<h2>Cost by channel</h2>")
-    body.append(
-        div(
-            cost_bars(
-                {man.get("strategy", "run"): summary.get("cost_by_channel", {})}, "Cost by channel"
-            )
-        )
-    )
-    body.append("<h2>Churn and complaints</h2>")
-    body.append(div(churn_lines(daily, "Churn, complaints and lifetime value lost")))
-    body.extend(_monitoring_section(folder, summary, man.get("currency", "USD")))
-    return page(f"PostLoan run {folder.name}", body)
+    return page(f"PostLoan run {folder.name}", body, extra_css=REPORT_CSS)
 
 
 def write_run_report(run_folder: Path) -> Path:
