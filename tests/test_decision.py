@@ -9,11 +9,13 @@ import pytest
 
 from postloan.experiments.comparison import compare_cells
 from postloan.experiments.decision import decide, replications_needed
+from sim.outcomes import objective
 
 
 def _cells(effects: dict[str, float], reps: int = 8, draws: int = 0, seed: int = 1):
-    """Cells of a champion ``a`` and challengers whose net recovery differs from ``a`` by
-    ``effects[name]`` plus noise of sd 10 (the book's own spread, sd 100, cancels in pairs)."""
+    """Cells of a champion ``a`` and challengers whose net value (and net recovery) differs
+    from ``a`` by ``effects[name]`` plus noise of sd 10 (the book's own spread, sd 100, cancels in
+    pairs)."""
     rng = np.random.default_rng(seed)
     rows = []
     n_draws = max(draws, 1)
@@ -31,6 +33,8 @@ def _cells(effects: dict[str, float], reps: int = 8, draws: int = 0, seed: int =
                     "strategy": name,
                     "strategy_index": i,
                     "net_recovery": net[r],
+                    # the priced objective (net_value once registered) moves with net recovery
+                    "net_value": net[r],
                     "cost": 50.0 + (5.0 if name == "b" else 0.0) + rng.normal(0, 0.5),
                     "churned": 10.0 + r % 2,
                     "complaints": 3.0 + (name == "c") * 2 + r % 2,
@@ -45,16 +49,16 @@ def test_one_verdict_per_challenger_and_the_winner():
     cells = _cells({"b": 40.0, "c": 20.0, "d": -30.0, "e": 0.0})
     comp = compare_cells(cells, "a")
     (d,) = decide(comp, cells, currency="EUR")
-    assert d.objective == "net_recovery" and d.champion == "a"
+    assert d.objective == "net_value" and d.champion == "a"
     outcome = {v.strategy: v.outcome for v in d.challengers}
     assert outcome == {"b": "wins", "c": "wins", "d": "loses", "e": "no clear difference"}
-    assert d.winner == "b" and d.headline.startswith("b wins on net recovery: +")
+    assert d.winner == "b" and d.headline.startswith("b wins on net value: +")
     assert " EUR " in d.headline and "4 challengers" in d.adjustment
     # the two winners compared directly, paired on the replications
     assert d.runner_up is not None and d.runner_up.word == "better"
     assert d.runner_up.diff == pytest.approx(
-        cells[cells.strategy == "b"].net_recovery.mean()
-        - cells[cells.strategy == "c"].net_recovery.mean()
+        cells[cells.strategy == "b"].net_value.mean()
+        - cells[cells.strategy == "c"].net_value.mean()
     )
     trade = {t.kpi: t.word for t in d.challengers[0].trade_offs}
     assert trade == {"cost": "worse", "churned": "no difference", "complaints": "no difference"}
@@ -67,7 +71,7 @@ def test_holm_can_undo_a_win():
     for seed in range(1, 200):
         cells = _cells({"b": 9.0, "c": 0.0, "d": 0.0, "e": 0.0}, reps=6, seed=seed)
         comp = compare_cells(cells, "a")
-        b = comp[(comp.strategy == "b") & (comp.kpi == "net_recovery")].iloc[0]
+        b = comp[(comp.strategy == "b") & (comp.kpi == objective())].iloc[0]
         if b.p_value < 0.05 < b.p_holm:
             break
     else:
@@ -86,8 +90,8 @@ def test_response_draws_are_counted_when_present():
     dr = d.challengers[0].draws
     assert dr is not None and dr.what == "response draws" and dr.count == 4
     per = (
-        cells[cells.strategy == "b"].groupby("response_draw").net_recovery.mean()
-        - cells[cells.strategy == "a"].groupby("response_draw").net_recovery.mean()
+        cells[cells.strategy == "b"].groupby("response_draw").net_value.mean()
+        - cells[cells.strategy == "a"].groupby("response_draw").net_value.mean()
     )
     assert dr.won == int((per > 0).sum()) and dr.low == pytest.approx(per.min())
     assert "4 response draws" in d.uncertainty
@@ -101,7 +105,7 @@ def test_family_adjustment_of_the_details():
     chal = comp[comp.strategy != "a"]
     tests = int(chal.p_value.notna().sum())
     for kpi, rows in chal.groupby("kpi"):
-        col = "p_holm" if kpi == "net_recovery" else "p_holm_all"
+        col = "p_holm" if kpi == objective() else "p_holm_all"
         assert (rows.p_adjusted == rows[col]).all()
     # p_holm_all is Holm over every challenger and KPI: at least the smallest p x tests
     assert chal.p_holm_all.min() == pytest.approx(min(1, chal.p_value.min() * tests))
@@ -131,7 +135,7 @@ def test_response_draws_block_of_the_comparison_is_read():
             {
                 "variant": 0,
                 "strategy": "b",
-                "objective": "net_recovery",
+                "objective": objective(),
                 "kept_draws": {"draws": 6, "share_better": 0.5, "low": -3.0, "high": 40.0},
             }
         ]

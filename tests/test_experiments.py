@@ -527,7 +527,7 @@ def test_compare_cli(tmp_path):
     assert table.exit_code == 0, table.output
     assert "none (champion)" in table.stdout
     # one overall verdict per challenger on the priced objective, trade-offs on its line
-    assert "Winner on net recovery:" in table.stdout
+    assert "Winner on net value:" in table.stdout
     assert re.search(r"standard: (wins|loses|no clear difference) \(", table.stdout)
     assert "collection cost" in table.stdout and (out.parent / "r2").is_dir()
     user_error(invoke(*args[:3], "default,nope", "--out", tmp_path / "r3"), "unknown strategy")

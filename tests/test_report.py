@@ -55,7 +55,7 @@ def folders(tmp_path_factory):
 @pytest.fixture(scope="module")
 def three_way(tmp_path_factory):
     """``postloan compare`` of three strategies against ``none``, amounts in EUR: the report
-    is written by default. Both contact strategies beat no contact on net recovery."""
+    is written by default. Both contact strategies beat no contact on net value."""
     out = tmp_path_factory.mktemp("compare")
     data = yaml.safe_load(SMALL.read_text())
     data["currency"] = "EUR"
@@ -117,7 +117,7 @@ def test_experiment_report_is_self_contained(folders):
         "Delinquent accounts (1-120 DPD)",
         "from: bucket at month end",
         "to: bucket at the next month end",
-        "net recovery (USD): higher is better",
+        "net value (USD): higher is better",
         "churned customers (accounts): lower is better",
         "Definitions",
         "simulation noise only",
@@ -130,21 +130,21 @@ def test_compare_writes_its_decision_by_default(three_way):
     folder, output = three_way
     html = (folder / "report.html").read_text()
     comp = pd.read_csv(folder / "comparison.csv")
-    net = comp[(comp.kpi == "net_recovery") & (comp.strategy != "none")].set_index("strategy")
+    net = comp[(comp.kpi == "net_value") & (comp.strategy != "none")].set_index("strategy")
     # the decision follows the adjusted p-values of the table: both win, standard by more
     assert {"p_holm", "p_holm_all", "p_adjusted", "significant_adjusted"} <= set(comp.columns)
     assert (net["p_holm"] >= net["p_value"]).all() and (net["p_holm"] <= 0.05).all()
     assert net.loc["standard", "diff"] > net.loc["light_touch", "diff"] > 0
-    assert "Winner on net recovery: <b>standard</b>" in html
-    assert "Winner on net recovery: standard" in output  # the terminal says it too
+    assert "Winner on net value: <b>standard</b>" in html
+    assert "Winner on net value: standard" in output  # the terminal says it too
     assert "light_touch also beats none" in html  # ... and the runner-up, compared directly:
-    assert "Best against second best, paired: standard is" in html
+    assert "Best against second best, paired:" in html and "standard vs light_touch" in html
     assert "adjustment over the 2 challengers" in html
     # ... and comparison.json carries the decision for machines
     (decision,) = json.loads((folder / "comparison.json").read_text())["decision"]
     assert (decision["winner"], decision["objective"], decision["currency"]) == (
         "standard",
-        "net_recovery",
+        "net_value",
         "EUR",
     )
     std = next(c for c in decision["challengers"] if c["strategy"] == "standard")
@@ -256,7 +256,7 @@ def test_first_screen_of_the_comparison_says_who_wins(three_way, tmp_path):
     seen = browser.look(page, ["winner", "headline", "trade-offs"])
     for element in ("winner", "headline", "trade-offs"):
         assert seen.in_first_screen(element), (element, seen.elements.get(element), seen.viewport)
-    assert "Winner on net recovery: standard" in seen.elements["winner"]["text"]
+    assert "Winner on net value: standard" in seen.elements["winner"]["text"]
     headline = seen.elements["headline"]["text"]
     assert re.search(r"95 % interval \+[\d,]+ EUR to \+[\d,]+ EUR", headline), headline
     table = seen.elements["trade-offs"]["text"]
