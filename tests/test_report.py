@@ -68,6 +68,47 @@ def test_run_report_is_self_contained(folders):
     assert not list(run.glob(".*.tmp"))
 
 
+def test_run_report_figures_are_valid_plotly_figures(folders):
+    """The run report's charts are plain figure dicts, written unvalidated for speed: plotly's
+    own validation (``go.Figure``) must accept every one, with its title and axis titles."""
+    import pandas as pd
+    import plotly.graph_objects as go
+
+    from postloan.reports import charts
+    from postloan.reports.run import _roll_matrix_from_summary
+
+    run, _ = folders
+    summary = json.loads((run / "summary.json").read_text())
+    daily = pd.read_parquet(run / "daily.parquet")
+    monthly = pd.read_parquet(run / "monthly.parquet")
+    figures = {
+        "buckets": (charts.bucket_area(daily, "buckets"), "day", "accounts"),
+        "flows": (charts.flows(daily, "flows"), "day", "accounts, last 7 days"),
+        "rolls": (
+            charts.roll_heatmap(_roll_matrix_from_summary(summary["roll_rates"]), "rolls"),
+            "to (month end)",
+            "from",
+        ),
+        "monthly": (charts.monthly_roll_heatmap(monthly, "monthly"), None, None),
+        "costs": (
+            charts.cost_bars({"run": summary["cost_by_channel"]}, "costs"),
+            "channel",
+            "cost",
+        ),
+        "churn": (charts.churn_lines(daily, "churn"), "day", "count (cumulative)"),
+    }
+    for title, (fig, x, y) in figures.items():
+        assert isinstance(fig, dict), title
+        valid = go.Figure(fig)  # raises ValueError on any property plotly does not know
+        assert valid.layout.title.text == title
+        assert valid.layout.xaxis.title.text == x and valid.layout.yaxis.title.text == y, title
+        assert len(valid.data) == len(fig["data"]) >= 1, title
+    churn = go.Figure(figures["churn"][0])
+    assert [t.yaxis for t in churn.data] == ["y", "y", "y2"]
+    assert churn.layout.yaxis2.title.text == "lifetime value lost"
+    assert figures["buckets"][0]["data"][0]["y"] == daily["n_1_30"].tolist()
+
+
 def test_experiment_report_is_self_contained(folders):
     _, exp = folders
     html = write_experiment_report(exp).read_text()

@@ -4,9 +4,11 @@ offline), tables and escaping."""
 from __future__ import annotations
 
 import html
+import json
 import math
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
 
 from sim.atomic import write_text
@@ -58,13 +60,42 @@ def _plotly_js() -> str:
     return get_plotlyjs()
 
 
+#: The look of every chart: plotly's ``plotly_white`` template and these margins.
+TEMPLATE = "plotly_white"
+MARGIN = {"l": 60, "r": 20, "t": 50, "b": 50}
+_CONFIG = {"displaylogo": False, "responsive": True}
+
+
+@cache
+def _template() -> dict:
+    """The ``plotly_white`` template as the JSON plotly ships it (what
+    ``update_layout(template="plotly_white")`` puts into a figure), read without building
+    the graph objects ``plotly.io.templates`` would."""
+    from importlib.resources import files
+
+    path = files("plotly").joinpath("package_data", "templates", f"{TEMPLATE}.json")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
 def div(fig) -> str:
-    fig.update_layout(template="plotly_white", margin={"l": 60, "r": 20, "t": 50, "b": 50})
-    return fig.to_html(
-        full_html=False,
-        include_plotlyjs=False,
-        config={"displaylogo": False, "responsive": True},
-    )
+    """A chart's ``<div>`` for a page that inlines plotly.js once (:func:`page`).
+
+    ``fig`` is a plotly figure dict (``{"data": [...], "layout": {...}}``, written as it is,
+    unvalidated: see :mod:`postloan.reports.charts`) or a ``plotly.graph_objects.Figure``.
+    """
+    if isinstance(fig, dict):
+        import plotly.io as pio
+
+        layout = {**fig.get("layout", {}), "template": _template(), "margin": MARGIN}
+        return pio.to_html(
+            {"data": fig.get("data", []), "layout": layout},
+            config=_CONFIG,
+            full_html=False,
+            include_plotlyjs=False,
+            validate=False,
+        )
+    fig.update_layout(template=TEMPLATE, margin=MARGIN)
+    return fig.to_html(full_html=False, include_plotlyjs=False, config=_CONFIG)
 
 
 def esc(x) -> str:
