@@ -109,6 +109,18 @@ def test_run_report_figures_are_valid_plotly_figures(folders):
     assert figures["buckets"][0]["data"][0]["y"] == daily["n_1_30"].tolist()
 
 
+def test_figure_div_cannot_close_its_script():
+    """A name from a user's file inside a chart's JSON cannot end the page's script."""
+    from postloan.reports.html import figure_div
+
+    name = "</script><script>alert(1)</script>"
+    fig = {"data": [{"type": "bar", "x": ["a"], "y": [1.0], "name": name}], "layout": {}}
+    out = figure_div(fig)
+    assert out.count("</script>") == 1 and out.count("<script>") == 1
+    data = json.loads(re.search(r'newPlot\("[^"]+", (\[.*?\]), \{', out).group(1))
+    assert data[0]["name"] == name
+
+
 def test_experiment_report_is_self_contained(folders):
     _, exp = folders
     html = write_experiment_report(exp).read_text()

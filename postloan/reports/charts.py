@@ -41,10 +41,11 @@ def _layout(title: str, height: int, x: str | None = None, y: str | None = None,
 
 
 def _colorscale(name: str) -> list:
-    """A plotly.py named colour scale as explicit stops (plotly.js knows fewer names)."""
-    from plotly.colors import get_colorscale
+    """A plotly.py sequential colour scale as explicit stops (plotly.js knows fewer names),
+    what ``plotly.colors.get_colorscale(name)`` gives without importing plotly's validators."""
+    from plotly.colors import make_colorscale, sequential
 
-    return get_colorscale(name)
+    return make_colorscale(getattr(sequential, name))
 
 
 def _roll_trace(z, digits: int, **kw) -> dict:

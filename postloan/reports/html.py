@@ -6,9 +6,10 @@ from __future__ import annotations
 import html
 import json
 import math
+import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 
 from sim.atomic import write_text
@@ -77,23 +78,45 @@ def _template() -> dict:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
+#: What plotly escapes in a figure's JSON so that no string in it can close the
+#: ``<script>`` (plotly.io's ``_swap_json``).
+_SCRIPT_SAFE = str.maketrans({"<": "\\u003c", ">": "\\u003e", "/": "\\u002f"})
+
+
+def figure_div(fig: dict) -> str:
+    """The ``<div>`` and ``Plotly.newPlot`` call of a plotly figure dict, as
+    ``plotly.io.to_html(fig, validate=False, full_html=False, include_plotlyjs=False)`` writes
+    it, with the report's template and margins.
+
+    Written here rather than through ``plotly.io``, whose import pulls in plotly's validators
+    and narwhals (tens of milliseconds of every ``postloan run``). The figure is not
+    validated: see :mod:`postloan.reports.charts`.
+    """
+    layout = {**fig.get("layout", {}), "template": _template(), "margin": MARGIN}
+    height = layout.get("height")
+    style = f"height:{height}px; width:100%;" if height is not None else "height:100%; width:100%;"
+    dump = partial(json.dumps, separators=(",", ":"), allow_nan=False)
+    args = ", ".join(
+        dump(part).translate(_SCRIPT_SAFE) for part in (fig.get("data", []), layout, _CONFIG)
+    )
+    plot_id = str(uuid.uuid4())
+    return (
+        f'<div style="{style}"><div id="{plot_id}" class="plotly-graph-div" '
+        'style="height:100%; width:100%;"></div>'
+        "<script>window.PLOTLYENV=window.PLOTLYENV || {};"
+        f'if (document.getElementById("{plot_id}")) {{Plotly.newPlot("{plot_id}", {args})}};'
+        "</script></div>"
+    )
+
+
 def div(fig) -> str:
     """A chart's ``<div>`` for a page that inlines plotly.js once (:func:`page`).
 
-    ``fig`` is a plotly figure dict (``{"data": [...], "layout": {...}}``, written as it is,
-    unvalidated: see :mod:`postloan.reports.charts`) or a ``plotly.graph_objects.Figure``.
+    ``fig`` is a plotly figure dict (``{"data": [...], "layout": {...}}``, drawn by
+    :func:`figure_div`) or a ``plotly.graph_objects.Figure``.
     """
     if isinstance(fig, dict):
-        import plotly.io as pio
-
-        layout = {**fig.get("layout", {}), "template": _template(), "margin": MARGIN}
-        return pio.to_html(
-            {"data": fig.get("data", []), "layout": layout},
-            config=_CONFIG,
-            full_html=False,
-            include_plotlyjs=False,
-            validate=False,
-        )
+        return figure_div(fig)
     fig.update_layout(template=TEMPLATE, margin=MARGIN)
     return fig.to_html(full_html=False, include_plotlyjs=False, config=_CONFIG)
 
