@@ -68,6 +68,27 @@ def test_run_report_is_self_contained(folders):
     assert not list(run.glob(".*.tmp"))
 
 
+def _normalised(html: str) -> str:
+    """A report without what changes between two writings: plot ids, the generation time."""
+    html = re.sub(r"[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}", "ID", html)
+    return re.sub(r"Generated [0-9: -]+UTC", "Generated", html)
+
+
+def test_run_report_written_with_the_run_equals_one_written_from_its_files(tmp_path):
+    """``save_run`` draws the report from the run's tables in memory, in the staged folder;
+    ``postloan report`` reads them back from the finished folder: the same page."""
+    from sim.management import ManagementViews
+
+    sc = load_scenario(SMALL, accounts=500, days=60)
+    views = ManagementViews(None)  # the risk table too
+    result = simulate(sc, resolve("default"), 2, observers=views.observers)
+    folder = save_run(result, tmp_path, views=views)
+    with_run = (folder / "report.html").read_text()
+    assert f"<title>PostLoan run {folder.name}</title>" in with_run
+    assert "PD (horizon)" in with_run
+    assert _normalised(write_run_report(folder).read_text()) == _normalised(with_run)
+
+
 def test_run_report_figures_are_valid_plotly_figures(folders):
     """The run report's charts are plain figure dicts, written unvalidated for speed: plotly's
     own validation (``go.Figure``) must accept every one, with its title and axis titles."""

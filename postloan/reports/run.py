@@ -5,6 +5,7 @@ channel; churn and complaints over time. Written atomically into the run folder.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -62,7 +63,9 @@ def _pct(x: float) -> str:
     return "n/a" if x is None or np.isnan(x) else f"{x:.2%}"
 
 
-def _monitoring_section(folder: Path, summary: dict, currency: str) -> list[str]:
+def _monitoring_section(
+    folder: Path, summary: dict, currency: str, tables: Mapping[str, pd.DataFrame]
+) -> list[str]:
     """Alerts and risk by credit standing, for a run watched by the management views
     (``summary["monitoring"]``, ``risk.parquet``); nothing for a run without them."""
     block = summary.get("monitoring")
@@ -91,9 +94,8 @@ def _monitoring_section(folder: Path, summary: dict, currency: str) -> list[str]
             f"<p>Concentration limit breached: {esc(b['measure'])} of {esc(where)} "
             f"{b['value']:.4g} &gt; {b['limit']:.4g}</p>"
         )
-    risk_path = folder / "risk.parquet"
-    if risk_path.exists():
-        risk = pd.read_parquet(risk_path)
+    risk = _table(folder, "risk", tables)
+    if risk is not None:
         risk = risk[risk["segment_kind"].isin(["book", "credit"])]
         rows = [
             [
@@ -128,17 +130,38 @@ def _monitoring_section(folder: Path, summary: dict, currency: str) -> list[str]
     return out
 
 
-def build_run_report(folder: Path) -> str:
-    """The HTML of a run folder's report."""
+def _table(folder: Path, name: str, tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame | None:
+    """``tables[name]`` if given, else ``folder/<name>.parquet`` read (None if neither)."""
+    if name in tables:
+        return tables[name]
+    path = folder / f"{name}.parquet"
+    return pd.read_parquet(path) if path.exists() else None
+
+
+def build_run_report(folder: Path, tables: Mapping[str, pd.DataFrame] | None = None) -> str:
+    """The HTML of a run folder's report.
+
+    Parameters
+    ----------
+    folder : Path
+        The run folder: ``manifest.json``, ``summary.json`` and the tables.
+    tables : mapping, optional
+        Tables of the folder already in memory, by name (``daily``, ``monthly``, ``risk``),
+        equal to what their ``<name>.parquet`` holds: read from the folder when not given.
+        :func:`postloan.storage.runs.save_run` passes the run's own, which saves reading back
+        what it has just written.
+    """
     folder = Path(folder)
+    tables = tables or {}
     man = read_manifest(folder) or {}
     try:
         summary = json.loads((folder / "summary.json").read_text())
     except (OSError, ValueError) as exc:
         raise ReportError(f"{folder}: not a run folder (no readable summary.json)") from exc
-    daily = pd.read_parquet(folder / "daily.parquet")
-    monthly_path = folder / "monthly.parquet"
-    monthly = pd.read_parquet(monthly_path) if monthly_path.exists() else None
+    daily = _table(folder, "daily", tables)
+    if daily is None:
+        raise ReportError(f"{folder}: not a run folder (no daily.parquet)")
+    monthly = _table(folder, "monthly", tables)
     title = f"{man.get('scenario', 'run')} x {man.get('strategy', '?')}"
     body = [
         f"<h1>Run report: {esc(title)}</h1>",
@@ -186,8 +209,8 @@ def build_run_report(folder: Path) -> str:
     )
     body.append("<h2>Churn and complaints</h2>")
     body.append(div(churn_lines(daily, "Churn, complaints and lifetime value lost")))
-    body.extend(_monitoring_section(folder, summary, man.get("currency", "USD")))
-    return page(f"PostLoan run {folder.name}", body)
+    body.extend(_monitoring_section(folder, summary, man.get("currency", "USD"), tables))
+    return page(f"PostLoan run {man.get('run_id', folder.name)}", body)
 
 
 def write_run_report(run_folder: Path) -> Path:
