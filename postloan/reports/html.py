@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from functools import cache, partial
 from pathlib import Path
 
-from sim.atomic import write_text
+from sim.atomic import write_bytes
 
 #: The report's file name inside a run or experiment folder.
 REPORT_FILE = "report.html"
@@ -48,17 +48,28 @@ class ReportError(ValueError):
     """A folder that is neither a run nor an experiment."""
 
 
-def write_page(folder: Path, build: Callable[[Path], str]) -> Path:
-    """Write ``build(folder)`` to ``folder/report.html`` atomically; returns its path."""
+def write_page(folder: Path, build: Callable[[Path], str | bytes]) -> Path:
+    """Write ``build(folder)`` (text, or UTF-8 bytes) to ``folder/report.html`` atomically;
+    returns its path."""
     folder = Path(folder)
-    return write_text(folder / REPORT_FILE, build(folder))
+    content = build(folder)
+    data = content if isinstance(content, bytes) else content.encode("utf-8")
+    return write_bytes(folder / REPORT_FILE, data)
 
 
 # ---------------------------------------------------------------------------- helpers
-def _plotly_js() -> str:
-    from plotly.offline import get_plotlyjs
+def _plotly_js() -> bytes:
+    """plotly.js, minified, as plotly ships it (what ``plotly.offline.get_plotlyjs()``
+    returns, left undecoded: 4.8 MB with some non-ASCII characters, cheaper to copy as bytes
+    than as text)."""
+    import pkgutil
 
-    return get_plotlyjs()
+    data = pkgutil.get_data("plotly", "package_data/plotly.min.js")
+    if data is None:  # pragma: no cover - a plotly installed without its package data
+        from plotly.offline import get_plotlyjs
+
+        return get_plotlyjs().encode("utf-8")
+    return data
 
 
 #: The look of every chart: plotly's ``plotly_white`` template and these margins.
@@ -125,16 +136,25 @@ def esc(x) -> str:
     return html.escape(str(x))
 
 
-def page(title: str, body: list[str]) -> str:
+def page_bytes(title: str, body: list[str]) -> bytes:
+    """The report page (UTF-8): ``body`` (HTML fragments) under ``title``, plotly.js inlined."""
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    return (
+    head = (
         "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
-        f"<title>{esc(title)}</title><style>{_CSS}</style>"
-        f"<script>{_plotly_js()}</script></head><body>"
+        f"<title>{esc(title)}</title><style>{_CSS}</style><script>"
+    )
+    tail = (
+        "</script></head><body>"
         + "\n".join(body)
         + f"<p class='note'>Generated {stamp} by PostLoan Lab. The page works offline.</p>"
         "</body></html>\n"
     )
+    return b"".join((head.encode("utf-8"), _plotly_js(), tail.encode("utf-8")))
+
+
+def page(title: str, body: list[str]) -> str:
+    """:func:`page_bytes` as text."""
+    return page_bytes(title, body).decode("utf-8")
 
 
 def meta_table(items: dict) -> str:

@@ -131,6 +131,5 @@ def save_run(
             from postloan.reports.run import build_run_report
 
             # a plain write, as every file here: renaming the folder makes the run atomic
-            html = build_run_report(tmp, tables)
-            (tmp / REPORT_FILE).write_text(html, encoding="utf-8")
+            (tmp / REPORT_FILE).write_bytes(build_run_report(tmp, tables))
     return out_dir / rid
