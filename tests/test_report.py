@@ -140,6 +140,10 @@ def test_figure_div_cannot_close_its_script():
     assert out.count("</script>") == 1 and out.count("<script>") == 1
     data = json.loads(re.search(r'newPlot\("[^"]+", (\[.*?\]), \{', out).group(1))
     assert data[0]["name"] == name
+    # NaN and infinities become null, as plotly writes them (a gap, not a broken page)
+    fig["data"][0]["y"] = [float("nan"), float("inf"), 2.0]
+    data = json.loads(re.search(r'newPlot\("[^"]+", (\[.*?\]), \{', figure_div(fig)).group(1))
+    assert data[0]["y"] == [None, None, 2.0]
 
 
 def test_experiment_report_is_self_contained(folders):

@@ -94,6 +94,18 @@ def _template() -> dict:
 _SCRIPT_SAFE = str.maketrans({"<": "\\u003c", ">": "\\u003e", "/": "\\u002f"})
 
 
+def _finite(x):
+    """``x`` with NaN and infinities as None (null: a gap in the chart), as plotly's own JSON
+    encoder writes them."""
+    if isinstance(x, float):
+        return x if math.isfinite(x) else None
+    if isinstance(x, list | tuple):
+        return [_finite(v) for v in x]
+    if isinstance(x, dict):
+        return {k: _finite(v) for k, v in x.items()}
+    return x
+
+
 def figure_div(fig: dict) -> str:
     """The ``<div>`` and ``Plotly.newPlot`` call of a plotly figure dict, as
     ``plotly.io.to_html(fig, validate=False, full_html=False, include_plotlyjs=False)`` writes
@@ -108,7 +120,8 @@ def figure_div(fig: dict) -> str:
     style = f"height:{height}px; width:100%;" if height is not None else "height:100%; width:100%;"
     dump = partial(json.dumps, separators=(",", ":"), allow_nan=False)
     args = ", ".join(
-        dump(part).translate(_SCRIPT_SAFE) for part in (fig.get("data", []), layout, _CONFIG)
+        dump(_finite(part)).translate(_SCRIPT_SAFE)
+        for part in (fig.get("data", []), layout, _CONFIG)
     )
     plot_id = str(uuid.uuid4())
     return (
