@@ -480,6 +480,29 @@ def test_run_table_shows_the_currency(tmp_path):
 
 
 # ------------------------------------------------------------------------------ start-up
+def test_run_imports_only_what_it_uses(tmp_path):
+    """``postloan run`` (report included) loads no module of another command (optimiser,
+    calibration, Mesa, DuckDB...) and no plotly graph objects or validators: their imports
+    would cost start-up time of every run."""
+    code = (
+        "import sys\n"
+        f"sys.argv = ['postloan', 'run', {str(SMALL)!r}, *{TINY!r}, '--out', {str(tmp_path)!r}]\n"
+        "from postloan.cli import main\n"
+        "try:\n    main()\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
+        "unused = ('optimizer', 'sim.abm', 'sim.calibration', 'scipy.stats', 'mesa', 'duckdb', "
+        "'pyomo', 'dask', 'plotly.graph_objs', 'plotly.io', '_plotly_utils.basevalidators', "
+        "'narwhals')\n"
+        "print('UNUSED', sorted(m for m in sys.modules if m.startswith(unused)), file=sys.stderr)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120, cwd=ROOT
+    )
+    assert "UNUSED []" in proc.stderr, proc.stderr[-3000:]
+    (folder,) = tmp_path.iterdir()
+    assert (folder / "report.html").exists()
+
+
 @pytest.mark.parametrize(
     ("argv", "allowed"),
     [

@@ -103,6 +103,84 @@ def test_run_report_is_self_contained(folders):
     assert not list(run.glob(".*.tmp"))
 
 
+def _normalised(html: str) -> str:
+    """A report without what changes between two writings: plot ids, the generation time."""
+    html = re.sub(r"[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}", "ID", html)
+    return re.sub(r"Generated [0-9: -]+UTC", "Generated", html)
+
+
+def test_run_report_written_with_the_run_equals_one_written_from_its_files(tmp_path):
+    """``save_run`` draws the report from the run's tables in memory, in the staged folder;
+    ``postloan report`` reads them back from the finished folder: the same page."""
+    from sim.management import ManagementViews
+
+    sc = load_scenario(SMALL, accounts=500, days=60)
+    views = ManagementViews(None)  # the risk table too
+    result = simulate(sc, resolve("default"), 2, observers=views.observers)
+    folder = save_run(result, tmp_path, views=views)
+    with_run = (folder / "report.html").read_text()
+    assert f"<title>PostLoan run {folder.name}</title>" in with_run
+    assert "PD (horizon)" in with_run
+    assert _normalised(write_run_report(folder).read_text()) == _normalised(with_run)
+
+
+def test_run_report_figures_are_valid_plotly_figures(folders):
+    """The run report's charts are plain figure dicts, written unvalidated for speed: plotly's
+    own validation (``go.Figure``) must accept every one, with its title and axis titles."""
+    import pandas as pd
+    import plotly.graph_objects as go
+
+    from postloan.reports import charts
+    from postloan.reports.run import _roll_matrix_from_summary
+
+    run, _ = folders
+    summary = json.loads((run / "summary.json").read_text())
+    daily = pd.read_parquet(run / "daily.parquet")
+    monthly = pd.read_parquet(run / "monthly.parquet")
+    figures = {
+        "buckets": (charts.bucket_area(daily, "buckets"), "day", "accounts"),
+        "flows": (charts.flows(daily, "flows"), "day", "accounts, last 7 days"),
+        "rolls": (
+            charts.roll_heatmap(_roll_matrix_from_summary(summary["roll_rates"]), "rolls"),
+            "to (month end)",
+            "from",
+        ),
+        "monthly": (charts.monthly_roll_heatmap(monthly, "monthly"), None, None),
+        "costs": (
+            charts.cost_bars({"run": summary["cost_by_channel"]}, "costs"),
+            "channel",
+            "cost",
+        ),
+        "churn": (charts.churn_lines(daily, "churn"), "day", "count (cumulative)"),
+    }
+    for title, (fig, x, y) in figures.items():
+        assert isinstance(fig, dict), title
+        valid = go.Figure(fig)  # raises ValueError on any property plotly does not know
+        assert valid.layout.title.text == title
+        assert valid.layout.xaxis.title.text == x and valid.layout.yaxis.title.text == y, title
+        assert len(valid.data) == len(fig["data"]) >= 1, title
+    churn = go.Figure(figures["churn"][0])
+    assert [t.yaxis for t in churn.data] == ["y", "y", "y2"]
+    assert churn.layout.yaxis2.title.text == "lifetime value lost"
+    assert figures["buckets"][0]["data"][0]["y"] == daily["n_1_30"].tolist()
+
+
+def test_figure_div_cannot_close_its_script():
+    """A name from a user's file inside a chart's JSON cannot end the page's script."""
+    from postloan.reports.html import figure_div
+
+    name = "</script><script>alert(1)</script>"
+    fig = {"data": [{"type": "bar", "x": ["a"], "y": [1.0], "name": name}], "layout": {}}
+    out = figure_div(fig)
+    assert out.count("</script>") == 1 and out.count("<script>") == 1
+    data = json.loads(re.search(r'newPlot\("[^"]+", (\[.*?\]), \{', out).group(1))
+    assert data[0]["name"] == name
+    # NaN and infinities become null, as plotly writes them (a gap, not a broken page)
+    fig["data"][0]["y"] = [float("nan"), float("inf"), 2.0]
+    data = json.loads(re.search(r'newPlot\("[^"]+", (\[.*?\]), \{', figure_div(fig)).group(1))
+    assert data[0]["y"] == [None, None, 2.0]
+
+
 def test_experiment_report_is_self_contained(folders):
     _, exp = folders
     html = write_experiment_report(exp).read_text()

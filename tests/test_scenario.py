@@ -50,6 +50,9 @@ def test_shipped_scenarios_load(name, accounts):
     # the canonical form round-trips: the scenario as run reloads to the same content hash
     again = Scenario.model_validate(yaml.safe_load(sc.to_yaml()))
     assert again.content_hash() == sc.content_hash()
+    # libyaml's emitter writes what PyYAML's own does
+    text = sc.to_yaml()
+    assert text == yaml.safe_dump(yaml.safe_load(text), sort_keys=False)
 
 
 def test_recession_has_a_shock():

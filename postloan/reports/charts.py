@@ -1,4 +1,14 @@
-"""The charts of the reports (plotly figures; plotly is imported inside each function)."""
+"""The charts of the reports.
+
+The run report's charts (:func:`bucket_area`, :func:`flows`, :func:`roll_heatmap`,
+:func:`monthly_roll_heatmap`, :func:`cost_bars`, :func:`churn_lines`) are plain figure dicts
+in plotly's JSON schema (``{"data": [...], "layout": {...}}``), drawn by
+:func:`postloan.reports.html.div` without ``plotly.graph_objects``: building and validating
+graph objects cost about half a second of every ``postloan run``. ``plotly.graph_objects.
+Figure(fig)`` turns one into a validated figure (``tests/test_report.py`` checks that every
+one is valid). The experiment report's charts are still graph objects (plotly is imported
+inside each function).
+"""
 
 from __future__ import annotations
 
@@ -10,85 +20,101 @@ import pandas as pd
 from postloan.reports.html import BUCKETS, CHANNELS, COLS, PALETTE, nan_to_none
 
 
-# ---------------------------------------------------------------------------- figures
-def _roll_trace(z, digits: int, **kw):
+# ---------------------------------------------------------------------------- figure dicts
+def _series(values) -> list:
+    """A column or array as a JSON-ready list (NaN as None: a gap in the chart)."""
+    return nan_to_none(np.asarray(values).tolist())
+
+
+def _title(text: str) -> dict:
+    return {"text": text}
+
+
+def _layout(title: str, height: int, x: str | None = None, y: str | None = None, **more) -> dict:
+    """A layout: the chart's title, its height in pixels, the axis titles and ``more``."""
+    layout: dict = {"title": _title(title), "height": height}
+    if x is not None:
+        layout["xaxis"] = {"title": _title(x)}
+    if y is not None:
+        layout["yaxis"] = {"title": _title(y)}
+    return {**layout, **more}
+
+
+def _colorscale(name: str) -> list:
+    """A plotly.py sequential colour scale as explicit stops (plotly.js knows fewer names),
+    what ``plotly.colors.get_colorscale(name)`` gives without importing plotly's validators."""
+    from plotly.colors import make_colorscale, sequential
+
+    return make_colorscale(getattr(sequential, name))
+
+
+def _roll_trace(z, digits: int, **kw) -> dict:
     """A heatmap of roll rates (0-1) from the first five buckets (rows) to every bucket
     (columns), each cell labelled in percent with ``digits`` decimals; ``kw`` go to plotly."""
-    import plotly.graph_objects as go
-
     text = [[("" if math.isnan(v) else f"{v:.{digits}%}") for v in row] for row in z]
-    return go.Heatmap(
-        z=[nan_to_none(list(r)) for r in z],
-        x=list(BUCKETS),
-        y=list(BUCKETS[:5]),
-        text=text,
-        texttemplate="%{text}",
-        colorscale="Blues",
-        zmin=0,
-        zmax=1,
-        hovertemplate="from %{y} to %{x}: %{z:.2%}<extra></extra>",
+    return {
+        "type": "heatmap",
+        "z": [nan_to_none([float(v) for v in r]) for r in z],
+        "x": list(BUCKETS),
+        "y": list(BUCKETS[:5]),
+        "text": text,
+        "texttemplate": "%{text}",
+        "colorscale": _colorscale("Blues"),
+        "zmin": 0,
+        "zmax": 1,
+        "hovertemplate": "from %{y} to %{x}: %{z:.2%}<extra></extra>",
         **kw,
-    )
+    }
 
 
-def bucket_area(daily: pd.DataFrame, title: str):
-    import plotly.graph_objects as go
-
-    fig = go.Figure()
-    for b, c, color in zip(BUCKETS[1:5], COLS[1:5], PALETTE, strict=False):
-        col = f"n_{c}"
-        if col in daily:
-            fig.add_trace(
-                go.Scatter(
-                    x=daily["day"],
-                    y=daily[col],
-                    name=f"{b} DPD",
-                    stackgroup="dpd",
-                    mode="lines",
-                    line={"width": 0.5, "color": color},
-                )
-            )
-    fig.update_layout(title=title, xaxis_title="day", yaxis_title="accounts", height=360)
-    return fig
+def bucket_area(daily: pd.DataFrame, title: str) -> dict:
+    """Accounts in each DPD bucket (1-30 to 91-120) over the days, stacked."""
+    data = [
+        {
+            "type": "scatter",
+            "x": _series(daily["day"]),
+            "y": _series(daily[f"n_{c}"]),
+            "name": f"{b} DPD",
+            "stackgroup": "dpd",
+            "mode": "lines",
+            "line": {"width": 0.5, "color": color},
+        }
+        for b, c, color in zip(BUCKETS[1:5], COLS[1:5], PALETTE, strict=False)
+        if f"n_{c}" in daily
+    ]
+    return {"data": data, "layout": _layout(title, 360, x="day", y="accounts")}
 
 
-def flows(daily: pd.DataFrame, title: str):
-    import plotly.graph_objects as go
-
-    fig = go.Figure()
-    for col, name in (
-        ("new_delinquent", "new delinquent (missed instalment)"),
-        ("cures", "cures"),
-        ("charge_offs", "charge-offs"),
-    ):
-        if col in daily:
-            fig.add_trace(
-                go.Scatter(
-                    x=daily["day"],
-                    y=daily[col].rolling(7, min_periods=1).sum(),
-                    name=name,
-                    mode="lines",
-                )
-            )
-    fig.update_layout(
-        title=title, xaxis_title="day", yaxis_title="accounts, last 7 days", height=340
-    )
-    return fig
+def flows(daily: pd.DataFrame, title: str) -> dict:
+    """New delinquencies, cures and charge-offs, summed over the last 7 days."""
+    data = [
+        {
+            "type": "scatter",
+            "x": _series(daily["day"]),
+            "y": _series(daily[col].rolling(7, min_periods=1).sum()),
+            "name": name,
+            "mode": "lines",
+        }
+        for col, name in (
+            ("new_delinquent", "new delinquent (missed instalment)"),
+            ("cures", "cures"),
+            ("charge_offs", "charge-offs"),
+        )
+        if col in daily
+    ]
+    return {"data": data, "layout": _layout(title, 340, x="day", y="accounts, last 7 days")}
 
 
-def roll_heatmap(matrix: np.ndarray, title: str):
-    import plotly.graph_objects as go
-
+def roll_heatmap(matrix: np.ndarray, title: str) -> dict:
+    """Pooled roll rates from the first five buckets (rows) to every bucket."""
     z = np.asarray(matrix, dtype=float)[:5]
-    fig = go.Figure(_roll_trace(z, digits=1))
-    fig.update_layout(title=title, xaxis_title="to (month end)", yaxis_title="from", height=360)
-    fig.update_yaxes(autorange="reversed")
-    return fig
+    layout = _layout(title, 360, x="to (month end)", y="from")
+    layout["yaxis"]["autorange"] = "reversed"
+    return {"data": [_roll_trace(z, digits=1)], "layout": layout}
 
 
-def monthly_roll_heatmap(monthly: pd.DataFrame, title: str):
-    import plotly.graph_objects as go
-
+def monthly_roll_heatmap(monthly: pd.DataFrame, title: str) -> dict | None:
+    """The key roll rates month by month (None when ``monthly`` has none of them)."""
     pairs = [
         ("current", "1-30"),
         ("1-30", "current"),
@@ -106,66 +132,79 @@ def monthly_roll_heatmap(monthly: pd.DataFrame, title: str):
     if not z:
         return None
     text = [[("" if v is None else f"{v:.1%}") for v in row] for row in z]
-    fig = go.Figure(
-        go.Heatmap(
-            z=z,
-            x=[f"month {int(m) + 1}" for m in monthly["month"]],
-            y=ys,
-            text=text,
-            texttemplate="%{text}",
-            colorscale="Oranges",
-            zmin=0,
-            zmax=1,
-            hovertemplate="%{y}, %{x}: %{z:.2%}<extra></extra>",
-        )
-    )
-    fig.update_layout(title=title, height=340)
-    fig.update_yaxes(autorange="reversed")
-    return fig
+    trace = {
+        "type": "heatmap",
+        "z": z,
+        "x": [f"month {int(m) + 1}" for m in monthly["month"]],
+        "y": ys,
+        "text": text,
+        "texttemplate": "%{text}",
+        "colorscale": _colorscale("Oranges"),
+        "zmin": 0,
+        "zmax": 1,
+        "hovertemplate": "%{y}, %{x}: %{z:.2%}<extra></extra>",
+    }
+    return {"data": [trace], "layout": _layout(title, 340, yaxis={"autorange": "reversed"})}
 
 
-def cost_bars(costs: dict[str, dict[str, float]], title: str):
-    """``costs[series][channel]`` -> grouped bars."""
-    import plotly.graph_objects as go
-
+def cost_bars(costs: dict[str, dict[str, float]], title: str) -> dict:
+    """``costs[series][channel]`` -> grouped bars (the channels no series used left out)."""
     used = [c for c in CHANNELS if any(abs(s.get(c, 0.0)) > 0 for s in costs.values())]
-    fig = go.Figure()
-    for name, s in costs.items():
-        fig.add_trace(go.Bar(x=used, y=[s.get(c, 0.0) for c in used], name=name))
-    fig.update_layout(
-        title=title, barmode="group", yaxis_title="cost", xaxis_title="channel", height=360
-    )
-    return fig
+    data = [
+        {"type": "bar", "x": used, "y": [float(s.get(c, 0.0)) for c in used], "name": name}
+        for name, s in costs.items()
+    ]
+    return {
+        "data": data,
+        "layout": _layout(title, 360, x="channel", y="cost", barmode="group"),
+    }
 
 
-def churn_lines(daily: pd.DataFrame, title: str):
-    import plotly.graph_objects as go
-    from plotly.subplots import make_subplots
-
-    fig = make_subplots(specs=[[{"secondary_y": True}]])
-    for col, name in (("churned", "churned customers"), ("complaints", "complaints")):
-        if col in daily:
-            fig.add_trace(
-                go.Scatter(x=daily["day"], y=daily[col].cumsum(), name=name, mode="lines"),
-                secondary_y=False,
-            )
+def churn_lines(daily: pd.DataFrame, title: str) -> dict:
+    """Cumulative churn and complaints (left axis) and lifetime value lost (right axis)."""
+    data = [
+        {
+            "type": "scatter",
+            "x": _series(daily["day"]),
+            "y": _series(daily[col].cumsum()),
+            "name": name,
+            "mode": "lines",
+            "xaxis": "x",
+            "yaxis": "y",
+        }
+        for col, name in (("churned", "churned customers"), ("complaints", "complaints"))
+        if col in daily
+    ]
     if "lifetime_value_lost" in daily:
-        fig.add_trace(
-            go.Scatter(
-                x=daily["day"],
-                y=daily["lifetime_value_lost"].cumsum(),
-                name="lifetime value lost",
-                mode="lines",
-                line={"dash": "dot"},
-            ),
-            secondary_y=True,
+        data.append(
+            {
+                "type": "scatter",
+                "x": _series(daily["day"]),
+                "y": _series(daily["lifetime_value_lost"].cumsum()),
+                "name": "lifetime value lost",
+                "mode": "lines",
+                "line": {"dash": "dot"},
+                "xaxis": "x",
+                "yaxis": "y2",
+            }
         )
-    fig.update_layout(title=title, xaxis_title="day", height=340)
-    fig.update_yaxes(title_text="count (cumulative)", secondary_y=False)
-    fig.update_yaxes(title_text="lifetime value lost", secondary_y=True)
-    return fig
+    # the axes plotly.subplots.make_subplots(specs=[[{"secondary_y": True}]]) lays out
+    layout = _layout(
+        title,
+        340,
+        xaxis={"anchor": "y", "domain": [0.0, 0.94], "title": _title("day")},
+        yaxis={"anchor": "x", "domain": [0.0, 1.0], "title": _title("count (cumulative)")},
+        yaxis2={
+            "anchor": "x",
+            "overlaying": "y",
+            "side": "right",
+            "title": _title("lifetime value lost"),
+        },
+    )
+    return {"data": data, "layout": layout}
 
 
+# ---------------------------------------------------------------------------- graph objects
 def paired_chart(comp: pd.DataFrame, kpis: list[str], title: str):
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots

@@ -5,6 +5,7 @@ channel; churn and complaints over time. Written atomically into the run folder.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +26,7 @@ from postloan.reports.html import (
     div,
     esc,
     meta_table,
-    page,
+    page_bytes,
     table,
     write_page,
 )
@@ -96,7 +97,9 @@ def _pct(x: float) -> str:
     return "n/a" if x is None or np.isnan(x) else f"{x:.2%}"
 
 
-def _monitoring_section(folder: Path, summary: dict, currency: str) -> list[str]:
+def _monitoring_section(
+    folder: Path, summary: dict, currency: str, tables: Mapping[str, pd.DataFrame]
+) -> list[str]:
     """Alerts and risk by credit standing, for a run watched by the management views
     (``summary["monitoring"]``, ``risk.parquet``); nothing for a run without them."""
     block = summary.get("monitoring")
@@ -125,9 +128,8 @@ def _monitoring_section(folder: Path, summary: dict, currency: str) -> list[str]
             f"<p>Concentration limit breached: {esc(b['measure'])} of {esc(where)} "
             f"{b['value']:.4g} &gt; {b['limit']:.4g}</p>"
         )
-    risk_path = folder / "risk.parquet"
-    if risk_path.exists():
-        risk = pd.read_parquet(risk_path)
+    risk = _table(folder, "risk", tables)
+    if risk is not None:
         risk = risk[risk["segment_kind"].isin(["book", "credit"])]
         rows = [
             [
@@ -162,17 +164,39 @@ def _monitoring_section(folder: Path, summary: dict, currency: str) -> list[str]
     return out
 
 
-def build_run_report(folder: Path) -> str:
-    """The HTML of a run folder's report."""
+def _table(folder: Path, name: str, tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame | None:
+    """``tables[name]`` if given, else ``folder/<name>.parquet`` read (None if neither)."""
+    if name in tables:
+        return tables[name]
+    path = folder / f"{name}.parquet"
+    return pd.read_parquet(path) if path.exists() else None
+
+
+def build_run_report(folder: Path, tables: Mapping[str, pd.DataFrame] | None = None) -> bytes:
+    """The HTML of a run folder's report, UTF-8 encoded (plotly.js inlined: 4.8 MB, copied
+    as bytes).
+
+    Parameters
+    ----------
+    folder : Path
+        The run folder: ``manifest.json``, ``summary.json`` and the tables.
+    tables : mapping, optional
+        Tables of the folder already in memory, by name (``daily``, ``monthly``, ``risk``),
+        equal to what their ``<name>.parquet`` holds: read from the folder when not given.
+        :func:`postloan.storage.runs.save_run` passes the run's own, which saves reading back
+        what it has just written.
+    """
     folder = Path(folder)
+    tables = tables or {}
     man = read_manifest(folder) or {}
     try:
         summary = json.loads((folder / "summary.json").read_text())
     except (OSError, ValueError) as exc:
         raise ReportError(f"{folder}: not a run folder (no readable summary.json)") from exc
-    daily = pd.read_parquet(folder / "daily.parquet")
-    monthly_path = folder / "monthly.parquet"
-    monthly = pd.read_parquet(monthly_path) if monthly_path.exists() else None
+    daily = _table(folder, "daily", tables)
+    if daily is None:
+        raise ReportError(f"{folder}: not a run folder (no daily.parquet)")
+    monthly = _table(folder, "monthly", tables)
     title = f"{man.get('scenario', 'run')} x {man.get('strategy', '?')}"
     cur = man.get("currency") or DEFAULT_CURRENCY
     day = "day of the run"
@@ -256,7 +280,7 @@ def build_run_report(folder: Path) -> str:
         )
     )
     body.append("</div>")
-    body.extend(_monitoring_section(folder, summary, cur))
+    body.extend(_monitoring_section(folder, summary, cur, tables))
     body += definitions(_run_kpis(summary), cur)
     body += [
         "<h2>What was run</h2>",
@@ -275,7 +299,7 @@ def build_run_report(folder: Path) -> str:
             }
         ),
     ]
-    return page(f"PostLoan run {folder.name}", body, extra_css=REPORT_CSS)
+    return page_bytes(f"PostLoan run {man.get('run_id', folder.name)}", body, extra_css=REPORT_CSS)
 
 
 def write_run_report(run_folder: Path) -> Path:

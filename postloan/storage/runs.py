@@ -118,15 +118,18 @@ def save_run(
         (tmp / "manifest.json").write_text(json.dumps(man, indent=2) + "\n")
         (tmp / "scenario.yaml").write_text(result.scenario.to_yaml())
         summary = model_summary(result.summary)
+        tables = {}
         if views is not None:
             summary["monitoring"] = views.summary(result)
-            for name, df in views.tables(result).items():
-                df.to_parquet(tmp / f"{name}.parquet", index=False)
+            tables = views.tables(result)
+        tables = {**tables, "daily": result.daily, "monthly": result.monthly}
         (tmp / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-        result.daily.to_parquet(tmp / "daily.parquet", index=False)
-        result.monthly.to_parquet(tmp / "monthly.parquet", index=False)
+        for name, df in tables.items():
+            df.to_parquet(tmp / f"{name}.parquet", index=False)
         if report:
-            from postloan.reports.run import write_run_report
+            from postloan.reports.html import REPORT_FILE
+            from postloan.reports.run import build_run_report
 
-            write_run_report(tmp)
+            # a plain write, as every file here: renaming the folder makes the run atomic
+            (tmp / REPORT_FILE).write_bytes(build_run_report(tmp, tables))
     return out_dir / rid
