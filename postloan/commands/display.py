@@ -142,3 +142,15 @@ def print_outcome(outcome, kpis: list[str] | None, as_json: bool) -> None:
     if outcome.reused:
         console.print(f"Resumed: {outcome.reused} cells were already done, {outcome.computed} run.")
     console.print(f"Results: [bold]{outcome.folder}[/bold]")
+
+
+def print_calibration_note(scenario) -> None:
+    """What ``scenario`` rests on, on stderr (stdout may be JSON): "illustrative, not
+    calibrated" for a book fitted to nothing (:mod:`postloan.reports.banner`)."""
+    from postloan.reports.banner import calibration_note
+
+    note = calibration_note(scenario.name, scenario.calibration.model_dump())
+    if note is not None:
+        Console(stderr=True).print(
+            f"[bold yellow]Note:[/bold yellow] {escape(note)}", highlight=False
+        )

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from postloan.commands.errors import check_seed, command, fail
+from sim.shipped import DEFAULT_SCENARIO
 
 if TYPE_CHECKING:
     from postloan.experiments.spec import Experiment
@@ -52,7 +53,7 @@ def _run(
     segments: bool = False,
 ) -> None:
     """Run (or resume) ``exp`` under ``out``, write its report if asked, print the outcome."""
-    from postloan.commands.display import print_outcome, run_experiment
+    from postloan.commands.display import print_calibration_note, print_outcome, run_experiment
 
     outcome = run_experiment(
         exp, out, jobs, scheduler, resume, as_json, allow_mixed, segments=segments
@@ -62,6 +63,7 @@ def _run(
 
         write_experiment_report(outcome.folder)
     print_outcome(outcome, kpis, as_json)
+    print_calibration_note(exp.base)
 
 
 def register(app: typer.Typer) -> None:
@@ -99,7 +101,10 @@ def register(app: typer.Typer) -> None:
 
     @command(app, interrupt_hint=EXPERIMENT_INTERRUPTED, simulates=True)
     def compare(
-        scenario: Path = typer.Argument(..., help="Scenario YAML file"),
+        scenario: Path = typer.Argument(
+            Path(DEFAULT_SCENARIO),
+            help="Scenario: a YAML file or a shipped scenario's name (default: default)",
+        ),
         strategies: str = typer.Option(
             ..., "--strategies", help="Comma-separated built-in names or rule-table files"
         ),

@@ -60,6 +60,7 @@ from pydantic import (
 )
 
 from sim.scenario import Scenario, ScenarioError, describe_validation_error, load_scenario
+from sim.shipped import find_scenario
 from sim.user_input import UserInputError, read_yaml_mapping
 from strategies.base import Strategy
 from strategies.registry import StrategyError, resolve
@@ -450,8 +451,11 @@ def build_experiment(spec: ExperimentSpec, source: str, root: Path) -> Experimen
     """
     check_spec_names(spec, source)
     sc_path = Path(spec.scenario)
-    if not sc_path.is_absolute():
-        sc_path = root / sc_path
+    if not sc_path.is_absolute() and (root / sc_path).exists():
+        sc_path = root / sc_path  # relative to the file first, else a shipped scenario
+    elif not sc_path.is_absolute():
+        shipped = find_scenario(sc_path)
+        sc_path = shipped if shipped.exists() else root / sc_path
     try:
         base = load_scenario(sc_path)
     except ScenarioError as exc:
@@ -548,7 +552,7 @@ def experiment_from_scenario(
     if isinstance(scenario, Scenario):
         sc, sc_ref = scenario, "<in memory>"
     else:
-        sc, sc_ref = load_scenario(scenario), str(Path(scenario).resolve())
+        sc, sc_ref = load_scenario(scenario), str(find_scenario(scenario).resolve())
     overrides = {k: v for k, v in {"accounts": accounts, "days": days}.items() if v is not None}
     data = {
         "name": name or f"compare-{sc.name}",

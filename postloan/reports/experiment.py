@@ -14,6 +14,7 @@ import pandas as pd
 
 from postloan.experiments.comparison import compare_cells
 from postloan.formatting import format_value
+from postloan.reports.banner import calibration_banner, folder_calibration
 from postloan.reports.charts import (
     cost_bars,
     mean_roll_heatmaps,
@@ -91,6 +92,7 @@ def build_experiment_report(folder: Path) -> str:
     strategies = list(man.get("strategies") or dict.fromkeys(cells["strategy"]))
     body = [
         f"<h1>Experiment report: {esc(man.get('name'))}</h1>",
+        calibration_banner(str(man.get("scenario")), folder_calibration(folder)),
         f"<p>{esc(man.get('description') or '')}</p>",
         meta_table(
             {

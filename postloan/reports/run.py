@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from postloan.formatting import format_value
+from postloan.reports.banner import calibration_banner, folder_calibration
 from postloan.reports.charts import (
     bucket_area,
     churn_lines,
@@ -142,6 +143,7 @@ def build_run_report(folder: Path) -> str:
     title = f"{man.get('scenario', 'run')} x {man.get('strategy', '?')}"
     body = [
         f"<h1>Run report: {esc(title)}</h1>",
+        calibration_banner(str(man.get("scenario", "run")), folder_calibration(folder)),
         meta_table(
             {
                 "run": man.get("run_id", folder.name),

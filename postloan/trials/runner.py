@@ -26,10 +26,11 @@ from sim.engine import simulate
 from sim.population import generate
 from sim.rng import seed_key
 from sim.scenario import Scenario, ScenarioError, load_scenario
+from sim.shipped import find_scenario, scenarios_folder
 from strategies.base import Strategy
 
 #: The shipped scenarios, found by name (``scenario: baseline``).
-SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
+SCENARIOS = scenarios_folder()
 
 
 def scenario_path(name: str, trial_file: Path) -> Path:
@@ -37,7 +38,7 @@ def scenario_path(name: str, trial_file: Path) -> Path:
     if not name.endswith((".yaml", ".yml")):
         return SCENARIOS / f"{name}.yaml"
     local = trial_file.parent / name
-    return local if local.exists() else Path(name)
+    return local if local.exists() else find_scenario(name)
 
 
 def trial_scenario(spec: TrialSpec, trial_file: Path, scenario: Scenario | None = None) -> Scenario:
