@@ -113,6 +113,7 @@ def print_outcome(outcome, kpis: list[str] | None, as_json: bool) -> None:
 
     comp = outcome.comparison
     man = outcome.store.manifest
+    block = response_draws_of(outcome.folder)
     if as_json:
         records = comp.astype(object).where(comp.notna(), None).to_dict(orient="records")
         from postloan.storage.manifest import dumps
@@ -126,6 +127,7 @@ def print_outcome(outcome, kpis: list[str] | None, as_json: bool) -> None:
                     "cells_computed": outcome.computed,
                     "cells_reused": outcome.reused,
                     "rows": records,
+                    **({"response_draws": block} if block else {}),
                 }
             )
         )
@@ -139,6 +141,10 @@ def print_outcome(outcome, kpis: list[str] | None, as_json: bool) -> None:
     for _, r in chal.iterrows():
         label = f"[{r['variant_label']}] " if r["variant_label"] != "base" else ""
         console.print(escape(f"{label}{r['verdict']}"), highlight=False)
+    if block:
+        console.print(response_draws_table(block))
+        for line in block["covers"].values():
+            console.print(escape(f"- {line}"), highlight=False)
     if outcome.reused:
         console.print(f"Resumed: {outcome.reused} cells were already done, {outcome.computed} run.")
     console.print(f"Results: [bold]{outcome.folder}[/bold]")
@@ -154,3 +160,47 @@ def print_calibration_note(scenario) -> None:
         Console(stderr=True).print(
             f"[bold yellow]Note:[/bold yellow] {escape(note)}", highlight=False
         )
+
+
+def response_draws_of(folder: Path) -> dict | None:
+    """The ``response_draws`` summary of an experiment folder's ``comparison.json``, if any."""
+    import json
+
+    try:
+        return json.loads((Path(folder) / "comparison.json").read_text()).get("response_draws")
+    except (OSError, ValueError):
+        return None
+
+
+def response_draws_table(block: dict) -> Table:
+    """Per challenger: the difference at the scenario's own response (noise only) and over the
+    response draws kept by the trial library (and all draws): share of wins and range."""
+    from postloan.formatting import format_diff
+
+    kpi = block["objective"]
+    t = Table(
+        title=f"{kpi} against the champion over {block['draws']} response draws "
+        f"({block['kept']} kept by {block['trials']} trials)",
+        show_header=True,
+        header_style="bold",
+    )
+    for col in ("challenger", "own response [95% CI]", "kept: wins", "kept: range", "all: wins"):
+        t.add_column(col, justify="left" if col == "challenger" else "right", overflow="fold")
+
+    def share(d: dict) -> str:
+        return "-" if d["share_better"] is None else f"{d['share_better']:.0%} of {d['draws']}"
+
+    for row in block["summary"]:
+        own, kept = row["own_response"], row["kept_draws"]
+        shown = [own["difference"], own["low"], own["high"], kept["low"], kept["high"]]
+        scale = max((abs(v) for v in shown if v is not None), default=1.0)
+
+        def fd(x: float, scale: float = scale) -> str:
+            return format_diff(kpi, x, scale)
+
+        ci = "-"
+        if own["low"] is not None:
+            ci = f"{fd(own['difference'])} [{fd(own['low'])}, {fd(own['high'])}]"
+        span = "no draw kept" if kept["low"] is None else f"{fd(kept['low'])} to {fd(kept['high'])}"
+        t.add_row(row["strategy"], ci, share(kept), span, share(row["all_draws"]))
+    return t

@@ -170,6 +170,7 @@ def run_trial(
     seed: int | None = None,
     progress: Callable[[int], None] | None = None,
     scenario: Scenario | None = None,
+    accounts: int | None = None,
 ) -> TrialResult:
     """Load, run and estimate one trial file.
 
@@ -186,6 +187,9 @@ def run_trial(
         Run on this scenario instead of the file's (the book size and horizon still come from
         the trial): how a calibration evaluates candidate response parameters on the library,
         with common random numbers when the seed is fixed.
+    accounts : int, optional
+        The book's size instead of the file's (staff capacity scaled with it): a quicker,
+        noisier check, as for each response draw of ``postloan compare --response-draws``.
 
     Returns
     -------
@@ -195,6 +199,8 @@ def run_trial(
     t0 = time.perf_counter()
     spec = load_trial(path)
     scenario = trial_scenario(spec, path, scenario)
+    if accounts is not None:
+        scenario = scenario.with_overrides(accounts=int(accounts))
     strategies = build_arms(spec, path)
     reps = spec.replications if replications is None else int(replications)
     if reps < 1:
