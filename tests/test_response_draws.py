@@ -313,3 +313,34 @@ def test_experiment_file_response_draws_are_validated(tmp_path):
     exp = load_experiment(path)  # the shipped table and library, 2 draws after the scenario
     assert len(exp.samples) == 3 and exp.samples[0] == {}
     assert exp.response.spec == ResponseDrawsSpec(draws=2)
+
+
+def test_a_trial_that_cannot_be_estimated_on_the_shrunk_book_rejects_the_draw(tmp_path):
+    from postloan.experiments.response_draws import check_draw
+    from postloan.trials.spec import TrialError
+
+    table = _table(tmp_path, {"channels.sms.effect": {"low": 0, "high": 0.02, "source": "t"}})
+    spec = {"draws": 1, "ranges": str(table), "trials": str(_trial(tmp_path)), "trial_scale": 0.01}
+    exp = experiment_from_scenario("small", ["standard"], replications=1, response_draws=spec)
+
+    def too_few(path, replications, scenario, accounts):
+        assert accounts == 1000  # 1 % of the trial's 20,000, raised to the floor
+        raise TrialError("arm 'calls' has fewer than two enrolled accounts")
+
+    rec = check_draw(exp.scenario_for(0, 1), exp.response, too_few)
+    assert rec["kept"] is False
+    assert rec["trials"][0]["within"] is False and "fewer than two" in rec["trials"][0]["error"]
+
+
+def test_the_python_api_compares_over_response_draws(tmp_path):
+    from postloan import api
+
+    table = _table(
+        tmp_path, {"channels.call.promise_rate": {"low": 0, "high": 0.45, "source": "t"}}
+    )
+    draws = {"draws": 2, "ranges": str(table), "trials": str(_trial(tmp_path)), "trial_scale": 0.05}
+    comp = api.compare("small", ["standard", "none"], replications=2, accounts=300, days=30,
+                       out=tmp_path / "out", response_draws=draws)  # fmt: skip
+    block = comp.attrs["response_draws"]
+    assert block["draws"] == 2 and block["summary"][0]["strategy"] == "none"
+    assert len(api.load_cells(comp.attrs["folder"])) == 2 * 2 * 3  # strategies x reps x samples

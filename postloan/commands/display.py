@@ -113,6 +113,8 @@ def print_outcome(outcome, kpis: list[str] | None, as_json: bool) -> None:
 
     comp = outcome.comparison
     man = outcome.store.manifest
+    from postloan.experiments.response_draws import response_draws_of
+
     block = response_draws_of(outcome.folder)
     if as_json:
         records = comp.astype(object).where(comp.notna(), None).to_dict(orient="records")
@@ -143,6 +145,15 @@ def print_outcome(outcome, kpis: list[str] | None, as_json: bool) -> None:
         console.print(escape(f"{label}{r['verdict']}"), highlight=False)
     if block:
         console.print(response_draws_table(block))
+        outside = [f"{k} {v}" for k, v in block["draws_with_trial_outside"].items() if v]
+        console.print(
+            escape(
+                f"Draws with a trial outside its interval (of {block['draws']}): "
+                + (", ".join(outside) or "none")
+                + f" (per draw: {block['checks_file']})"
+            ),
+            highlight=False,
+        )
         for line in block["covers"].values():
             console.print(escape(f"- {line}"), highlight=False)
     if outcome.reused:
@@ -160,16 +171,6 @@ def print_calibration_note(scenario) -> None:
         Console(stderr=True).print(
             f"[bold yellow]Note:[/bold yellow] {escape(note)}", highlight=False
         )
-
-
-def response_draws_of(folder: Path) -> dict | None:
-    """The ``response_draws`` summary of an experiment folder's ``comparison.json``, if any."""
-    import json
-
-    try:
-        return json.loads((Path(folder) / "comparison.json").read_text()).get("response_draws")
-    except (OSError, ValueError):
-        return None
 
 
 def response_draws_table(block: dict) -> Table:

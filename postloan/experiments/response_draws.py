@@ -112,34 +112,45 @@ def check_draw(
     scenario: Scenario, plan: ResponsePlan, run_trial: Callable[..., Any] | None = None
 ) -> dict[str, Any]:
     """Run every trial of ``plan`` on ``scenario`` (a draw's response set on it), each on its
-    book shrunk by ``trial_scale``, with the scenario's seed (common random numbers across
-    draws). Kept: every trial's simulated effect inside its published interval."""
+    own book (the trial file's size, or its scenario's) shrunk by ``trial_scale``, with the
+    scenario's seed (common random numbers across draws). Kept: every trial's simulated effect
+    inside its published interval; a trial that cannot be estimated on the shrunk book (too
+    few enrolled) is not verified, and the draw is not kept (its ``error`` says why)."""
     from postloan.trials.runner import run_trial as default_run
-    from postloan.trials.spec import load_trial
+    from postloan.trials.runner import trial_scenario
+    from postloan.trials.spec import TrialError, load_trial
 
     run = run_trial or default_run
     t0 = time.perf_counter()
     rows = []
     for path in plan.trial_files:
         spec = load_trial(path)
-        size = spec.accounts if spec.accounts is not None else scenario.accounts
+        # the trial's own book (its file's size, or its scenario's), shrunk
+        size = trial_scenario(spec, path).accounts
         accounts = max(MIN_TRIAL_ACCOUNTS, round(size * plan.spec.trial_scale))
-        result = run(
-            path,
-            replications=plan.spec.trial_replications,
-            scenario=scenario,
-            accounts=accounts,
-        )
+        row: dict[str, Any] = {
+            "trial": spec.name,
+            "low": spec.published.low,
+            "high": spec.published.high,
+            "accounts": accounts,
+        }
+        try:
+            result = run(
+                path,
+                replications=plan.spec.trial_replications,
+                scenario=scenario,
+                accounts=accounts,
+            )
+        except TrialError as exc:  # e.g. too few enrolled on the shrunk book: not verified
+            rows.append(row | {"within": False, "effect": None, "error": str(exc)})
+            continue
         effect = result.estimate.effect
         rows.append(
-            {
-                "trial": spec.name,
+            row
+            | {
                 "within": bool(result.within),
                 "effect": effect if math.isfinite(effect) else None,
-                "low": spec.published.low,
-                "high": spec.published.high,
                 "transport": result.transport.to_dict(),
-                "accounts": accounts,
             }
         )
     return {
@@ -295,3 +306,11 @@ def response_block(
         "checks_file": CHECKS_FILE,
         "summary": summarise(cells, checks, exp.champion, plan.spec.objective),
     }
+
+
+def response_draws_of(folder: str | Path) -> dict[str, Any] | None:
+    """The ``response_draws`` summary in an experiment folder's ``comparison.json``, if any."""
+    try:
+        return json.loads((Path(folder) / "comparison.json").read_text()).get("response_draws")
+    except (OSError, ValueError):
+        return None

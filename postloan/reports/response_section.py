@@ -5,19 +5,16 @@ trial library (response uncertainty), with what each interval covers said in wor
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
+from postloan.experiments.response_draws import response_draws_of
 from postloan.formatting import format_diff
 from postloan.reports.html import esc, table
 
 
 def response_draws_section(folder: Path) -> list[str]:
     """The HTML of the section, or nothing for an experiment without response draws."""
-    try:
-        block = json.loads((Path(folder) / "comparison.json").read_text()).get("response_draws")
-    except (OSError, ValueError):
-        return []
+    block = response_draws_of(folder)
     if not block:
         return []
     kpi = block["objective"]
