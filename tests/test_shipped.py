@@ -135,3 +135,35 @@ def test_an_inconsistent_calibration_block_is_refused(tmp_path, block, needle):
         load_scenario(path)
     assert str(path) in str(err.value) and needle in str(err.value)
     assert Calibration().status == "illustrative"
+
+
+def test_every_shipped_file_is_package_data():
+    """An installed ``postloan`` carries every file of scenarios/, trials/ and the strategy
+    library: each folder is mapped to a package in setup.py and each file matches that
+    package's package-data globs in pyproject.toml (a wheel built from them was checked to hold
+    them and to run ``postloan run default`` from another folder)."""
+    import ast
+    import fnmatch
+    import tomllib
+
+    tree = ast.parse((ROOT / "setup.py").read_text())
+    (shipped,) = [
+        ast.literal_eval(n.value)
+        for n in tree.body
+        if isinstance(n, ast.Assign) and getattr(n.targets[0], "id", "") == "SHIPPED"
+    ]
+    globs = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"][
+        "package-data"
+    ]
+    package_of = {folder: package for package, folder in shipped.items()}
+    package_of["strategies/library"] = "strategies"
+    for folder in ("scenarios", "trials", "strategies/library"):
+        for f in (ROOT / folder).rglob("*"):
+            if not f.is_file() or "__pycache__" in f.parts:
+                continue
+            where = f.parent.relative_to(ROOT).as_posix()
+            assert where in package_of, f"{where}: not mapped to a package in setup.py"
+            package = package_of[where]
+            name = f.name if package != "strategies" else f"library/{f.name}"
+            assert any(fnmatch.fnmatch(name, g) for g in globs[package]), f
+    assert "response_ranges.yaml" in globs["sim"]

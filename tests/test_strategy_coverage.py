@@ -88,3 +88,14 @@ def test_the_check_sees_a_gap_at_the_late_stage_and_in_a_score_band():
     assert uncovered_dpds(banded, 30) == list(range(1, 31))
     once = RuleTable("once", [Rule("call", 1, 60), Rule("legal_notice", 61, 719, once=True)])
     assert uncovered_dpds(once, 62) == [61, 62]
+
+
+def test_standard_without_the_offer_is_standard_without_the_offer():
+    """The Dobbie & Song control arm (trials/strategies/standard_no_offer.yaml) must follow
+    ``standard`` rule for rule, the offer aside, or the trial would compare more than offers."""
+    from postloan.trials.shipped import trials_folder
+
+    standard = resolve("standard")
+    no_offer = resolve(str(trials_folder() / "strategies" / "standard_no_offer.yaml"))
+    assert no_offer.rules == tuple(r for r in standard.rules if r.channel != "restructure_offer")
+    assert no_offer.recovery == standard.recovery
