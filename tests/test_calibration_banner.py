@@ -10,6 +10,7 @@ from postloan.reports.banner import ILLUSTRATIVE, calibration_banner, calibratio
 
 runner = CliRunner()
 TINY = ["--accounts", "300", "--days", "30"]
+QUIET = ["--monitoring", "none"]
 
 
 def test_notes_per_status():
@@ -31,13 +32,13 @@ def _one_folder(root):
 
 
 def test_run_report_and_cli_carry_the_note(tmp_path):
-    res = runner.invoke(app, ["run", "scenarios/small.yaml", *TINY, "--out", str(tmp_path / "a")])
+    res = runner.invoke(app, ["run", "small", *TINY, *QUIET, "--out", str(tmp_path / "a")])
     assert res.exit_code == 0, res.output
     assert ILLUSTRATIVE in res.stderr
     html = (_one_folder(tmp_path / "a") / "report.html").read_text()
     assert f"Scenario small: {ILLUSTRATIVE}" in html
 
-    res = runner.invoke(app, ["run", *TINY, "--out", str(tmp_path / "b")])  # the default
+    res = runner.invoke(app, ["run", *TINY, *QUIET, "--out", str(tmp_path / "b")])  # the default
     assert res.exit_code == 0, res.output
     assert ILLUSTRATIVE not in res.stderr and "not fitted to trials" in res.stderr
     html = (_one_folder(tmp_path / "b") / "report.html").read_text()

@@ -56,19 +56,25 @@ def test_an_unknown_scenario_names_the_shipped_ones(tmp_path, monkeypatch):
     user_error(result, "nosuch", "baseline")
 
 
-def test_cli_runs_the_default_scenario_from_a_temporary_folder(tmp_path):
-    """``postloan run`` with no scenario, and ``postloan run scenarios/default.yaml``, from a
-    folder that has no scenarios/: both run the shipped default, with the same numbers."""
+def test_cli_runs_the_default_scenario_from_a_temporary_folder(tmp_path, monkeypatch):
+    """``postloan run`` with no scenario (the installed script, in a fresh process) and
+    ``postloan run scenarios/default.yaml`` (in this one), from a folder without scenarios/:
+    both run the shipped default, with the same numbers."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    outs = []
-    for args in ([], ["scenarios/default.yaml"]):
-        cmd = [sys.executable, "-m", "postloan.cli", "run", *args, "--accounts", "400"]
-        cmd += ["--days", "40", "--json", "--monitoring", "none", "--out", "runs"]
-        proc = subprocess.run(
-            cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600
-        )
-        assert proc.returncode == 0, proc.stderr[-2000:]
-        outs.append(json.loads(proc.stdout))
+    tail = ["--accounts", "400", "--days", "40", "--json", "--monitoring", "none", "--out", "runs"]
+    proc = subprocess.run(
+        [sys.executable, "-m", "postloan.cli", "run", *tail],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    monkeypatch.chdir(tmp_path)
+    res = runner.invoke(app, ["run", "scenarios/default.yaml", *tail])
+    assert res.exit_code == 0, res.output
+    outs = [json.loads(proc.stdout), json.loads(res.stdout)]
     assert outs[0]["accounts"] == 400
     assert outs[0]["net_recovery"] == outs[1]["net_recovery"]
     folders = sorted((tmp_path / "runs").iterdir())
