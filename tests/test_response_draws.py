@@ -220,6 +220,11 @@ def test_checks_are_saved_draw_by_draw_and_resumed(tmp_path):
     assert [r["draw"] for r in saved] == [1, 2]
     records = check_draws(exp, tmp_path, run_trial=fake)
     assert len(calls) == 5  # 2 + the interrupted one + draws 3 and 4 (1 and 2 reused)
+    # a changed trial file invalidates the saved checks: every draw is checked again
+    trial = Path(spec["trials"]) / "contact_cures.yaml"
+    trial.write_text(trial.read_text().replace("a test's own claim", "a test's claim"))
+    check_draws(exp, tmp_path, run_trial=fake)
+    assert len(calls) == 9
     assert [r["kept"] for r in records] == [exp.samples[i]["channels.sms.effect"] < 0.01
                                            for i in (1, 2, 3, 4)]  # fmt: skip
 

@@ -21,6 +21,7 @@ interrupted experiment resumes where it stopped, like its cells.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import time
@@ -171,9 +172,12 @@ def check_draws(
     not run again."""
     path = folder / CHECKS_FILE
     done: dict[int, dict] = {}
+    key = checks_key(exp.response)
     if path.exists():
-        for rec in json.loads(path.read_text()).get("draws", []):
-            done[int(rec["draw"])] = rec
+        saved = json.loads(path.read_text())
+        if saved.get("key") == key:  # the same trials and settings: its checks still hold
+            for rec in saved.get("draws", []):
+                done[int(rec["draw"])] = rec
     records = []
     for i in range(1, len(exp.samples)):
         values = exp.samples[i]
@@ -188,9 +192,20 @@ def check_draws(
     return records
 
 
+def checks_key(plan: ResponsePlan) -> str:
+    """What a saved check depends on besides the draw's values: the trial files' contents and
+    the check's settings (a resumed experiment re-checks draws when either changed)."""
+    h = hashlib.sha256(json.dumps(plan.spec.model_dump(), sort_keys=True).encode())
+    for p in plan.trial_files:
+        h.update(p.name.encode())
+        h.update(Path(p).read_bytes())
+    return h.hexdigest()
+
+
 def _save_checks(path: Path, exp: Any, records: list[dict]) -> None:
     plan: ResponsePlan = exp.response
     doc = {
+        "key": checks_key(plan),
         "ranges": [r.__dict__ for r in plan.ranges],
         "trials": [str(p) for p in plan.trial_files],
         "settings": plan.spec.model_dump(),
