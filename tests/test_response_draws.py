@@ -349,3 +349,36 @@ def test_the_python_api_compares_over_response_draws(tmp_path):
     block = comp.attrs["response_draws"]
     assert block["draws"] == 2 and block["summary"][0]["strategy"] == "none"
     assert len(api.load_cells(comp.attrs["folder"])) == 2 * 2 * 3  # strategies x reps x samples
+
+
+def test_an_experiment_interrupted_in_the_trial_checks_resumes_them(tmp_path, monkeypatch):
+    """Ctrl-C during the draws' trial checks: the cells and the checks done are kept, the
+    manifest says interrupted, and --resume runs no cell again and checks only the rest."""
+    import postloan.experiments.response_draws as rd
+    from postloan.experiments.runner import execute_experiment
+    from postloan.storage.manifest import read_manifest
+
+    table = _table(tmp_path, {"channels.sms.effect": {"low": 0, "high": 0.02, "source": "t"}})
+    spec = {"draws": 3, "ranges": str(table), "trials": str(_trial(tmp_path))}
+    exp = experiment_from_scenario("small", ["standard", "none"], replications=1, accounts=300,
+                                   days=20, response_draws=spec)  # fmt: skip
+    calls = []
+
+    def flaky(scenario, plan, run_trial=None):
+        calls.append(scenario.channels["sms"].effect)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return {"kept": scenario.channels["sms"].effect < 0.01, "trials": [], "seconds": 0.0}
+
+    monkeypatch.setattr(rd, "check_draw", flaky)
+    with pytest.raises(KeyboardInterrupt):
+        execute_experiment(exp, tmp_path / "out")
+    (folder,) = (tmp_path / "out").iterdir()
+    assert read_manifest(folder)["status"] == "interrupted"
+    assert len(json.loads((folder / CHECKS_FILE).read_text())["draws"]) == 1
+    outcome = execute_experiment(exp, tmp_path / "out", resume=True)
+    assert outcome.computed == 0 and outcome.folder == folder
+    assert len(calls) == 4  # draw 1, the interrupted draw 2, then 2 and 3 on resume
+    assert read_manifest(folder)["status"] == "complete"
+    block = json.loads((folder / "comparison.json").read_text())["response_draws"]
+    assert block["kept"] == sum(exp.samples[i]["channels.sms.effect"] < 0.01 for i in (1, 2, 3))

@@ -212,7 +212,11 @@ def execute_experiment(
         # scenario's own response (sample 0), noise only, and the draws are summarised apart
         from postloan.experiments.response_draws import response_block
 
-        meta_views["response_draws"] = response_block(exp, store.folder, table, progress)
+        try:
+            meta_views["response_draws"] = response_block(exp, store.folder, table, progress)
+        except BaseException:  # the checks done so far are saved; --resume continues them
+            store.update_manifest(status="interrupted")
+            raise
         compared = table[table["sample"] == 0]
     comparison = (
         compare_cells(compared, exp.champion, None) if not compared.empty else pd.DataFrame()
