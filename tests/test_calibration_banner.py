@@ -52,3 +52,4 @@ def test_comparison_report_carries_the_note(tmp_path):
     assert ILLUSTRATIVE in res.stderr
     html = (_one_folder(tmp_path) / "report.html").read_text()
     assert f"{ILLUSTRATIVE}" in html and "class='calibration'" in html
+    assert "Intervals cover simulation noise only" in html  # no response draws here

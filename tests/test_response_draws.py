@@ -273,7 +273,7 @@ def test_compare_with_response_draws_on_a_tiny_book(tmp_path):
     net = next(r for r in comp["rows"] if r["kpi"] == "net_recovery" and r["strategy"] == "none")
     assert net["diff"] == pytest.approx(row["own_response"]["difference"])
     html = (folder / "report.html").read_text()
-    assert "Response uncertainty" in html and "simulation noise only" in html
+    assert "Response uncertainty" in html and "its intervals cover simulation noise only" in html
     assert f"{block['kept']} kept" in html
 
 

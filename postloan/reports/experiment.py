@@ -33,7 +33,7 @@ from postloan.reports.html import (
     table,
     write_page,
 )
-from postloan.reports.response_section import response_draws_section
+from postloan.reports.response_section import interval_coverage, response_draws_section
 from postloan.storage.experiments import ExperimentStore
 from postloan.storage.manifest import read_manifest
 from sim.outcomes import HEADLINE_KPIS
@@ -122,6 +122,7 @@ def build_experiment_report(folder: Path) -> str:
         "unpaired (Welch) interval is shown for contrast. The p-value of the paired t-test "
         "is adjusted for the number of challengers (Holm); a difference whose adjusted p-value "
         "exceeds 0.05 is flagged in its verdict and not highlighted.</p>",
+        f"<p class='note'>{esc(interval_coverage(folder, len(man.get('samples') or [{}])))}</p>",
         *response_draws_section(folder),
     ]
     for (vi, vlabel), vc in comp.groupby(["variant", "variant_label"], sort=True):

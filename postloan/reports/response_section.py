@@ -12,6 +12,26 @@ from postloan.formatting import format_diff
 from postloan.reports.html import esc, table
 
 
+def interval_coverage(folder: Path, samples: int) -> str:
+    """One sentence on what the comparison table's intervals cover: simulation noise only, or
+    the uncertainty samples' parameters too."""
+    if response_draws_of(folder):
+        return (
+            "The comparison table is at the scenario's own response: its intervals cover "
+            "simulation noise only; response uncertainty is in the section below."
+        )
+    if samples > 1:
+        return (
+            f"Intervals pool {samples} uncertainty samples: they cover the sampled parameters' "
+            "uncertainty as well as simulation noise."
+        )
+    return (
+        "Intervals cover simulation noise only (behavioural luck), not the uncertainty of the "
+        "response to contacts: postloan compare --response-draws N repeats the comparison over "
+        "draws of it."
+    )
+
+
 def response_draws_section(folder: Path) -> list[str]:
     """The HTML of the section, or nothing for an experiment without response draws."""
     block = response_draws_of(folder)
