@@ -25,7 +25,7 @@ $(WARM): $(STAMP) $(KERNEL_SOURCES)
 	touch $(WARM)
 
 demo: $(WARM)
-	$(BIN)/postloan run scenarios/baseline.yaml --out results
+	$(BIN)/postloan run scenarios/default.yaml --out results
 	@echo "Results are in results/ (the newest folder); see README.md for what each file holds."
 
 # The optimiser demo (docs/optimiser.md): NSGA-II over the example space on the baseline book,

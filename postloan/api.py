@@ -266,6 +266,7 @@ def compare(
     scheduler: str | None = None,
     out: str | Path | None = None,
     compliance: str | None = None,
+    response_draws: Mapping[str, Any] | None = None,
 ) -> pd.DataFrame:
     """Compare strategies on one scenario with common random numbers.
 
@@ -288,14 +289,19 @@ def compare(
     out : str or Path, optional
         Folder for the experiment folder (default: a new temporary folder).
     compliance : str, optional
+    response_draws : mapping, optional
+        Repeat the comparison over draws of the response parameters, as the experiment field
+        ``response_draws`` (``{"draws": 8}``, ``ranges``, ``trials``, ``trial_scale``, ...; see
+        :mod:`postloan.experiments.response_draws`); the comparison is then the scenario's own
+        response and ``attrs["response_draws"]`` the summary over the draws.
 
     Returns
     -------
     DataFrame
         The comparison, one row per strategy x KPI (see
         :func:`postloan.experiments.comparison.compare_cells`).
-        ``attrs``: ``folder`` (the experiment folder: ``load_cells(folder)`` gives the cells)
-        and ``champion``.
+        ``attrs``: ``folder`` (the experiment folder: ``load_cells(folder)`` gives the cells),
+        ``champion`` and, with ``response_draws``, ``response_draws``.
     """
     if overrides:
         scenario = scenario_with(scenario, overrides, accounts=accounts, days=days)
@@ -312,10 +318,15 @@ def compare(
             accounts=accounts,
             days=days,
             compliance=compliance,
+            response_draws=None if response_draws is None else dict(response_draws),
         )
         o = _outcome(exp, out, jobs, scheduler, False)
     comp = o.comparison.copy()
     comp.attrs.update(folder=str(o.folder), champion=exp.champion)
+    if response_draws is not None:
+        from postloan.experiments.response_draws import response_draws_of
+
+        comp.attrs["response_draws"] = response_draws_of(o.folder)
     return comp
 
 

@@ -36,8 +36,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
+from sim.shipped import scenarios_folder
+
 ROOT = Path(__file__).resolve().parents[1]
-SCENARIOS = ROOT / "scenarios"
+SCENARIOS = scenarios_folder()
 #: A book small enough to run in well under a second, long enough to reach charge-off (120 DPD
 #: from the accounts already delinquent at the start) and post-charge-off recovery.
 TINY_ACCOUNTS = 300

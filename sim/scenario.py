@@ -31,6 +31,7 @@ from pydantic import (
 
 from sim.channels import CHANNEL_NAMES, DEFAULT_CHANNELS, ChannelSpec
 from sim.currency import DEFAULT_CURRENCY, check_currency
+from sim.shipped import find_scenario, shipped_scenario_names
 from sim.user_input import (
     Problem,
     UserInputError,
@@ -546,6 +547,54 @@ def max_accounts() -> int:
     return int(0.5 * mem / BYTES_PER_ACCOUNT)
 
 
+CALIBRATION_STATUSES = ("illustrative", "fitted", "anchored")
+
+
+class Calibration(_Spec):
+    """What a scenario's numbers rest on (docs/calibration.md, "What a scenario rests on").
+
+    ``illustrative``: neither the dynamics nor the response are fitted to evidence (the
+    design's ranges); reports of such a scenario say "illustrative, not calibrated".
+    ``fitted``: the dynamics (roll and cure rates) are fitted to a real status panel, the
+    response to contacts is not fitted to trials. ``anchored``: the response is fitted to a
+    trial library as well (and the dynamics to a panel, when ``dynamics`` names one).
+    """
+
+    status: Literal["illustrative", "fitted", "anchored"] = "illustrative"
+    dynamics: str | None = Field(
+        default=None, min_length=1, description="the status panel the dynamics are fitted on"
+    )
+    response: str | None = Field(
+        default=None, min_length=1, description="the trial library the response is fitted on"
+    )
+    fit: str | None = Field(
+        default=None,
+        min_length=1,
+        description="the fit's provenance file (fit.json), relative to the scenario file",
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Calibration:
+        if self.status == "illustrative" and (self.dynamics or self.response):
+            raise ValueError(
+                "status illustrative means nothing is fitted: leave dynamics and response out, "
+                "or say status: fitted (a panel) or anchored (a trial library)"
+            )
+        if self.status == "fitted" and (self.dynamics is None or self.response is not None):
+            raise ValueError(
+                "status fitted needs dynamics (the panel) and no response; a response fitted "
+                "to trials is status: anchored"
+            )
+        if self.status == "anchored" and self.response is None:
+            raise ValueError("status anchored needs response (the trial library it is fitted on)")
+        return self
+
+    @property
+    def illustrative(self) -> bool:
+        """Neither the dynamics nor the response are fitted to evidence."""
+        return self.status == "illustrative"
+
+
 class Scenario(_Spec):
     """A whole scenario. Build with :func:`load_scenario` or ``Scenario.model_validate``."""
 
@@ -584,6 +633,11 @@ class Scenario(_Spec):
     initial_delinquency: InitialDelinquency = Field(default_factory=InitialDelinquency)
     seasoning_max_share: float = Field(
         default=0.8, ge=0, le=1, description="loans are between 0 and this share into their term"
+    )
+    calibration: Calibration = Field(
+        default_factory=Calibration,
+        description="what the numbers rest on: illustrative (default), fitted to a panel, or "
+        "anchored on trials; it changes no result",
     )
 
     @model_validator(mode="before")
@@ -688,8 +742,11 @@ class Scenario(_Spec):
         return Scenario.model_validate(data)
 
     def content_hash(self) -> str:
-        """SHA-256 of the canonical JSON form: two scenarios with the same hash run the same."""
-        blob = json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()
+        """SHA-256 of the canonical JSON form: two scenarios with the same hash run the same.
+
+        ``calibration`` (what the numbers rest on) changes no result and is left out."""
+        blob = json.dumps(self.model_dump(mode="json", exclude={"calibration"}), sort_keys=True)
+        blob = blob.encode()
         return hashlib.sha256(blob).hexdigest()
 
     def to_yaml(self) -> str:
@@ -733,7 +790,9 @@ def load_scenario(path: str | Path, **overrides) -> Scenario:
     Parameters
     ----------
     path : str or Path
-        YAML file, read with :func:`sim.user_input.read_yaml_mapping` (safe loader, no tags,
+        YAML file, or a shipped scenario's name (``default``) or repository path
+        (``scenarios/default.yaml``) from any working directory (:func:`sim.shipped.find_scenario`);
+        read with :func:`sim.user_input.read_yaml_mapping` (safe loader, no tags,
         duplicate keys refused, nothing executed). ``schema_version`` is optional (missing
         means 1); older versions are migrated, newer ones refused.
     **overrides
@@ -744,7 +803,13 @@ def load_scenario(path: str | Path, **overrides) -> Scenario:
     ScenarioError
         With one problem (and one line) per problem, each naming the file and the field.
     """
+    path = find_scenario(path)
     source = str(path)
+    if not path.exists():
+        names = ", ".join(shipped_scenario_names())
+        raise ScenarioError(
+            Problem(source, message=f"no such scenario file, nor a shipped scenario ({names})")
+        )
     data = read_yaml_mapping(path, "scenario", ScenarioError)
     data = migrate(data, source, "scenario", SCHEMA_VERSION, MIGRATIONS, ScenarioError)
     try:

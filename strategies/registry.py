@@ -53,6 +53,7 @@ from sim.actions import RECOVERY_PATHS
 from sim.channels import CHANNEL_NAMES
 from sim.portfolio import MONTH_DAYS
 from sim.scenario import MAX_CHARGE_OFF_DPD
+from sim.shipped import scenarios_folder
 from sim.user_input import (
     Problem,
     UserInputError,
@@ -70,7 +71,7 @@ from strategies.split import Split
 
 LIBRARY = Path(__file__).resolve().parent / "library"
 #: Shipped scenarios, whose charge-off DPDs ``validate`` checks rules against.
-SHIPPED_SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
+SHIPPED_SCENARIOS = scenarios_folder()
 
 #: The strategy file format's version (``schema_version:``; missing means 1).
 SCHEMA_VERSION = 1
@@ -122,7 +123,10 @@ class RuleSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     channel: str
-    dpd: tuple[int, int] | None = Field(default=None, description="inclusive DPD range")
+    dpd: tuple[int, int | None] | None = Field(
+        default=None,
+        description="inclusive DPD range; [min, null]: from min to the scenario's charge-off",
+    )
     bucket: str | None = Field(default=None, description="1-30, 31-60, 61-90 or 91-120")
     every_days: int | None = Field(default=None, ge=1, le=365)
     per_week: int | None = Field(default=None, ge=1, le=7, description="attempts spread per week")
@@ -158,11 +162,11 @@ class RuleSpec(BaseModel):
 
     @field_validator("dpd")
     @classmethod
-    def _dpd(cls, v: tuple[int, int] | None) -> tuple[int, int] | None:
+    def _dpd(cls, v: tuple[int, int | None] | None) -> tuple[int, int | None] | None:
         if v is None:
             return v
         lo, hi = v
-        if lo > hi:
+        if hi is not None and lo > hi:
             raise ValueError(
                 f"dpd [{lo}, {hi}] is reversed (min above max): no account can match; "
                 f"did you mean [{hi}, {lo}]?"
@@ -212,6 +216,8 @@ class RuleSpec(BaseModel):
 
     def to_rule(self) -> Rule:
         lo, hi = self.dpd if self.dpd is not None else BUCKETS[self.bucket]
+        if hi is None:  # open-ended: every DPD an account can reach before charge-off
+            hi = MAX_DPD
         every = self.every_days or (max(1, round(7 / self.per_week)) if self.per_week else 1)
         score = self.score or (None, None)
         balance = self.balance or (None, None)
@@ -475,6 +481,16 @@ def library() -> dict[str, Path]:
     return {p.stem: p for p in sorted(LIBRARY.glob("*.yaml"))}
 
 
+def _library_path(ref: str) -> Path | str:
+    """``ref``, or the library's file when ``ref`` is written the repository's way
+    (``strategies/library/NAME.yaml``) and the working directory has no such file."""
+    path = Path(ref)
+    if path.parts[:2] != ("strategies", "library") or _exists(path):
+        return ref
+    shipped = LIBRARY.joinpath(*path.parts[2:])
+    return shipped if shipped.is_file() else ref
+
+
 def names() -> list[str]:
     """Every strategy name ``resolve`` knows without a path."""
     return ["default", *PYTHON_STRATEGIES, *library()]
@@ -508,7 +524,7 @@ def resolve(ref: str | os.PathLike | Strategy | type, _chain: tuple[Path, ...] =
     if ref in lib:
         return load_strategy_file(lib[ref], _chain)
     if ref.endswith((".yaml", ".yml")) or _exists(Path(ref)):
-        return load_strategy_file(ref, _chain)
+        return load_strategy_file(_library_path(ref), _chain)
     if is_python_ref(ref):
         try:
             return load_python_strategy(ref)

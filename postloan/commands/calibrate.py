@@ -40,6 +40,7 @@ from postloan.reports.calibration import (
 )
 from postloan.storage.paths import check_out_dir
 from sim.atomic import write_text
+from sim.shipped import DEFAULT_SCENARIO
 
 err = Console(stderr=True)
 
@@ -463,6 +464,12 @@ def register(app: typer.Typer) -> None:
             accounts=scenario_accounts,
             days=scenario_days,
             initial_delinquency=_open_shares(data, cut),
+            # what the numbers rest on: this panel (the response stays the base's)
+            calibration={
+                "status": "fitted",
+                "dynamics": f"{panel.name} (sha256 {_sha256(panel)}), periods {span}{moves_until}",
+                "fit": fit_path.name,
+            },
         )
         from sim.scenario import Scenario
 
@@ -707,7 +714,8 @@ def register_stress(app: typer.Typer) -> None:
     @command(app, simulates=True)
     def stress(
         scenario: Path = typer.Argument(
-            ..., help="Scenario YAML, e.g. scenarios/status_panel.yaml"
+            Path(DEFAULT_SCENARIO),
+            help="Scenario: a YAML file or a shipped scenario's name (default: default)",
         ),
         strategy: str = StrategyOpt,
         accounts: int | None = typer.Option(None, "--accounts", help="Override the account count"),

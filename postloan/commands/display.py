@@ -138,6 +138,9 @@ def print_outcome(outcome, kpis: list[str] | None, as_json: bool) -> None:
 
     comp = outcome.comparison
     man = outcome.store.manifest
+    from postloan.experiments.response_draws import response_draws_of
+
+    block = response_draws_of(outcome.folder)
     if as_json:
         records = comp.astype(object).where(comp.notna(), None).to_dict(orient="records")
         from postloan.storage.manifest import dumps
@@ -151,6 +154,7 @@ def print_outcome(outcome, kpis: list[str] | None, as_json: bool) -> None:
                     "cells_computed": outcome.computed,
                     "cells_reused": outcome.reused,
                     "rows": records,
+                    **({"response_draws": block} if block else {}),
                 }
             )
         )
@@ -161,6 +165,65 @@ def print_outcome(outcome, kpis: list[str] | None, as_json: bool) -> None:
         console.print(t)
     for line in decision_lines(comp, outcome.cells, man.get("currency", "USD")):
         console.print(escape(line), highlight=False)
+    if block:
+        console.print(response_draws_table(block))
+        outside = [f"{k} {v}" for k, v in block["draws_with_trial_outside"].items() if v]
+        console.print(
+            escape(
+                f"Draws with a trial outside its interval (of {block['draws']}): "
+                + (", ".join(outside) or "none")
+                + f" (per draw: {block['checks_file']})"
+            ),
+            highlight=False,
+        )
+        for line in block["covers"].values():
+            console.print(escape(f"- {line}"), highlight=False)
     if outcome.reused:
         console.print(f"Resumed: {outcome.reused} cells were already done, {outcome.computed} run.")
     console.print(f"Results: [bold]{outcome.folder}[/bold]")
+
+
+def print_calibration_note(scenario) -> None:
+    """What ``scenario`` rests on, on stderr (stdout may be JSON): "illustrative, not
+    calibrated" for a book fitted to nothing (:mod:`postloan.reports.banner`)."""
+    from postloan.reports.banner import calibration_note
+
+    note = calibration_note(scenario.name, scenario.calibration.model_dump())
+    if note is not None:
+        Console(stderr=True).print(
+            f"[bold yellow]Note:[/bold yellow] {escape(note)}", highlight=False
+        )
+
+
+def response_draws_table(block: dict) -> Table:
+    """Per challenger: the difference at the scenario's own response (noise only) and over the
+    response draws kept by the trial library (and all draws): share of wins and range."""
+    from postloan.formatting import format_diff
+
+    kpi = block["objective"]
+    t = Table(
+        title=f"{kpi} against the champion over {block['draws']} response draws "
+        f"({block['kept']} kept by {block['trials']} trials)",
+        show_header=True,
+        header_style="bold",
+    )
+    for col in ("challenger", "own response [95% CI]", "kept: wins", "kept: range", "all: wins"):
+        t.add_column(col, justify="left" if col == "challenger" else "right", overflow="fold")
+
+    def share(d: dict) -> str:
+        return "-" if d["share_better"] is None else f"{d['share_better']:.0%} of {d['draws']}"
+
+    for row in block["summary"]:
+        own, kept = row["own_response"], row["kept_draws"]
+        shown = [own["difference"], own["low"], own["high"], kept["low"], kept["high"]]
+        scale = max((abs(v) for v in shown if v is not None), default=1.0)
+
+        def fd(x: float, scale: float = scale) -> str:
+            return format_diff(kpi, x, scale)
+
+        ci = "-"
+        if own["low"] is not None:
+            ci = f"{fd(own['difference'])} [{fd(own['low'])}, {fd(own['high'])}]"
+        span = "no draw kept" if kept["low"] is None else f"{fd(kept['low'])} to {fd(kept['high'])}"
+        t.add_row(row["strategy"], ci, share(kept), span, share(row["all_draws"]))
+    return t

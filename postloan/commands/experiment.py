@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from postloan.commands.errors import check_seed, command, fail
+from sim.shipped import DEFAULT_SCENARIO
 
 if TYPE_CHECKING:
     from postloan.experiments.spec import Experiment
@@ -52,7 +53,7 @@ def _run(
     segments: bool = False,
 ) -> None:
     """Run (or resume) ``exp`` under ``out``, write its report if asked, print the outcome."""
-    from postloan.commands.display import print_outcome, run_experiment
+    from postloan.commands.display import print_calibration_note, print_outcome, run_experiment
 
     outcome = run_experiment(
         exp, out, jobs, scheduler, resume, as_json, allow_mixed, segments=segments
@@ -62,6 +63,7 @@ def _run(
 
         write_experiment_report(outcome.folder)
     print_outcome(outcome, kpis, as_json)
+    print_calibration_note(exp.base)
 
 
 def register(app: typer.Typer) -> None:
@@ -99,7 +101,10 @@ def register(app: typer.Typer) -> None:
 
     @command(app, interrupt_hint=EXPERIMENT_INTERRUPTED, simulates=True)
     def compare(
-        scenario: Path = typer.Argument(..., help="Scenario YAML file"),
+        scenario: Path = typer.Argument(
+            Path(DEFAULT_SCENARIO),
+            help="Scenario: a YAML file or a shipped scenario's name (default: default)",
+        ),
         strategies: str = typer.Option(
             ..., "--strategies", help="Comma-separated built-in names or rule-table files"
         ),
@@ -125,6 +130,26 @@ def register(app: typer.Typer) -> None:
         as_json: bool = JsonOpt,
         allow_mixed: bool = AllowMixedOpt,
         segments: bool = SegmentsOpt,
+        response_draws: int | None = typer.Option(
+            None,
+            "--response-draws",
+            help="Repeat the comparison over N Latin-hypercube draws of the response parameters "
+            "(sim/response_ranges.yaml), each kept only if every trial of the library stays "
+            "inside its published interval; reports the share of kept draws each challenger "
+            "wins and the range of the difference",
+        ),
+        response_ranges: Path | None = typer.Option(
+            None, "--response-ranges", help="Range table (default: sim/response_ranges.yaml)"
+        ),
+        trials: Path = typer.Option(
+            Path("trials"), "--trials", help="Trial file or folder the draws are checked on"
+        ),
+        trial_scale: float = typer.Option(
+            0.25, "--trial-scale", help="Each trial's book as a share of its own size, (0, 1]"
+        ),
+        objective: str = typer.Option(
+            "net_recovery", "--objective", help="KPI a challenger's win over a draw is judged on"
+        ),
     ) -> None:
         """Compare strategies on one scenario: intervals and paired differences."""
         from postloan.experiments.spec import experiment_from_scenario
@@ -140,6 +165,19 @@ def register(app: typer.Typer) -> None:
         if champion is not None and champion not in names:
             raise fail(f"--champion: {champion!r} is not one of --strategies")
         check_seed(seed)
+        draws = None
+        if response_draws is not None:
+            if response_draws < 1:
+                raise fail(f"--response-draws: must be at least 1, not {response_draws}")
+            if not 0 < trial_scale <= 1:
+                raise fail(f"--trial-scale: must be in (0, 1], not {trial_scale:g}")
+            draws = {
+                "draws": response_draws,
+                "ranges": None if response_ranges is None else str(response_ranges),
+                "trials": str(trials),
+                "trial_scale": trial_scale,
+                "objective": objective,
+            }
         check_out_dir(out)
         load_scenario(scenario, accounts=accounts, days=days)  # validate overrides first
         exp = experiment_from_scenario(
@@ -151,5 +189,6 @@ def register(app: typer.Typer) -> None:
             accounts=accounts,
             days=days,
             compliance=compliance,
+            response_draws=draws,
         )
         _run(exp, out, jobs, scheduler, resume, as_json, allow_mixed, report, None, segments)

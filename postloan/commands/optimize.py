@@ -11,6 +11,7 @@ from rich.console import Console
 
 from postloan.commands.errors import command, fail
 from sim.atomic import write_text
+from sim.shipped import DEFAULT_SCENARIO
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -147,7 +148,10 @@ def register(app: typer.Typer) -> None:
 
     @command(app, simulates=True)
     def optimize(
-        scenario: Path = typer.Argument(..., help="Scenario YAML file"),
+        scenario: Path = typer.Argument(
+            Path(DEFAULT_SCENARIO),
+            help="Scenario: a YAML file or a shipped scenario's name (default: default)",
+        ),
         space: Path = typer.Option(..., "--space", help="Decision space YAML"),
         method: Method = typer.Option(Method.search, "--method", help="search or allocation"),
         budget: float | None = typer.Option(None, "--budget", help="Cost cap over the horizon"),

@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from postloan.commands.errors import check_seed, command, fail
+from sim.shipped import DEFAULT_SCENARIO
 
 RUN_INTERRUPTED = "interrupted: no run folder was written"
 
@@ -104,7 +105,10 @@ def register(app: typer.Typer) -> None:
 
     @command(app, interrupt_hint=RUN_INTERRUPTED, simulates=True)
     def run(
-        scenario: Path = typer.Argument(..., help="Scenario YAML file, e.g. scenarios/small.yaml"),
+        scenario: Path = typer.Argument(
+            Path(DEFAULT_SCENARIO),
+            help="Scenario: a YAML file or a shipped scenario's name (default: default)",
+        ),
         strategy: str = typer.Option("standard", "--strategy", help="Strategy name or YAML file"),
         compliance: str = typer.Option(
             "us_reg_f",
@@ -194,6 +198,9 @@ def register(app: typer.Typer) -> None:
                 observers=views.observers if views is not None else (),
             )
         folder = save_run(result, out, views=views)
+        from postloan.commands.display import print_calibration_note
+
+        print_calibration_note(sc)
         # what was saved, monitoring block included (views.summary is computed once)
         summary = json.loads((folder / "summary.json").read_text())
         if as_json:

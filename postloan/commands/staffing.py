@@ -23,6 +23,7 @@ from rich.console import Console
 from rich.table import Table
 
 from postloan.commands.errors import check_seed, command, guarded
+from sim.shipped import DEFAULT_SCENARIO
 
 if TYPE_CHECKING:  # the operations model is imported when a command runs (fast start-up)
     from sim.operations.erlang import QueueMetrics
@@ -317,7 +318,10 @@ def _print_plan(report: dict[str, object]) -> None:
 
 @command(staffing_app, "sweep", simulates=True)
 def sweep(
-    scenario: str = typer.Argument(..., help="Scenario YAML file, e.g. scenarios/baseline.yaml"),
+    scenario: str = typer.Argument(
+        DEFAULT_SCENARIO,
+        help="Scenario: a YAML file or a shipped scenario's name (default: default)",
+    ),
     agents: str = typer.Option(
         "5,10,15,20,25,30,35,40", "--agents", help="Comma-separated total head counts"
     ),

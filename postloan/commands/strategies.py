@@ -13,6 +13,8 @@ def _show_rules(s) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from strategies.registry import MAX_DPD
+
     t = Table(title=f"{s.name}: {' '.join(getattr(s, 'description', '').split())}")
     cols = ("channel", "dpd", "every", "per day", "hours", "priority", "fallback", "when")
     for c in cols:
@@ -36,7 +38,7 @@ def _show_rules(s) -> None:
             when.append(f"balance [{r.balance_min or 0:g}, {r.balance_max or 'inf'})")
         t.add_row(
             r.channel,
-            f"{r.dpd_min}..{r.dpd_max}",
+            f"{r.dpd_min}..{'charge-off' if r.dpd_max >= MAX_DPD else r.dpd_max}",
             "once" if r.once else f"{r.every_days} d",
             str(r.attempts_per_day),
             f"{r.hours[0]}-{r.hours[1]}" if r.hours else "any",

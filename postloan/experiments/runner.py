@@ -206,8 +206,22 @@ def execute_experiment(
         if own_executor and executor is not None:
             executor.abort() if failed else executor.close()
     table = store.consolidate()
-    comparison = compare_cells(table, exp.champion, None) if not table.empty else pd.DataFrame()
-    meta_views = {}
+    meta_views: dict = {}
+    compared = table
+    if exp.response is not None and not table.empty:
+        # the trial check of every draw (saved draw by draw); the comparison table is then the
+        # scenario's own response (sample 0), noise only, and the draws are summarised apart
+        from postloan.experiments.response_draws import response_block
+
+        try:
+            meta_views["response_draws"] = response_block(exp, store.folder, table, progress)
+        except BaseException:  # the checks done so far are saved; --resume continues them
+            store.update_manifest(status="interrupted")
+            raise
+        compared = table[table["sample"] == 0]
+    comparison = (
+        compare_cells(compared, exp.champion, None) if not compared.empty else pd.DataFrame()
+    )
     if segments and not table.empty:
         views = consolidate_views(store, table)
         if "alerts" in views:
@@ -223,7 +237,7 @@ def execute_experiment(
             "confidence": 0.95,
             "strategies": exp.strategy_names,
             "variants": [v.label for v in exp.variants],
-            "units": len(exp.samples) * exp.spec.replications,
+            "units": (1 if exp.response is not None else len(exp.samples)) * exp.spec.replications,
             "headline_kpis": exp.spec.kpis,
             "decision": decision_records(comparison, table, exp.base.currency),
             **meta_views,

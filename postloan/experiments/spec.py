@@ -20,6 +20,8 @@ duplicate keys refused) looks like::
       samples: 4
       parameters:
         behaviour.base_intensity: {low: 0.3, high: 0.5}
+    # response_draws: {draws: 8}     # optional, instead of uncertainties: the comparison over
+    #                                # draws of the response (postloan.experiments.response_draws)
     shards: 1                        # optional: split each book into this many shards
 
 Cells
@@ -59,7 +61,14 @@ from pydantic import (
     model_validator,
 )
 
+from postloan.experiments.response_draws import (
+    ResponseDrawsSpec,
+    ResponsePlan,
+    resolve_plan,
+    response_samples,
+)
 from sim.scenario import Scenario, ScenarioError, describe_validation_error, load_scenario
+from sim.shipped import find_scenario
 from sim.user_input import UserInputError, read_yaml_mapping
 from strategies.base import Strategy
 from strategies.registry import StrategyError, resolve
@@ -142,6 +151,11 @@ class ExperimentSpec(_Spec):
         | None
     ) = None
     uncertainties: UncertaintySpec | None = None
+    response_draws: ResponseDrawsSpec | None = Field(
+        default=None,
+        description="repeat the comparison over Latin-hypercube draws of the response "
+        "parameters, each kept only if the trial library stays inside its intervals",
+    )
     shards: int = Field(default=1, ge=1, le=1024)
     compliance: str | None = Field(
         default=None,
@@ -161,6 +175,10 @@ class ExperimentSpec(_Spec):
     def _champion(self) -> ExperimentSpec:
         if self.champion is not None and self.champion not in self.strategies:
             raise ValueError(f"champion {self.champion!r} is not one of the strategies")
+        if self.uncertainties is not None and self.response_draws is not None:
+            raise ValueError(
+                "give uncertainties or response_draws, not both (both set the samples)"
+            )
         if isinstance(self.variants, list):
             names = [v.name for v in self.variants if v.name]
             if len(set(names)) != len(names):
@@ -214,6 +232,7 @@ class Experiment:
     champion: str
     spec_hash: str
     compliance: Any = None  # a sim.compliance.ComplianceProfile, or None for the default
+    response: ResponsePlan | None = None  # with response_draws: the ranges and trial files
     # one scenario per (variant, sample), built lazily
     _scenarios: dict[tuple[int, int], Scenario] = field(default_factory=dict, repr=False)
 
@@ -421,7 +440,11 @@ def spec_hash(spec: ExperimentSpec, base: Scenario, strategies: list[Strategy]) 
     """Hash of what the experiment computes (spec, base scenario content, strategy rules)."""
     blob = json.dumps(
         {
-            "spec": spec.model_dump(mode="json", exclude={"description", "kpis", "champion"}),
+            "spec": spec.model_dump(
+                mode="json",
+                exclude={"description", "kpis", "champion"}
+                | ({"response_draws"} if spec.response_draws is None else set()),
+            ),
             "base": base.content_hash(),
             "strategies": [_strategy_identity(s) for s in strategies],
         },
@@ -450,8 +473,11 @@ def build_experiment(spec: ExperimentSpec, source: str, root: Path) -> Experimen
     """
     check_spec_names(spec, source)
     sc_path = Path(spec.scenario)
-    if not sc_path.is_absolute():
-        sc_path = root / sc_path
+    if not sc_path.is_absolute() and (root / sc_path).exists():
+        sc_path = root / sc_path  # relative to the file first, else a shipped scenario
+    elif not sc_path.is_absolute():
+        shipped = find_scenario(sc_path)
+        sc_path = shipped if shipped.exists() else root / sc_path
     try:
         base = load_scenario(sc_path)
     except ScenarioError as exc:
@@ -481,6 +507,9 @@ def build_experiment(spec: ExperimentSpec, source: str, root: Path) -> Experimen
         labels.add(label)
         variants.append(Variant(i, label, values, sc))
     samples: list[dict[str, Any]] = [{}]
+    response = None
+    if spec.response_draws is not None:
+        response, samples = _response_draws(spec, root, source, variants[0].scenario)
     if spec.uncertainties is not None:
         samples = latin_hypercube(spec.uncertainties, spec.seed)
         # validate the extremes of every range against the first variant's scenario
@@ -502,7 +531,24 @@ def build_experiment(spec: ExperimentSpec, source: str, root: Path) -> Experimen
         champion=names[champ_idx],
         spec_hash=spec_hash(spec, base, strategies),
         compliance=compliance,
+        response=response,
     )
+
+
+def _response_draws(
+    spec: ExperimentSpec, root: Path, source: str, scenario: Scenario
+) -> tuple[ResponsePlan, list[dict[str, Any]]]:
+    """The range table and trial files of ``response_draws``, and the samples: the scenario as
+    it is, then the draws (every range's bounds validated on ``scenario``)."""
+    where = f"{source}: field 'response_draws'"
+    try:
+        plan = resolve_plan(spec.response_draws, root, where)
+    except ValueError as exc:
+        raise ExperimentError(str(exc)) from None
+    for r in plan.ranges:
+        for bound in (r.low, r.high):
+            apply_overrides(scenario, {r.parameter: bound}, f"{where}: {r.parameter}")
+    return plan, response_samples(plan, spec.seed)
 
 
 def load_experiment(path: str | Path, **changes: Any) -> Experiment:
@@ -542,13 +588,16 @@ def experiment_from_scenario(
     days: int | None = None,
     name: str | None = None,
     compliance: str | None = None,
+    response_draws: ResponseDrawsSpec | dict[str, Any] | None = None,
 ) -> Experiment:
-    """The quick path of ``postloan compare``: one scenario, several strategies, no variants."""
+    """The quick path of ``postloan compare``: one scenario, several strategies, no variants
+    (``response_draws``: repeated over draws of the response, see
+    :mod:`postloan.experiments.response_draws`)."""
     root = Path.cwd()
     if isinstance(scenario, Scenario):
         sc, sc_ref = scenario, "<in memory>"
     else:
-        sc, sc_ref = load_scenario(scenario), str(Path(scenario).resolve())
+        sc, sc_ref = load_scenario(scenario), str(find_scenario(scenario).resolve())
     overrides = {k: v for k, v in {"accounts": accounts, "days": days}.items() if v is not None}
     data = {
         "name": name or f"compare-{sc.name}",
@@ -559,6 +608,7 @@ def experiment_from_scenario(
         "replications": replications,
         "seed": sc.seed if seed is None else seed,
         "compliance": compliance,
+        "response_draws": response_draws,
     }
     source = "compare"
     _load_compliance(compliance, root, "--compliance")
@@ -572,7 +622,10 @@ def experiment_from_scenario(
     except ValidationError as exc:
         raise ExperimentError(_describe(source, exc).replace("field '", "option '")) from None
     if isinstance(scenario, Scenario):
-        return _build_in_memory(spec, _base_scenario(sc, overrides, "compare: overrides"))
+        exp = _build_in_memory(spec, _base_scenario(sc, overrides, "compare: overrides"))
+        if spec.response_draws is not None:
+            exp.response, exp.samples = _response_draws(spec, root, source, exp.base)
+        return exp
     return build_experiment(spec, source, root)
 
 

@@ -25,6 +25,7 @@ import pandas as pd
 from postloan.experiments.comparison import compare_cells
 from postloan.experiments.decision import ChallengerVerdict, Decision, Effect, decide, money
 from postloan.formatting import format_diff, format_value
+from postloan.reports.banner import calibration_banner, folder_calibration
 from postloan.reports.comparison_charts import (
     cost_by_channel,
     delinquency_lines,
@@ -44,6 +45,7 @@ from postloan.reports.html import (
     write_page,
 )
 from postloan.reports.layout import REPORT_CSS, better_text, definitions, header
+from postloan.reports.response_section import interval_coverage, response_draws_section
 from postloan.storage.experiments import ExperimentStore
 from postloan.storage.manifest import read_manifest
 from sim.currency import DEFAULT_CURRENCY
@@ -120,7 +122,7 @@ def _compact(html_table: str) -> str:
 
 
 # ---------------------------------------------------------------------------- sections
-def _header(man: dict, strategies: list[str], currency: str) -> str:
+def _header(man: dict, strategies: list[str], currency: str, notices: str = "") -> str:
     samples = len(man.get("samples") or [{}])
     sub = (
         f"{len(strategies)} strategies on {man.get('scenario')} "
@@ -129,7 +131,7 @@ def _header(man: dict, strategies: list[str], currency: str) -> str:
         + (f" x {samples} uncertainty samples" if samples > 1 else "")
         + f", champion {man.get('champion')}; amounts in {currency}"
     )
-    return header(f"Which policy wins? {esc(man.get('name'))}", esc(sub))
+    return header(f"Which policy wins? {esc(man.get('name'))}", esc(sub), notices)
 
 
 def _decision_section(d: Decision, many_variants: bool) -> str:
@@ -380,8 +382,12 @@ def build_experiment_report(folder: Path) -> str:
     strategies = list(man.get("strategies") or dict.fromkeys(cells["strategy"]))
     decisions = decide(comp, cells, champion, currency, response=_response_block(folder))
     many = len(decisions) > 1
-    body = [_header(man, strategies, currency)]
+    banner = calibration_banner(str(man.get("scenario")), folder_calibration(folder))
+    body = [_header(man, strategies, currency, banner)]
     body += [_decision_section(d, many) for d in decisions]
+    samples = len(man.get("samples") or [{}])
+    body.append(f"<p class='note'>{esc(interval_coverage(folder, samples))}</p>")
+    body += response_draws_section(folder)
     for (vi, vlabel), vc in comp.groupby(["variant", "variant_label"], sort=True):
         body.append(f"<h2>Details{f': variant {int(vi)} ({esc(vlabel)})' if many else ''}</h2>")
         body += _details(vc, kpis, champion, currency)

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from postloan.formatting import format_value
+from postloan.reports.banner import calibration_banner, folder_calibration
 from postloan.reports.charts import (
     bucket_area,
     churn_lines,
@@ -206,7 +207,11 @@ def build_run_report(folder: Path, tables: Mapping[str, pd.DataFrame] | None = N
         f"{man.get('seed')}; amounts in {cur}"
     )
     body = [
-        header(f"Run report: {esc(title)}", esc(sub)),
+        header(
+            f"Run report: {esc(title)}",
+            esc(sub),
+            calibration_banner(str(man.get("scenario", "run")), folder_calibration(folder)),
+        ),
         "<h2>Key figures</h2>",
         table(["KPI (unit)", "value", "better"], _run_kpi_rows(summary, cur)).replace(
             "<table>", "<table class='compact'>", 1

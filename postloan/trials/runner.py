@@ -26,10 +26,11 @@ from sim.engine import simulate
 from sim.population import generate
 from sim.rng import seed_key
 from sim.scenario import Scenario, ScenarioError, load_scenario
+from sim.shipped import find_scenario, scenarios_folder
 from strategies.base import Strategy
 
 #: The shipped scenarios, found by name (``scenario: baseline``).
-SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
+SCENARIOS = scenarios_folder()
 
 
 def scenario_path(name: str, trial_file: Path) -> Path:
@@ -37,7 +38,7 @@ def scenario_path(name: str, trial_file: Path) -> Path:
     if not name.endswith((".yaml", ".yml")):
         return SCENARIOS / f"{name}.yaml"
     local = trial_file.parent / name
-    return local if local.exists() else Path(name)
+    return local if local.exists() else find_scenario(name)
 
 
 def trial_scenario(spec: TrialSpec, trial_file: Path, scenario: Scenario | None = None) -> Scenario:
@@ -169,6 +170,7 @@ def run_trial(
     seed: int | None = None,
     progress: Callable[[int], None] | None = None,
     scenario: Scenario | None = None,
+    accounts: int | None = None,
 ) -> TrialResult:
     """Load, run and estimate one trial file.
 
@@ -185,6 +187,9 @@ def run_trial(
         Run on this scenario instead of the file's (the book size and horizon still come from
         the trial): how a calibration evaluates candidate response parameters on the library,
         with common random numbers when the seed is fixed.
+    accounts : int, optional
+        The book's size instead of the file's (staff capacity scaled with it): a quicker,
+        noisier check, as for each response draw of ``postloan compare --response-draws``.
 
     Returns
     -------
@@ -194,6 +199,8 @@ def run_trial(
     t0 = time.perf_counter()
     spec = load_trial(path)
     scenario = trial_scenario(spec, path, scenario)
+    if accounts is not None:
+        scenario = scenario.with_overrides(accounts=int(accounts))
     strategies = build_arms(spec, path)
     reps = spec.replications if replications is None else int(replications)
     if reps < 1:

@@ -326,9 +326,12 @@ def load_trial(path: str | Path) -> TrialSpec:
 
 
 def trial_files(paths: list[str | Path]) -> list[Path]:
-    """The trial files named: files as given, folders expanded to their ``*.yaml`` files."""
+    """The trial files named: files as given, folders expanded to their ``*.yaml`` files
+    (``trials/`` is the shipped library from any working directory)."""
+    from postloan.trials.shipped import find_trial_path
+
     out: list[Path] = []
-    for p in map(Path, paths):
+    for p in map(find_trial_path, paths):
         if p.is_dir():
             found = sorted([*p.glob("*.yaml"), *p.glob("*.yml")])
             if not found:
