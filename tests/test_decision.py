@@ -150,6 +150,6 @@ def test_response_draws_block_of_the_comparison_is_read():
         40.0,
     )
     assert "6 response draws kept by the trial library" in d.uncertainty
-    other = {"summary": [{**block["summary"][0], "objective": "net_value"}]}
+    other = {"summary": [{**block["summary"][0], "objective": "net_recovery"}]}
     (d,) = decide(compare_cells(cells, "a"), cells, response=other)
     assert d.challengers[0].draws is None  # a block about another objective is not used

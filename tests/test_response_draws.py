@@ -258,7 +258,7 @@ def test_compare_with_response_draws_on_a_tiny_book(tmp_path):
     assert block["kept"] == len(kept) and 0 < len(kept) < 4  # the filter bites both ways here
     (row,) = block["summary"]
     per = cells.pivot_table(index=["sample", "replication"], columns="strategy",
-                            values="net_recovery")  # fmt: skip
+                            values="net_value")  # fmt: skip
     d = (per["none"] - per["standard"]).groupby(level="sample").mean()
     assert row["kept_draws"]["draws"] == len(kept)
     if kept:
@@ -270,7 +270,7 @@ def test_compare_with_response_draws_on_a_tiny_book(tmp_path):
     # the comparison table is the scenario's own response: noise only
     comp = json.loads((folder / "comparison.json").read_text())
     assert comp["units"] == 2 and "noise only" in comp["response_draws"]["covers"]["comparison"]
-    net = next(r for r in comp["rows"] if r["kpi"] == "net_recovery" and r["strategy"] == "none")
+    net = next(r for r in comp["rows"] if r["kpi"] == "net_value" and r["strategy"] == "none")
     assert net["diff"] == pytest.approx(row["own_response"]["difference"])
     html = (folder / "report.html").read_text()
     assert "Response uncertainty" in html and "its intervals cover simulation noise only" in html

@@ -148,7 +148,9 @@ def register(app: typer.Typer) -> None:
             0.25, "--trial-scale", help="Each trial's book as a share of its own size, (0, 1]"
         ),
         objective: str = typer.Option(
-            "net_recovery", "--objective", help="KPI a challenger's win over a draw is judged on"
+            "net_value",
+            "--objective",
+            help="KPI a challenger's win over a draw is judged on (default: the priced objective)",
         ),
     ) -> None:
         """Compare strategies on one scenario: intervals and paired differences."""

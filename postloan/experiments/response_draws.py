@@ -35,7 +35,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from sim.atomic import write_text as write_text_atomic
-from sim.outcomes import direction
+from sim.outcomes import OBJECTIVE, direction
 from sim.response_uncertainty import ResponseRange, latin_hypercube_draws, load_response_ranges
 from sim.scenario import Scenario
 from sim.statistics import paired_columns
@@ -60,7 +60,9 @@ class ResponseDrawsSpec(BaseModel):
         default=0.25, gt=0, le=1, description="each trial's book, as a share of its own size"
     )
     trial_replications: int = Field(default=1, ge=1, le=50)
-    objective: str = Field(default="net_recovery", description="the KPI a win is judged on")
+    objective: str = Field(
+        default=OBJECTIVE, description="the KPI a win is judged on (default: the priced objective)"
+    )
 
 
 @dataclass(frozen=True)
