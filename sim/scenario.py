@@ -31,6 +31,7 @@ from pydantic import (
 
 from sim.channels import CHANNEL_NAMES, DEFAULT_CHANNELS, ChannelSpec
 from sim.macro import Macro
+from sim.oprisk import OperationalRisk
 from sim.user_input import (
     Problem,
     UserInputError,
@@ -472,6 +473,7 @@ class Scenario(_Spec):
     traits: Traits = Field(default_factory=Traits)
     behaviour: Behaviour = Field(default_factory=Behaviour)
     macro: Macro = Field(default_factory=Macro)
+    operational_risk: OperationalRisk = Field(default_factory=OperationalRisk)
     channels: dict[str, ChannelSpec] = Field(default_factory=lambda: dict(DEFAULT_CHANNELS))
     staff: StaffCapacity = Field(default_factory=StaffCapacity)
     staffing: StaffingSpec | None = Field(
