@@ -138,8 +138,8 @@ def test_a_severe_recession_moves_the_book_like_recessions_did():
     """+5 points of unemployment (scenarios/severe_recession.yaml, 30,000 accounts, 540 days,
     seeds 1-3, paired with the same book without the shock). Evidence: card charge-offs about
     2.3-2.5 x, 30+ DPD balances about 1.5 x (shared/evidence README, Recessions). Measured
-    (docs/macro.md): charge-offs 2.05 x (95 % interval 1.58-2.52), 30+ balances 2.41 x
-    (2.14-2.67), net credit loss over the run 1.24 x. The charge-off move is the evidence's;
+    (docs/macro.md): charge-offs 2.08 x (95 % interval 1.59-2.56), 30+ balances 2.39 x
+    (2.11-2.67), net credit loss over the run 1.24 x. The charge-off move is the evidence's;
     the 30+ move overshoots it: the model's one channel (hardship) raises the entry into
     delinquency as much as the roll-through to charge-off. The bands hold the measured means
     (about +- 3 standard errors) and exclude 1 (the macro effect removed)."""
