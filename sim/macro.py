@@ -214,8 +214,10 @@ class MacroPath:
         shift = (self.rates_monthly[month] - self.spec.rate_reference) / 12.0
         new_rate = np.maximum(self._base_rate[idx] + shift, 0.0)
         method, bal, rem = p.method[idx], p.sched_balance[idx], p.remaining[idx]
-        old = sum(instalment_split(method, bal, p.rate_m[idx], rem, p.level_payment[idx],
-                                   p.level_principal[idx]))  # fmt: skip
+        principal_part = p.level_principal[idx]
+        old = sum(
+            instalment_split(method, bal, p.rate_m[idx], rem, p.level_payment[idx], principal_part)
+        )
         annuity = method == Method.ANNUITY
         pay = p.level_payment[idx].copy()
         # the level payment moves by the ratio of the annuities at the new and the old rate,
@@ -225,5 +227,5 @@ class MacroPath:
         pay[annuity] *= np.where(a_old > 0, a_new / np.where(a_old > 0, a_old, 1.0), 1.0)
         p.rate_m[idx] = new_rate
         p.level_payment[idx] = pay
-        new = sum(instalment_split(method, bal, new_rate, rem, pay, p.level_principal[idx]))
+        new = sum(instalment_split(method, bal, new_rate, rem, pay, principal_part))
         return np.where(old > 0, new / np.where(old > 0, old, 1.0), 1.0)
