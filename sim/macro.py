@@ -25,17 +25,15 @@ states the calibration and its check).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Any
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from sim.constants import MONTH_DAYS
-from sim.loans import Method, annuity_payment, instalment_split
+from sim.constants import MONTH_DAYS, Status
 
-if TYPE_CHECKING:  # pragma: no cover
-    from sim.portfolio import Portfolio
-    from sim.scenario import Scenario
+# sim.scenario holds a Macro and sim.portfolio a scenario: the book and the scenario are typed
+# ``Any`` here (a Portfolio, a Scenario) so that no import runs back to them.
 
 #: ``MacroPath.cumulative`` rows: running sums of the onset and of the recovery multiplier.
 ONSET, RECOVERY = 0, 1
@@ -137,7 +135,8 @@ class MacroPath:
     """The scenario's macro paths by day, the hardship multipliers they imply, and the month-start
     adjustments of debt-to-income and variable rates (:meth:`month_start`)."""
 
-    def __init__(self, scenario: Scenario):
+    def __init__(self, scenario: Any):
+        """``scenario``: a :class:`sim.scenario.Scenario`."""
         m = scenario.macro
         self.spec = m
         months = scenario.days // MONTH_DAYS + 2
@@ -176,7 +175,7 @@ class MacroPath:
             self.rates_monthly is not None and self.spec.variable_share > 0
         )
 
-    def variable_rate(self, p: Portfolio, key: int) -> np.ndarray:
+    def variable_rate(self, p: Any, key: int) -> np.ndarray:
         """Which loans are variable-rate: a ``variable_share`` draw per account, fixed by seed."""
         if self._variable is None:
             rng = np.random.default_rng([int(key), _VARIABLE_RATE_SALT])
@@ -184,7 +183,7 @@ class MacroPath:
             self._base_rate = p.rate_m.copy()
         return self._variable
 
-    def month_start(self, p: Portfolio, day: int, key: int) -> None:
+    def month_start(self, p: Any, day: int, key: int) -> None:
         """Apply the income and rate paths at the start of month ``day // 30`` (day 0 included:
         a path that does not start at 1 / ``rate_reference`` acts at once).
 
@@ -196,8 +195,6 @@ class MacroPath:
         if day % MONTH_DAYS or not self.moves_the_book:
             return
         month = day // MONTH_DAYS
-        from sim.portfolio import Status  # sim.portfolio imports the scenario module
-
         open_ = (p.status == Status.OPEN) & (p.remaining > 0)
         factor = np.ones(p.n)
         if self.income_monthly is not None:
@@ -209,8 +206,10 @@ class MacroPath:
                 factor[var] *= self._reprice(p, np.flatnonzero(var), month)
         p.dti[open_] *= factor[open_]
 
-    def _reprice(self, p: Portfolio, idx: np.ndarray, month: int) -> np.ndarray:
+    def _reprice(self, p: Any, idx: np.ndarray, month: int) -> np.ndarray:
         """New rates and instalments of the variable-rate loans ``idx``; returns new / old."""
+        from sim.loans import Method, annuity_payment, instalment_split  # loans imports pandas
+
         shift = (self.rates_monthly[month] - self.spec.rate_reference) / 12.0
         new_rate = np.maximum(self._base_rate[idx] + shift, 0.0)
         method, bal, rem = p.method[idx], p.sched_balance[idx], p.remaining[idx]

@@ -23,14 +23,10 @@ the day's contacts in (account, channel) order, so both engines draw alike.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Any
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
-
-if TYPE_CHECKING:  # pragma: no cover
-    from sim.day_loop import EventLog
-    from sim.scenario import Scenario
 
 _OUTAGE_SALT = 0x0C7A_6E01
 _CONTACT_SALT = 0x0C7A_6E02
@@ -58,7 +54,9 @@ class OperationalRisk(BaseModel):
 class OperationalEvents:
     """One run's operational risk events (built by the day loop)."""
 
-    def __init__(self, scenario: Scenario, key: int):
+    def __init__(self, scenario: Any, key: int):
+        """``scenario``: a :class:`sim.scenario.Scenario` (typed ``Any``: sim.scenario imports
+        this module); ``key``: the run's seed key."""
         spec = scenario.operational_risk
         self.spec = spec
         self.key = int(key)
@@ -72,9 +70,10 @@ class OperationalEvents:
         """Whether the contact systems are down on ``day``."""
         return self.outage_days is not None and bool(self.outage_days[day])
 
-    def book_contact_errors(self, engine, day: int, events: EventLog) -> None:
-        """Wrong-number and wrong-amount contacts among the day's contacts (left in ``events``
-        for the observers), booked on the engine's book and daily table."""
+    def book_contact_errors(self, engine: Any, day: int, events: Any) -> None:
+        """Wrong-number and wrong-amount contacts among the day's contacts (``events``, the
+        day loop's :class:`sim.day_loop.EventLog`; left there for the observers), booked on
+        the engine's book and daily table."""
         acc, chan, rpc = events.take("contacts", 3)
         events.add("contacts", acc, chan, rpc)
         if not acc.size:
