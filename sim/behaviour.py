@@ -1,4 +1,4 @@
-"""The macro path the borrower rules read, and the hardship updates of the Markov test mode.
+"""The hardship updates the engines call (on the macro path of :class:`sim.macro.MacroPath`).
 
 The borrower model itself (hardship, due-date payment, contact response, promises,
 irritation, repayment, recovery, restructuring) is written once, as compiled rules in
@@ -10,38 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 from sim import kernels
+from sim.macro import MacroPath
 from sim.portfolio import Portfolio
-from sim.scenario import Scenario
-
-
-class MacroPath:
-    """Unemployment by day and the cumulative hardship multiplier it implies."""
-
-    def __init__(self, scenario: Scenario):
-        m = scenario.macro
-        months = scenario.days // 30 + 2
-        if m.path is not None:
-            path = np.array(m.path + [m.path[-1]] * max(0, months - len(m.path)))[:months]
-        elif m.shock is not None:
-            s = m.shock
-            start = s.get("start_month", 0.0)
-            ramp = max(s.get("ramp_months", 3.0), 1e-9)
-            hold = s.get("hold_months", 6.0)
-            recover = max(s.get("recover_months", 6.0), 1e-9)
-            t = np.arange(months, dtype=float)
-            rise = np.clip((t - start) / ramp, 0, 1)
-            fall = np.clip((t - start - ramp - hold) / recover, 0, 1)
-            path = m.reference + s["size"] * rise * (1 - fall)
-        else:
-            path = np.full(months, m.reference)
-        self.unemployment_monthly = path
-        self.unemployment = np.repeat(path, 30)[: scenario.days + 1]
-        self.multiplier = np.exp(m.elasticity * (self.unemployment - m.reference))
-        self.cumulative = np.concatenate([[0.0], np.cumsum(self.multiplier)])
-
-    def integral(self, t0: np.ndarray, t1: int) -> np.ndarray:
-        """Sum of the daily multiplier over days ``t0 .. t1 - 1``."""
-        return self.cumulative[t1] - self.cumulative[np.clip(t0, 0, t1)]
 
 
 def update_hardship(

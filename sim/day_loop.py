@@ -49,6 +49,7 @@ from typing import Any, ClassVar, Protocol
 import numpy as np
 
 from sim.kpis import DailyRecorder
+from sim.oprisk import OperationalEvents
 from sim.portfolio import MONTH_DAYS, N_BUCKETS, Portfolio
 from sim.recovery import RecoveryBook
 from sim.scenario import Scenario
@@ -299,6 +300,9 @@ class DayLoop:
                     subs.add(hook, fn)
             if _hook(obs, "on_day_end") is not None:
                 wanted |= set(getattr(obs, "events", ()))
+        self.oprisk = OperationalEvents(engine.sc, engine.key)
+        if self.oprisk.contact_errors:  # wrong-number and wrong-amount contacts read them
+            wanted.add("contacts")
         self._subs = subs
         self.events = engine.events = EventLog(wanted)
         months = -(-self.days // MONTH_DAYS)
@@ -322,10 +326,15 @@ class DayLoop:
         if self.events.charge_offs:
             ev.charge_offs, ev.charge_off_claims = self.events.take("charge_offs", 2)
             self._fire("on_charge_off", day, ev.charge_offs, ev.charge_off_claims)
-        if live is not None and e.strategy is not None:
+        outage = self.oprisk.outage(day)  # contact systems down: no contact today
+        if outage:
+            e.rec.add(day, outage_days=1)
+        if live is not None and e.strategy is not None and not outage:
             promised = e.p.promise_day.copy() if self.events.promises else None
             complained = e.p.complaints.copy() if self.events.complaints else None
             e.contact_today(day, live)
+            if self.oprisk.contact_errors:
+                self.oprisk.book_contact_errors(e, day, self.events)
             self._contact_events(ev, day, promised, complained)
         self._fire_contact_hooks(ev, day)
         if live is not None:

@@ -167,6 +167,7 @@ class _Run:
     def due_dates(self, day: int) -> np.ndarray:
         """Instalments fall due; current accounts pay or miss. Returns today's new misses."""
         p = self.p
+        self.macro.month_start(p, day, self.key)  # income and rate paths (sim.macro)
         idx = self.due_lists[day % MONTH_DAYS]
         if self.markov is not None:
             idx = idx[(p.status[idx] == Status.OPEN) & (p.remaining[idx] > 0)]

@@ -47,6 +47,9 @@ FLOW_COLUMNS: tuple[str, ...] = (
     "lever_cost",  # relationship levers (loyalty, counselling, follow-up): none yet, 0
     "compliance_breaches",
     "hardship_onsets",
+    "outage_days",  # operational risk (sim/oprisk.py): contact systems down
+    "wrong_number_contacts",
+    "wrong_amount_contacts",
     *(f"dropped_{r}" for r in DROP_REASONS),
     *(f"attempts_{c}" for c in CHANNEL_NAMES),
     *(f"rpc_{c}" for c in CHANNEL_NAMES),

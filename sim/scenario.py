@@ -32,6 +32,8 @@ from pydantic import (
 from sim.channels import CHANNEL_NAMES, DEFAULT_CHANNELS, ChannelSpec
 from sim.currency import DEFAULT_CURRENCY, check_currency
 from sim.shipped import find_scenario, shipped_scenario_names
+from sim.macro import Macro
+from sim.oprisk import OperationalRisk
 from sim.user_input import (
     Problem,
     UserInputError,
@@ -140,51 +142,6 @@ class Traits(_Spec):
     tolerance_median: float = Field(default=4.0, gt=0)
     tolerance_sigma: float = Field(default=0.5, ge=0, le=3)
     lifetime_value_sigma: float = Field(default=0.8, ge=0, le=3)
-
-
-class Macro(_Spec):
-    """The unemployment path. Hardship onsets scale with ``exp(elasticity * (u - reference))``.
-
-    ``path`` gives the unemployment rate per month (the last value holds); ``shock`` is a short
-    way to write a recession: the rate rises linearly to ``reference + size`` over ``ramp_months``
-    from ``start_month``, holds for ``hold_months``, then recovers over ``recover_months``.
-    """
-
-    reference: float = Field(default=0.04, ge=0, le=1)
-    path: list[float] | None = None
-    shock: dict[str, float] | None = None
-    elasticity: float = Field(default=20.0, ge=0, le=200)
-
-    @field_validator("path")
-    @classmethod
-    def _path(cls, v: list[float] | None) -> list[float] | None:
-        if v is not None:
-            if not v:
-                raise ValueError("path must name at least one monthly rate")
-            if any(x < 0 or x > 1 for x in v):
-                raise ValueError("unemployment rates must be probabilities in [0, 1]")
-        return v
-
-    @field_validator("shock")
-    @classmethod
-    def _shock(cls, v: dict[str, float] | None) -> dict[str, float] | None:
-        if v is None:
-            return v
-        allowed = {"start_month", "size", "ramp_months", "hold_months", "recover_months"}
-        unknown = set(v) - allowed
-        if unknown:
-            raise ValueError(f"unknown shock key {sorted(unknown)}; allowed: {sorted(allowed)}")
-        if "size" not in v:
-            raise ValueError("a shock needs a size (rise of the unemployment rate, e.g. 0.04)")
-        if any(x < 0 for x in v.values()):
-            raise ValueError("shock values must not be negative")
-        return v
-
-    @model_validator(mode="after")
-    def _one_of(self) -> Macro:
-        if self.path is not None and self.shock is not None:
-            raise ValueError("give either a path or a shock, not both")
-        return self
 
 
 class Behaviour(_Spec):
@@ -622,6 +579,7 @@ class Scenario(_Spec):
     traits: Traits = Field(default_factory=Traits)
     behaviour: Behaviour = Field(default_factory=Behaviour)
     macro: Macro = Field(default_factory=Macro)
+    operational_risk: OperationalRisk = Field(default_factory=OperationalRisk)
     channels: dict[str, ChannelSpec] = Field(default_factory=lambda: dict(DEFAULT_CHANNELS))
     staff: StaffCapacity = Field(default_factory=StaffCapacity)
     staffing: StaffingSpec | None = Field(

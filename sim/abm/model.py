@@ -220,6 +220,7 @@ class CollectionsModel(mesa.Model):
 
     def due_dates(self, day: int) -> list[int]:
         """Today's due borrowers; returns the new misses."""
+        self.macro.month_start(self.p, day, self.key)  # income and rate paths (sim.macro)
         misses: list[int] = []
         cash = onsets = 0.0
         arrears_cash = 0.0

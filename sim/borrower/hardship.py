@@ -30,9 +30,12 @@ def hardship_update(prm, off, i, day, in_hardship, since, hazard, cumulative):
     """The two-state hardship process of account ``i`` brought from day ``since`` to ``day``.
 
     Over the ``e = day - since`` days, the onset hazard ``a`` is the account's monthly hazard
-    ``hazard / 30`` averaged over the macro multiplier (``cumulative`` is its running sum) and
-    the recovery hazard is ``b = 1 / hardship_spell_days``; the chance of being in hardship
-    now is ``pi + (h0 - pi) exp(-(a + b) e)`` with ``pi = a / (a + b)`` (stream ``HARDSHIP``).
+    ``hazard / 30`` averaged over the macro onset multiplier (``cumulative[0]`` is its running
+    sum, :class:`sim.macro.MacroPath`) and the recovery hazard ``b`` is ``1 /
+    hardship_spell_days`` averaged over the macro recovery multiplier (``cumulative[1]``:
+    spells lengthen when unemployment is above its reference); the chance of being in
+    hardship now is ``pi + (h0 - pi) exp(-(a + b) e)`` with ``pi = a / (a + b)`` (stream
+    ``HARDSHIP``).
 
     Returns
     -------
@@ -43,10 +46,11 @@ def hardship_update(prm, off, i, day, in_hardship, since, hazard, cumulative):
     if day - since <= 0:
         return in_hardship, since
     elapsed = np.float64(day - since)
-    integral = cumulative[day] - cumulative[min(max(since, 0), day)]
-    a_total = hazard / _PER_DAY * integral
-    a = a_total / maximum(elapsed, 1.0)
-    b = 1.0 / prm[0].hardship_spell_days
+    start = min(max(since, 0), day)
+    days = maximum(elapsed, 1.0)
+    a = hazard / _PER_DAY * (cumulative[0, day] - cumulative[0, start]) / days
+    # written so that a flat path gives exactly 1 / spell (results bit-identical without a gap)
+    b = 1.0 / prm[0].hardship_spell_days * ((cumulative[1, day] - cumulative[1, start]) / days)
     pi = a / (a + b)
     h0 = 1.0 if in_hardship else 0.0
     p1 = pi + (h0 - pi) * math.exp(-(a + b) * elapsed)
