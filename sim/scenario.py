@@ -31,9 +31,9 @@ from pydantic import (
 
 from sim.channels import CHANNEL_NAMES, DEFAULT_CHANNELS, ChannelSpec
 from sim.currency import DEFAULT_CURRENCY, check_currency
-from sim.shipped import find_scenario, shipped_scenario_names
 from sim.macro import Macro
 from sim.oprisk import OperationalRisk
+from sim.shipped import find_scenario, shipped_scenario_names
 from sim.user_input import (
     Problem,
     UserInputError,
