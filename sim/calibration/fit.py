@@ -100,6 +100,7 @@ from sim.calibration.parameters import (
     select_parameters,
     set_path,
     starting_values,
+    unidentified,
     with_values,
 )
 from sim.calibration.search import (
@@ -380,6 +381,13 @@ def calibrate(
         params, auto_fixed = select_parameters(empirical, min_row_count)
         fixed = auto_fixed if fixed is None else fixed
     params = tuple(params)
+    missing = unidentified(empirical, params, min_row_count)
+    if missing:
+        raise CalibrationError(
+            "the panel cannot identify what the fit is asked to fit: no assessable cell for "
+            + "; ".join(missing)
+            + f" (a cell needs a row of >= {min_row_count} moves and about 40 of its own)"
+        )
     fixed = dict(fixed or {})
     start_values = {**starting_values(empirical, params), **(start or {})}
     u0 = np.array([p.to_unit(start_values[p.path]) for p in params])
@@ -516,4 +524,15 @@ def calibrate(
         parameters_at_bounds=at_bounds(
             dict(zip([p.path for p in params], best, strict=True)), params
         ),
+        rows_not_fitted=rows_not_fitted(empirical, min_row_count),
     )
+
+
+def rows_not_fitted(empirical: TransitionEstimate, min_row_count: int) -> dict[str, int]:
+    """Rows the data show (moves out of a state) too thin to enter the objective and the
+    verdict (fewer than ``min_row_count`` moves), with their moves: never fitted."""
+    return {
+        s: int(n)
+        for s, n in zip(STATES, empirical.row_totals, strict=True)
+        if 0 < int(n) < min_row_count
+    }

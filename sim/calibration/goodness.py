@@ -41,14 +41,22 @@ def residuals_for(
 ) -> np.ndarray:
     """Standardised gaps of every cell in rows with at least ``min_row_count`` observations.
 
-    ``(p_sim - p_emp) / sqrt(se_emp**2 + floor**2)`` with ``floor = min(FLOOR, max(0.002,
-    0.15 p_emp))``: a rare move measured precisely (current -> 1-30 at 2 %) is held to a
-    relative precision, not only to the 2 pp of the acceptance. The simulated standard error
+    ``(p_sim - p_emp) / sqrt(se_emp**2 + floor**2)`` with ``floor = min(FLOOR, max(0.15
+    p_emp, 1 / n))`` (``n`` the row's observed moves): a rare move measured precisely
+    (current -> 1-30 at 2 %, current -> charged_off at 0.01 %) is held to a relative precision,
+    as the log-odds criterion holds it; a cell the data never show, to about one move of its
+    row. (The former absolute floor of 0.2 pp let the search ignore every cell below about
+    1 %, where write-offs and re-ageing live.) In the cells the criterion assesses
+    (:func:`sim.calibration.criterion.assessable`) the residual is the criterion's instead:
+    the log-odds error over the observed (account-clustered) log-odds standard error, so that
+    a residual of 3 is within the acceptance tolerance. The simulated standard error
     is left out on purpose: with it the search could widen its own tolerances by letting a
     row empty out in the simulation. A row the simulation never visits gives
     :data:`UNVISITED` in each cell. ``rows``: only these rows (default: all).
     """
     sim = transition_matrix(simulated)
+    ok = criterion.assessable(empirical, min_row_count)
+    se_logit = criterion.observed_logit_se(empirical)
     res = []
     for i in range(N):
         if empirical.row_totals[i] < min_row_count or (rows is not None and STATES[i] not in rows):
@@ -58,10 +66,22 @@ def residuals_for(
         if not np.all(np.isfinite(ps)):
             res.extend([UNVISITED] * N)
             continue
-        floor = np.minimum(FLOOR, np.maximum(0.002, 0.15 * pe))
+        floor = np.minimum(FLOOR, np.maximum(0.15 * pe, 1.0 / empirical.row_totals[i]))
         se = np.sqrt(empirical.standard_errors[i] ** 2 + floor**2)
-        res.extend((ps - pe) / se)
+        r = (ps - pe) / se
+        if ok[i].any():  # the criterion's scale where the data can falsify the cell
+            gap = _empirical_logit(simulated[i]) - _empirical_logit(empirical.counts[i])
+            r = np.where(ok[i], gap / se_logit[i], r)
+        res.extend(r)
     return np.asarray(res, dtype=float)
+
+
+def _empirical_logit(counts: np.ndarray) -> np.ndarray:
+    """``logit((k + 0.5) / (n + 1))`` of a row's counts (the criterion's, finite at 0)."""
+    k = counts.astype(float)
+    n = float(k.sum())
+    p = (k + 0.5) / (n + 1.0)
+    return np.log(p) - np.log1p(-p)
 
 
 @dataclass(frozen=True)
@@ -174,6 +194,9 @@ class FitResult:
     check_accounts: int | None = None
     #: fitted parameters the search left at a bound (``path (lower bound v)``)
     parameters_at_bounds: list[str] = field(default_factory=list)
+    #: rows the data show with fewer moves than ``min_row_count``: left out of the objective
+    #: and the verdict, never fitted (state -> moves)
+    rows_not_fitted: dict[str, int] = field(default_factory=dict)
 
     def failing_cells(self) -> list[str]:
         """Cells outside the criterion on any fresh seed (``from->to``, seed order): for the
@@ -208,6 +231,12 @@ class FitResult:
         )
         if self.parameters_at_bounds:
             lines.append("Parameters at a bound: " + ", ".join(self.parameters_at_bounds) + ".")
+        if self.rows_not_fitted:
+            lines.append(
+                f"Rows never fitted (< {self.min_row_count} moves): "
+                + ", ".join(f"{s} ({n:,} moves)" for s, n in self.rows_not_fitted.items())
+                + "."
+            )
         return [f"# {line}" for line in lines]
 
     def cells(self) -> list[dict]:
@@ -270,6 +299,7 @@ class FitResult:
             "holdout_failing_cells": self.failing_cells(),
             "check_accounts": self.check_accounts,
             "parameters_at_bounds": self.parameters_at_bounds,
+            "rows_not_fitted": self.rows_not_fitted,
             "criterion": criterion.DESCRIPTION,
             "objective_history": self.history,
         }

@@ -9,6 +9,8 @@ from numba import njit
 
 from sim.borrower import due_date as due_rules
 from sim.borrower import hardship as hardship_rules
+from sim.borrower import reageing as reageing_rules
+from sim.borrower import write_off as write_off_rules
 from sim.borrower.params import day_offsets
 from sim.constants import Status
 from sim.jit import ACCOUNT_HELPER as _ACCOUNT_HELPER
@@ -16,11 +18,12 @@ from sim.jit import AHEAD as _AHEAD
 from sim.jit import JIT as _JIT
 from sim.jit import dpd as _dpd
 from sim.jit import numpy_sum, prefetch
-from sim.kernels.ledger import close_one, fall_due_one, pay_one, settle_one
+from sim.kernels.ledger import close_one, fall_due_one, pay_one, reage_one, settle_one
 
 _OPEN = int(Status.OPEN)
 _PAID_OFF = int(Status.PAID_OFF)
 _CHARGED_OFF = int(Status.CHARGED_OFF)
+_WRITE_OFF_AGE = write_off_rules.WRITE_OFF_AGE
 
 
 @njit(**_ACCOUNT_HELPER)
@@ -188,7 +191,7 @@ def due_date_work(idx, day, key, prm, cumulative, borrower, loan):
         episode_contacted,
     ) = borrower
     _, sched_balance, _, remaining, level_payment, _, arrears_interest, arrears_principal = loan[:8]
-    last_instalment, _, missed = loan[8:]
+    last_instalment, last_due_day, missed = loan[8:]
     late_fee = prm[0].late_fee
     n = idx.size
     cash = np.empty(n)
@@ -233,7 +236,10 @@ def due_date_work(idx, day, key, prm, cumulative, borrower, loan):
         fall_due_one(i, day, loan)
         pays = False
         if was_current:
-            pays = due_rules.pays_instalment(off, i, p_miss)
+            gone = write_off_rules.written_off(prm, off, i)  # charged off next morning
+            if gone:
+                last_due_day[i] = day - _WRITE_OFF_AGE
+            pays = not gone and due_rules.pays_instalment(off, i, p_miss)
             if pays:
                 owed = fees_due[i] + arrears_interest[i] + arrears_principal[i]
                 cash[n_pay], principal[n_pay], _, dust = pay_one(
@@ -254,10 +260,12 @@ def due_date_work(idx, day, key, prm, cumulative, borrower, loan):
                     n_prepaid += 1
                 n_pay += 1
         elif due_rules.pays_arrears_instalment(prm, off, i, behind):
+            # a payment arrangement: fees, interest in arrears and the instalment, re-aged
+            reaged = remaining[i] > 0 and reageing_rules.reages(prm, off, i, behind)
             dq_acc[n_dq] = i
             dq_cash[n_dq], dq_principal[n_dq], _, dust = pay_one(
                 i,
-                fees_due[i] + last_instalment[i],
+                fees_due[i] + last_instalment[i] + (arrears_interest[i] if reaged else 0.0),
                 fees_due,
                 arrears_interest,
                 arrears_principal,
@@ -267,6 +275,8 @@ def due_date_work(idx, day, key, prm, cumulative, borrower, loan):
             )
             residue += dust
             n_dq += 1
+            if reaged:
+                reage_one(i, loan)
             if missed[i] > behind:  # older instalments larger than this one
                 missed[i] = behind
         if missed[i] > 0:
