@@ -71,7 +71,9 @@ def residuals_for(
         r = (ps - pe) / se
         if ok[i].any():  # the criterion's scale where the data can falsify the cell
             gap = _empirical_logit(simulated[i]) - _empirical_logit(empirical.counts[i])
-            r = np.where(ok[i], gap / se_logit[i], r)
+            # capped as an unvisited row is: a move the model cannot make (current -> 31-60)
+            # is a constant that would swamp the search's progress tests, not a direction
+            r = np.where(ok[i], np.clip(gap / se_logit[i], -UNVISITED, UNVISITED), r)
         res.extend(r)
     return np.asarray(res, dtype=float)
 
@@ -110,7 +112,8 @@ def margin_residuals(
     """One residual per assessed cell, zero while the cell keeps a margin for fresh seeds.
 
     The fit sees one simulated sample; a fresh seed of the check book differs from it by
-    noise of standard deviation ``s = sqrt(p (1 - p) (1 / n_fit + 1 / n_check))`` (``p`` the
+    noise of standard deviation ``s = sqrt(deff p (1 - p) (1 / n_fit + 1 / n_check))`` (``deff``
+    the observed design effect of the cell, ``p`` the
     larger of the empirical and simulated proportions, ``n`` the simulated moves of the row,
     fixed at the start of the search). The residual is ``weight * max(0, (|error| + z s) /
     tolerance - share)`` with the acceptance tolerance of the check book: a cell whose error
@@ -133,7 +136,9 @@ def margin_residuals(
         n_fit = max(float(margin.fit_rows[i]), 1.0)
         n_check = n_fit * margin.check_scale
         p = np.maximum(pe, ps)
-        s = np.sqrt(p * (1.0 - p) * (1.0 / n_fit + 1.0 / n_check))
+        # accounts' moves are clustered: a fresh seed's sample differs by the design effect
+        # more than a binomial one (the observed design effect stands in for the simulated)
+        s = np.sqrt(deff[i] * p * (1.0 - p) * (1.0 / n_fit + 1.0 / n_check))
         # the acceptance tolerance of the check book (sim.calibration.criterion), carried to
         # the probability scale at the observed rate
         q = np.clip(pe, 1e-6, 1 - 1e-6)
