@@ -418,6 +418,26 @@ def test_residuals_ignore_thin_rows_and_flag_unvisited_ones():
     assert np.all(r[7:] == 10.0)
 
 
+def test_the_objective_sees_rare_cells_the_old_floor_hid():
+    # the status panel's current row: 44 write-offs in 345,417 moves (0.013 %)
+    emp = np.zeros((7, 7), np.int64)
+    emp[0, 0], emp[0, 1], emp[0, 5], emp[0, 6] = 319_132, 7057, 44, 19_064
+    emp[0, 2] = 103
+    emp[1, 0], emp[1, 1], emp[1, 2] = 5363, 3412, 559
+    sim = emp.copy()
+    sim[0, 0] += sim[0, 5]
+    sim[0, 5] = 0  # no write-offs in the simulation
+    r = residuals_for(transition_matrix(emp), sim, 200)
+    # the former floor of 0.2 pp put this cell at -0.06, invisible to the search; now it is
+    # the log-odds error over its standard error (capped as an unvisited row)
+    assert r[5] <= -3.0
+    half = emp.copy()
+    half[0, 0] += 22
+    half[0, 5] = 22  # half the write-off rate: outside the criterion, and so for the search
+    assert residuals_for(transition_matrix(emp), half, 200)[5] < -3.0
+    assert np.allclose(residuals_for(transition_matrix(emp), emp, 200), 0.0)
+
+
 def test_parameters_map_to_and_from_the_unit_cube():
     for p in LIBRARY.values():
         for x in (p.lower, 0.5 * (p.lower + p.upper), p.upper):
