@@ -431,6 +431,11 @@ def test_the_objective_sees_rare_cells_the_old_floor_hid():
     # the former floor of 0.2 pp put this cell at -0.06, invisible to the search; now it is
     # the log-odds error over its standard error (capped as an unvisited row)
     assert r[5] <= -3.0
+    # current -> 31-60 (103 moves): the chain cannot make it, a constant left out of the search
+    assert sim[0, 2] > 0 and r[2] == 0.0
+    sim[0, 0] += sim[0, 2]
+    sim[0, 2] = 0
+    assert residuals_for(transition_matrix(emp), sim, 200)[2] == 0.0
     half = emp.copy()
     half[0, 0] += 22
     half[0, 5] = 22  # half the write-off rate: outside the criterion, and so for the search

@@ -23,6 +23,11 @@ N = len(STATES)
 FLOOR = 0.02 / 3.0
 #: Residual given to every cell of an assessed row that the simulation never visits.
 UNVISITED = 10.0
+#: Moves the lab's chain cannot make in a month: two or more buckets worse (one instalment
+#: falls due a month; a write-off goes to charged_off). Left out of the objective.
+UNREACHABLE = np.zeros((len(STATES), len(STATES)), dtype=bool)
+for _i in range(4):  # current, 1-30, 31-60, 61-90
+    UNREACHABLE[_i, _i + 2 : 5] = True
 #: Fresh-seed margin (:func:`margin_residuals`): every assessed cell's error plus MARGIN_Z
 #: standard deviations of the seed-to-seed noise within MARGIN_SHARE of its tolerance.
 MARGIN_Z = 2.0
@@ -49,7 +54,8 @@ def residuals_for(
     1 %, where write-offs and re-ageing live.) In the cells the criterion assesses
     (:func:`sim.calibration.criterion.assessable`) the residual is the criterion's instead:
     the log-odds error over the observed (account-clustered) log-odds standard error, so that
-    a residual of 3 is within the acceptance tolerance. The simulated standard error
+    a residual of 3 is within the acceptance tolerance. Cells the chain cannot reach
+    (:data:`UNREACHABLE`, e.g. current -> 31-60) get 0. The simulated standard error
     is left out on purpose: with it the search could widen its own tolerances by letting a
     row empty out in the simulation. A row the simulation never visits gives
     :data:`UNVISITED` in each cell. ``rows``: only these rows (default: all).
@@ -71,10 +77,10 @@ def residuals_for(
         r = (ps - pe) / se
         if ok[i].any():  # the criterion's scale where the data can falsify the cell
             gap = _empirical_logit(simulated[i]) - _empirical_logit(empirical.counts[i])
-            # capped as an unvisited row is: a move the model cannot make (current -> 31-60)
-            # is a constant that would swamp the search's progress tests, not a direction
-            r = np.where(ok[i], np.clip(gap / se_logit[i], -UNVISITED, UNVISITED), r)
-        res.extend(r)
+            r = np.where(ok[i], gap / se_logit[i], r)
+        # a move the model cannot make is a constant, not a direction: left out (it would
+        # swamp the search's progress tests); the criterion still judges it
+        res.extend(np.where(UNREACHABLE[i], 0.0, r))
     return np.asarray(res, dtype=float)
 
 
@@ -145,7 +151,8 @@ def margin_residuals(
         se_s = np.sqrt(deff[i] / (n_check * q * (1.0 - q)))
         tol = criterion.Z * np.hypot(se_o[i], se_s) * q * (1.0 - q)
         excess = (np.abs(ps - pe) + margin.z * s) / tol - margin.share
-        out.extend(np.where(ok[i], margin.weight * np.clip(excess, 0.0, MARGIN_CAP), 0.0))
+        keep = ok[i] & ~UNREACHABLE[i]
+        out.extend(np.where(keep, margin.weight * np.clip(excess, 0.0, MARGIN_CAP), 0.0))
     return np.asarray(out, dtype=float)
 
 
