@@ -320,7 +320,9 @@ def calibrate(
         The collections strategy the observed book was worked under (the default ladder if
         unknown; it is part of the world the parameters are fitted in).
     params : sequence of Parameter, optional
-        Default: :func:`select_parameters` of the data.
+        Default: :func:`select_parameters` of the data. Named here, a parameter none of whose
+        identifying cells (:data:`sim.calibration.parameters.IDENTIFIED_BY`) is assessable is
+        refused (:class:`CalibrationError`, before any simulation).
     fixed : dict, optional
         Settings (dotted paths) fixed before fitting; default: those
         :func:`select_parameters` fixes.
@@ -377,11 +379,12 @@ def calibrate(
     if used & set(seeds):
         raise ValueError(f"holdout seeds {seeds} must differ from the fit's seeds {sorted(used)}")
     check_identifiable(empirical, min_row_count)
+    asked = params is not None  # parameters named by the caller, not picked from the data
     if params is None:
         params, auto_fixed = select_parameters(empirical, min_row_count)
         fixed = auto_fixed if fixed is None else fixed
     params = tuple(params)
-    missing = unidentified(empirical, params, min_row_count)
+    missing = unidentified(empirical, params, min_row_count) if asked else []
     if missing:
         raise CalibrationError(
             "the panel cannot identify what the fit is asked to fit: no assessable cell for "
