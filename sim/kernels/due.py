@@ -148,10 +148,13 @@ def due_date_work(idx, day, key, prm, cumulative, borrower, loan):
     :mod:`sim.borrower.hardship` and :mod:`sim.borrower.due_date`): hardship is brought up to
     date, a medical shock may start it, the noisy hardship signal is drawn and DTI drifts; the
     instalment falls due (:func:`fall_due`); a current account pays everything owed unless it
-    misses (and may prepay the loan, :func:`settle_loans`); a delinquent account may pay its
-    fees and the instalment falling due, staying as many instalments behind (DPD then dates
-    from this due date); every account still in arrears is charged the late fee; a new miss
-    starts an episode without contact; payers that owe nothing more are closed. ``prm`` is the
+    misses (and may prepay the loan, :func:`settle_loans`) or is written off
+    (:mod:`sim.borrower.write_off`: it misses, its DPD dated past any charge-off DPD); a
+    delinquent account may pay its fees and the instalment falling due, staying as many
+    instalments behind (DPD then dates from this due date), or, two or more behind, with the
+    interest in arrears be re-aged (:mod:`sim.borrower.reageing`, :func:`reage_one`); every
+    account still in arrears is charged the late fee; a new miss starts an episode without
+    contact; payers that owe nothing more are closed. ``prm`` is the
     run's behaviour record (:func:`sim.borrower.params.behaviour_record`); ``borrower`` holds
     the arrays ``(status, hardship, hardship_day, hardship_hazard, hardship_seen, dti,
     willingness, restructured, fees_due, principal_repaid, episode_contacted)``, ``loan`` those
