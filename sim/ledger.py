@@ -129,6 +129,13 @@ def restructure(p: Portfolio, idx: np.ndarray, extension_months: int) -> np.ndar
     )
 
 
+def reage(p: Portfolio, idx: np.ndarray) -> None:
+    """Re-age accounts (:mod:`sim.borrower.reageing`) whose fees and interest in arrears are
+    paid: principal in arrears added to the balance, the instalment recomputed over the
+    instalments left (:func:`sim.kernels.ledger.reage_one`); they are current then."""
+    kernels.reage_loans(kernels.as_ids(idx), loan_arrays(p))
+
+
 def restructuring_arrays(p: Portfolio) -> tuple[np.ndarray, ...]:
     """The arrays a hardship plan rewrites, in ``sim.kernels.restructure_loans`` order."""
     return (

@@ -67,6 +67,8 @@ class Stream(IntEnum):
     CATCH_UP = 25
     REST = 26
     MEDICAL_SHOCK = 27
+    REAGE = 28
+    WRITE_OFF = 29
 
 
 def _mix(z: np.ndarray) -> np.ndarray:

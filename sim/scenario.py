@@ -252,6 +252,21 @@ class Behaviour(_Spec):
         description="chance that an account that made a partial payment pays nothing more (kept "
         "promises aside) for 30 days: at most one payment a cycle",
     )
+    reage_share: float = Field(
+        default=0.0,
+        ge=0,
+        le=1,
+        description="chance that an account two or more instalments behind that pays the "
+        "instalment falling due is re-aged by a payment arrangement: it also pays its fees and "
+        "interest in arrears, its principal in arrears is added to the balance and it is current",
+    )
+    write_off_monthly: float = Field(
+        default=0.0,
+        ge=0,
+        le=1,
+        description="chance per due date that a current account is written off at once "
+        "(bankruptcy, death, fraud): it misses and is charged off the next morning",
+    )
     full_payment_dpd_scale: float | None = Field(
         default=None,
         gt=0,

@@ -121,6 +121,12 @@ BEHAVIOUR_SWEEP: dict[str, tuple[dict, object, str]] = {
     "settlement_dpd_scale": ({"settlement_share": 0.1}, 15.0, "standard"),
     "catch_up_share": ({}, 0.6, "standard"),
     "rest_after_partial": ({}, 0.8, "standard"),
+    "reage_share": (
+        {"delinquent_instalment_pay": 0.4, "delinquent_instalment_pay_late": 0.5},
+        0.7,
+        "standard",
+    ),
+    "write_off_monthly": ({}, 0.05, "standard"),
     "full_payment_dpd_scale": ({}, 15.0, "standard"),
     "recovery_settlement": ({}, 0.9, "standard"),
     "medical_shock_monthly": ({}, 0.2, "standard"),

@@ -20,6 +20,7 @@ import pandas as pd
 import pytest
 
 from sim.calibration import load_panel, transition_counts, transition_matrix
+from sim.calibration.criterion import CalibrationError
 from sim.calibration.fit import (
     LIBRARY,
     BookSpec,
@@ -28,6 +29,7 @@ from sim.calibration.fit import (
     calibration_book,
     compare_cells,
     residuals_for,
+    rows_not_fitted,
     select_parameters,
     simulated_counts,
     verdict,
@@ -131,6 +133,43 @@ def test_catch_up_and_rest_after_partial():
     assert cell(p2, "61-90", "current") < cell(p1, "61-90", "current")
 
 
+def test_reageing_brings_late_accounts_back_to_current():
+    # two or more behind, the instalment falling due is paid with chance 0.5: a stay, unless
+    # the arrangement re-ages the account (then current at the month end)
+    late = {"delinquent_instalment_pay": 0.3, "delinquent_instalment_pay_late": 0.5}
+    p0, se0, _ = rates(book(**late))
+    p1, se1, _ = rates(book(reage_share=1.0, **late))
+    ph, seh, _ = rates(book(reage_share=0.5, **late))
+    for s in ("31-60", "61-90"):
+        stay, cure = cell(p0, s, s), cell(p0, s, "current")
+        assert stay > 0.2  # the stays re-ageing turns into returns to current
+        # every payer of the new instalment is re-aged: the stays go (bar accounts whose
+        # arrears were paid down to one instalment), the returns to current take their place
+        assert cell(p1, s, s) < 0.2 * stay
+        i = IDX[s]
+        gain = cell(p1, s, "current") - cure
+        assert abs(gain - stay) < 3 * np.hypot(se1[i, 0], se0[i, 0]) + 0.1 * stay
+        # half of them: about half the gain (a tolerance of three standard errors)
+        half = cell(ph, s, "current") - cure
+        assert abs(half - 0.5 * stay) < 3 * np.hypot(seh[i, 0], se0[i, 0]) + 0.1 * stay
+    # one behind, paying the new instalment is a stay, never a re-ageing
+    assert abs(cell(p1, "1-30", "1-30") - cell(p0, "1-30", "1-30")) < 3 * np.hypot(
+        se1[1, 1], se0[1, 1]
+    )
+    # the run checks the invariants (the principal identity, DPD against arrears) at its end
+    simulate(book(accounts=4000, reage_share=1.0, **late), None, 3, keep_portfolio=True)
+
+
+def test_write_off_charges_off_current_accounts_at_once():
+    p0, _, _ = rates(book())
+    p1, se1, _ = rates(book(write_off_monthly=0.02))
+    assert cell(p0, "current", "charged_off") == 0.0
+    # one due date a month: written off with chance 0.02 and charged off the next morning; an
+    # account due on the month-end day shows at 91+ DPD that evening (1 in 30)
+    assert abs(cell(p1, "current", "charged_off") - 0.02 * 29 / 30) < 3 * se1[0, 5]
+    assert 0 < cell(p1, "current", "91-120") < 0.002
+
+
 def test_recovery_settlement_moves_charged_off_accounts_to_paid_off():
     sc0 = book(accounts=6000, months=4)
     sc1 = book(accounts=6000, months=4, recovery_settlement=1.0)
@@ -159,6 +198,8 @@ def test_new_parameters_keep_the_running_balance_exact():
         catch_up_share=0.5,
         rest_after_partial=0.5,
         recovery_settlement=1.0,
+        reage_share=0.5,
+        write_off_monthly=0.01,
     )
     r = simulate(sc, default_strategy(), 2, keep_portfolio=True)  # checks the invariants too
     p = r.portfolio
@@ -180,6 +221,8 @@ NEW_DEFAULTS = {
         "catch_up_share",
         "rest_after_partial",
         "recovery_settlement",
+        "reage_share",
+        "write_off_monthly",
     )
 }
 
@@ -217,6 +260,8 @@ def test_defaults_are_off():
         "catch_up_share": 0.0,
         "rest_after_partial": 0.0,
         "recovery_settlement": 0.0,
+        "reage_share": 0.0,
+        "write_off_monthly": 0.0,
     }
 
 
@@ -224,17 +269,39 @@ def test_defaults_are_off():
 TRUTH = {
     "behaviour.miss_intercept": -3.4,
     "behaviour.prepayment_monthly": 0.04,
-    "behaviour.delinquent_instalment_pay": 0.55,
+    "behaviour.delinquent_instalment_pay": 0.55,  # staying one instalment behind
+    "behaviour.delinquent_instalment_pay_late": 0.45,  # ... two or more behind
+    "behaviour.reage_share": 0.4,  # re-ageing by payment arrangements
+    "behaviour.write_off_monthly": 0.004,  # current accounts written off at once
+}
+START = {
+    "behaviour.miss_intercept": -4.2,
+    "behaviour.prepayment_monthly": 0.02,
+    "behaviour.delinquent_instalment_pay": 0.3,
+    "behaviour.delinquent_instalment_pay_late": 0.25,
+    "behaviour.reage_share": 0.15,
+    "behaviour.write_off_monthly": 0.0015,
 }
 PRIMARY = {  # the cell each parameter mainly moves
     "behaviour.miss_intercept": ("current", "1-30"),
     "behaviour.prepayment_monthly": ("current", "paid_off"),
     "behaviour.delinquent_instalment_pay": ("1-30", "31-60"),
+    "behaviour.delinquent_instalment_pay_late": ("31-60", "61-90"),
+    "behaviour.reage_share": ("31-60", "current"),
+    "behaviour.write_off_monthly": ("current", "charged_off"),
+}
+STEPS = {  # central-difference steps of the standard errors
+    "behaviour.miss_intercept": 0.2,
+    "behaviour.prepayment_monthly": 0.01,
+    "behaviour.delinquent_instalment_pay": 0.1,
+    "behaviour.delinquent_instalment_pay_late": 0.1,
+    "behaviour.reage_share": 0.1,
+    "behaviour.write_off_monthly": 0.001,
 }
 
 
 def test_fit_recovers_known_parameters_from_a_simulated_panel():
-    spec = BookSpec(accounts=15_000, months=4, initial=(0.06, 0.04, 0.03, 0.03))
+    spec = BookSpec(accounts=20_000, months=4, initial=(0.08, 0.08, 0.04, 0.03))
     base = calibration_book(load_scenario(SMALL), spec)
     params = [LIBRARY[p.rsplit(".", 1)[-1]] for p in TRUTH]
     truth_sc = with_values(base, params, list(TRUTH.values()))
@@ -251,7 +318,7 @@ def test_fit_recovers_known_parameters_from_a_simulated_panel():
         fixed={},
         book=spec,
         seed=1,
-        max_evaluations=30,
+        max_evaluations=70,
         warm_evaluations=0,
         late_evaluations=0,
         refine_evaluations=0,
@@ -261,38 +328,29 @@ def test_fit_recovers_known_parameters_from_a_simulated_panel():
         # margin (which trades efficiency for robustness of that acceptance) would fit noise
         margin=False,
         prior_scale=None,
-        start={
-            "behaviour.miss_intercept": -4.2,
-            "behaviour.prepayment_monthly": 0.02,
-            "behaviour.delinquent_instalment_pay": 0.3,
-        },
+        start=START,
     )
     fitted = result.parameters
     # standard error of each parameter: the combined SE of its primary cell over the slope of
     # that cell in the parameter (central differences on the fit book, common random numbers)
-    steps = {
-        "behaviour.miss_intercept": 0.2,
-        "behaviour.prepayment_monthly": 0.01,
-        "behaviour.delinquent_instalment_pay": 0.1,
-    }
     for k, path in enumerate(TRUTH):
         a, b = PRIMARY[path]
         i, j = IDX[a], IDX[b]
         vals = [fitted[p] for p in TRUTH]
         lo, hi = list(vals), list(vals)
-        lo[k] -= steps[path]
-        hi[k] += steps[path]
+        lo[k] -= STEPS[path]
+        hi[k] += STEPS[path]
         p_lo, p_hi = (
             transition_matrix(
                 simulated_counts(with_values(base, params, v), default_strategy(), 1)
             ).probabilities[i, j]
             for v in (lo, hi)
         )
-        slope = (p_hi - p_lo) / (2 * steps[path])
+        slope = (p_hi - p_lo) / (2 * STEPS[path])
         se_cell = np.hypot(empirical.standard_errors[i, j], result.simulated.standard_errors[i, j])
         se_param = se_cell / abs(slope)
-        assert abs(fitted[path] - TRUTH[path]) <= 3 * se_param, (
-            f"{path}: fitted {fitted[path]:.4f}, truth {TRUTH[path]}, 3 SE = {3 * se_param:.4f}"
+        assert abs(fitted[path] - TRUTH[path]) <= 2 * se_param, (
+            f"{path}: fitted {fitted[path]:.4f}, truth {TRUTH[path]}, 2 SE = {2 * se_param:.4f}"
         )
     assert result.goodness_of_fit()["passed"]
     header = result.header_lines()
@@ -319,6 +377,34 @@ def test_select_parameters_follows_the_data():
     assert "recovery.agency.success" in names and fixed["behaviour.recovery_settlement"] == 1.0
 
 
+def test_rare_moves_are_fitted_only_where_the_data_can_falsify_them():
+    counts = np.zeros((7, 7), np.int64)
+    counts[0, 0], counts[0, 1], counts[0, 5] = 9000, 500, 5  # 5 write-offs: not assessable
+    counts[1, 0], counts[1, 1], counts[1, 2] = 300, 300, 100
+    counts[2, 2], counts[2, 3] = 20, 30  # a thin row: never fitted
+    emp = transition_matrix(counts)
+    names = {p.path for p in select_parameters(emp)[0]}
+    assert not {"behaviour.write_off_monthly", "behaviour.reage_share"} & names
+    assert rows_not_fitted(emp, 200) == {"31-60": 50}
+    # asked to fit what the data cannot place: refused before any simulation, naming it
+    with pytest.raises(CalibrationError, match=r"write_off_monthly \(current->charged_off\)"):
+        calibrate(
+            load_scenario(SMALL),
+            emp,
+            None,
+            params=[LIBRARY["miss_intercept"], LIBRARY["write_off_monthly"]],
+            fixed={},
+            holdout_seeds=(),
+        )
+    counts[0, 5] = 150  # now the data reject half and double the write-off rate
+    counts[2] = 0
+    counts[2, 0], counts[2, 2], counts[2, 3] = 150, 100, 150
+    emp = transition_matrix(counts)
+    names = {p.path for p in select_parameters(emp)[0]}
+    assert {"behaviour.write_off_monthly", "behaviour.reage_share"} <= names
+    assert rows_not_fitted(emp, 200) == {}
+
+
 def test_residuals_ignore_thin_rows_and_flag_unvisited_ones():
     emp = np.zeros((7, 7), np.int64)
     emp[0, 0], emp[0, 1] = 900, 100
@@ -330,6 +416,31 @@ def test_residuals_ignore_thin_rows_and_flag_unvisited_ones():
     sim[1] = 0  # the simulation never visits 1-30
     r = residuals_for(transition_matrix(emp), sim, 200)
     assert np.all(r[7:] == 10.0)
+
+
+def test_the_objective_sees_rare_cells_the_old_floor_hid():
+    # the status panel's current row: 44 write-offs in 345,417 moves (0.013 %)
+    emp = np.zeros((7, 7), np.int64)
+    emp[0, 0], emp[0, 1], emp[0, 5], emp[0, 6] = 319_132, 7057, 44, 19_064
+    emp[0, 2] = 103
+    emp[1, 0], emp[1, 1], emp[1, 2] = 5363, 3412, 559
+    sim = emp.copy()
+    sim[0, 0] += sim[0, 5]
+    sim[0, 5] = 0  # no write-offs in the simulation
+    r = residuals_for(transition_matrix(emp), sim, 200)
+    # the former floor of 0.2 pp put this cell at -0.06, invisible to the search; now it is
+    # the log-odds error over its standard error (capped as an unvisited row)
+    assert r[5] <= -3.0
+    # current -> 31-60 (103 moves): the chain cannot make it, a constant left out of the search
+    assert sim[0, 2] > 0 and r[2] == 0.0
+    sim[0, 0] += sim[0, 2]
+    sim[0, 2] = 0
+    assert residuals_for(transition_matrix(emp), sim, 200)[2] == 0.0
+    half = emp.copy()
+    half[0, 0] += 22
+    half[0, 5] = 22  # half the write-off rate: outside the criterion, and so for the search
+    assert residuals_for(transition_matrix(emp), half, 200)[5] < -3.0
+    assert np.allclose(residuals_for(transition_matrix(emp), emp, 200), 0.0)
 
 
 def test_parameters_map_to_and_from_the_unit_cube():
@@ -359,12 +470,13 @@ SHIPPED = {
 }
 
 
-#: Shipped scenarios fitted before the issue-17 criterion that fail it (re-fitted with the
-#: response model of the borrower-response issue; then drop them from here: the mark is strict)
+#: Shipped scenarios fitted before the issue-17 criterion that fail it (drop them from here
+#: when a re-fit passes: the mark is strict)
 PRE_CRITERION = {
     "status_panel": "fitted under the old max(2 pp, 3 SE) acceptance: under the log-odds "
     "criterion current->1-30 (2.69 % vs 2.04 %), current->31-60, current->charged_off, "
-    "current->paid_off and 1-30->31-60 are outside; re-fit pending (issue 17, point 3)",
+    "current->paid_off and 1-30->31-60 are outside; the re-fit with re-ageing and write-offs "
+    "fails too (1-30 row, and current->31-60, which the chain cannot make): docs/calibration.md",
 }
 
 

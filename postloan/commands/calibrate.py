@@ -527,6 +527,12 @@ def register(app: typer.Typer) -> None:
                 "Parameters at a bound: " + ", ".join(result.parameters_at_bounds),
                 highlight=False,
             )
+        if result.rows_not_fitted:
+            console.print(
+                f"Rows never fitted (< {result.min_row_count} moves): "
+                + ", ".join(f"{s} ({n:,})" for s, n in result.rows_not_fitted.items()),
+                highlight=False,
+            )
         if passed is False and not allow_holdout_failure:
             bad = [v for v in result.holdout if not v.get("passed")]
             print(

@@ -39,7 +39,9 @@ from sim.borrower import hardship as hardship_rules
 from sim.borrower import irritation as irritation_rules
 from sim.borrower import payment_shock as shock_rules
 from sim.borrower import promises as promise_rules
+from sim.borrower import reageing as reageing_rules
 from sim.borrower import repayment as repayment_rules
+from sim.borrower import write_off as write_off_rules
 from sim.constants import MONTH_DAYS, NEVER, Status
 from sim.rng import Stream
 
@@ -162,7 +164,12 @@ class BorrowerAgent(mesa.Agent):
             p_miss = shock_rules.shocked_miss(
                 m.prm, p_miss, float(p.last_instalment[i]), float(p.capacity_payment[i])
             )
-            pays = due_rules.pays_instalment(m.off, i, p_miss) or not m.rules.due_date_payment
+            gone = write_off_rules.written_off(m.prm, m.off, i)  # charged off next morning
+            if gone:
+                p.last_due_day[i] = day - write_off_rules.WRITE_OFF_AGE
+            pays = not gone and (
+                due_rules.pays_instalment(m.off, i, p_miss) or not m.rules.due_date_payment
+            )
             if pays:
                 paid = ledger.pay(p, _one(i), np.array([self.owed()]))
                 out["cash"] += float(paid.cash[0])
@@ -173,8 +180,14 @@ class BorrowerAgent(mesa.Agent):
                     out["cash"] += rest
                     out["principal"] += rest
         elif due_rules.pays_arrears_instalment(m.prm, m.off, i, behind):
+            # a payment arrangement: fees, interest in arrears and the instalment, re-aged
+            reaged = p.remaining[i] > 0 and reageing_rules.reages(m.prm, m.off, i, behind)
             amount = float(p.fees_due[i] + p.last_instalment[i])
+            if reaged:
+                amount += float(p.arrears_interest[i])
             paid = ledger.pay(p, _one(i), np.array([amount]))
+            if reaged:
+                ledger.reage(p, _one(i))
             out["arrears_cash"] = float(paid.cash[0])
             out["arrears_principal"] = float(paid.principal[0])
             out["residue"] += paid.residue

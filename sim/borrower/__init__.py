@@ -20,6 +20,8 @@ Modules, one per family of rules:
 * :mod:`.irritation` -- irritation, complaints and churn;
 * :mod:`.repayment` -- the self-exciting repayment intensity, full and partial payments,
   settlement, catch-up and rest after a partial payment;
+* :mod:`.reageing` -- re-ageing of a late account by a payment arrangement;
+* :mod:`.write_off` -- a current account written off at once (bankruptcy, death, fraud);
 * :mod:`.recovery` -- post-charge-off recovery luck;
 * :mod:`.restructuring` -- take-up of a hardship plan.
 """

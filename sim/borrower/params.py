@@ -51,6 +51,9 @@ BEHAVIOUR_FIELDS: tuple[str, ...] = (
     "settlement_dpd_scale",  # 0: off
     "catch_up_share",
     "rest_after_partial",
+    # re-ageing and write-offs of current accounts (sim.borrower.reageing)
+    "reage_share",
+    "write_off_monthly",
     # promises, irritation
     "promise_keep",
     "promise_keep_hardship",

@@ -100,6 +100,7 @@ from sim.calibration.parameters import (
     select_parameters,
     set_path,
     starting_values,
+    unidentified,
     with_values,
 )
 from sim.calibration.search import (
@@ -319,7 +320,9 @@ def calibrate(
         The collections strategy the observed book was worked under (the default ladder if
         unknown; it is part of the world the parameters are fitted in).
     params : sequence of Parameter, optional
-        Default: :func:`select_parameters` of the data.
+        Default: :func:`select_parameters` of the data. Named here, a parameter none of whose
+        identifying cells (:data:`sim.calibration.parameters.IDENTIFIED_BY`) is assessable is
+        refused (:class:`CalibrationError`, before any simulation).
     fixed : dict, optional
         Settings (dotted paths) fixed before fitting; default: those
         :func:`select_parameters` fixes.
@@ -376,10 +379,18 @@ def calibrate(
     if used & set(seeds):
         raise ValueError(f"holdout seeds {seeds} must differ from the fit's seeds {sorted(used)}")
     check_identifiable(empirical, min_row_count)
+    asked = params is not None  # parameters named by the caller, not picked from the data
     if params is None:
         params, auto_fixed = select_parameters(empirical, min_row_count)
         fixed = auto_fixed if fixed is None else fixed
     params = tuple(params)
+    missing = unidentified(empirical, params, min_row_count) if asked else []
+    if missing:
+        raise CalibrationError(
+            "the panel cannot identify what the fit is asked to fit: no assessable cell for "
+            + "; ".join(missing)
+            + f" (a cell needs a row of >= {min_row_count} moves and about 40 of its own)"
+        )
     fixed = dict(fixed or {})
     start_values = {**starting_values(empirical, params), **(start or {})}
     u0 = np.array([p.to_unit(start_values[p.path]) for p in params])
@@ -516,4 +527,15 @@ def calibrate(
         parameters_at_bounds=at_bounds(
             dict(zip([p.path for p in params], best, strict=True)), params
         ),
+        rows_not_fitted=rows_not_fitted(empirical, min_row_count),
     )
+
+
+def rows_not_fitted(empirical: TransitionEstimate, min_row_count: int) -> dict[str, int]:
+    """Rows the data show (moves out of a state) too thin to enter the objective and the
+    verdict (fewer than ``min_row_count`` moves), with their moves: never fitted."""
+    return {
+        s: int(n)
+        for s, n in zip(STATES, empirical.row_totals, strict=True)
+        if 0 < int(n) < min_row_count
+    }

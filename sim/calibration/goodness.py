@@ -23,6 +23,11 @@ N = len(STATES)
 FLOOR = 0.02 / 3.0
 #: Residual given to every cell of an assessed row that the simulation never visits.
 UNVISITED = 10.0
+#: Moves the lab's chain cannot make in a month: two or more buckets worse (one instalment
+#: falls due a month; a write-off goes to charged_off). Left out of the objective.
+UNREACHABLE = np.zeros((len(STATES), len(STATES)), dtype=bool)
+for _i in range(4):  # current, 1-30, 31-60, 61-90
+    UNREACHABLE[_i, _i + 2 : 5] = True
 #: Fresh-seed margin (:func:`margin_residuals`): every assessed cell's error plus MARGIN_Z
 #: standard deviations of the seed-to-seed noise within MARGIN_SHARE of its tolerance.
 MARGIN_Z = 2.0
@@ -41,14 +46,23 @@ def residuals_for(
 ) -> np.ndarray:
     """Standardised gaps of every cell in rows with at least ``min_row_count`` observations.
 
-    ``(p_sim - p_emp) / sqrt(se_emp**2 + floor**2)`` with ``floor = min(FLOOR, max(0.002,
-    0.15 p_emp))``: a rare move measured precisely (current -> 1-30 at 2 %) is held to a
-    relative precision, not only to the 2 pp of the acceptance. The simulated standard error
+    ``(p_sim - p_emp) / sqrt(se_emp**2 + floor**2)`` with ``floor = min(FLOOR, max(0.15
+    p_emp, 1 / n))`` (``n`` the row's observed moves): a rare move measured precisely
+    (current -> 1-30 at 2 %, current -> charged_off at 0.01 %) is held to a relative precision,
+    as the log-odds criterion holds it; a cell the data never show, to about one move of its
+    row. (The former absolute floor of 0.2 pp let the search ignore every cell below about
+    1 %, where write-offs and re-ageing live.) In the cells the criterion assesses
+    (:func:`sim.calibration.criterion.assessable`) the residual is the criterion's instead:
+    the log-odds error over the observed (account-clustered) log-odds standard error, so that
+    a residual of 3 is within the acceptance tolerance. Cells the chain cannot reach
+    (:data:`UNREACHABLE`, e.g. current -> 31-60) get 0. The simulated standard error
     is left out on purpose: with it the search could widen its own tolerances by letting a
     row empty out in the simulation. A row the simulation never visits gives
     :data:`UNVISITED` in each cell. ``rows``: only these rows (default: all).
     """
     sim = transition_matrix(simulated)
+    ok = criterion.assessable(empirical, min_row_count)
+    se_logit = criterion.observed_logit_se(empirical)
     res = []
     for i in range(N):
         if empirical.row_totals[i] < min_row_count or (rows is not None and STATES[i] not in rows):
@@ -58,10 +72,24 @@ def residuals_for(
         if not np.all(np.isfinite(ps)):
             res.extend([UNVISITED] * N)
             continue
-        floor = np.minimum(FLOOR, np.maximum(0.002, 0.15 * pe))
+        floor = np.minimum(FLOOR, np.maximum(0.15 * pe, 1.0 / empirical.row_totals[i]))
         se = np.sqrt(empirical.standard_errors[i] ** 2 + floor**2)
-        res.extend((ps - pe) / se)
+        r = (ps - pe) / se
+        if ok[i].any():  # the criterion's scale where the data can falsify the cell
+            gap = _empirical_logit(simulated[i]) - _empirical_logit(empirical.counts[i])
+            r = np.where(ok[i], gap / se_logit[i], r)
+        # a move the model cannot make is a constant, not a direction: left out (it would
+        # swamp the search's progress tests); the criterion still judges it
+        res.extend(np.where(UNREACHABLE[i], 0.0, r))
     return np.asarray(res, dtype=float)
+
+
+def _empirical_logit(counts: np.ndarray) -> np.ndarray:
+    """``logit((k + 0.5) / (n + 1))`` of a row's counts (the criterion's, finite at 0)."""
+    k = counts.astype(float)
+    n = float(k.sum())
+    p = (k + 0.5) / (n + 1.0)
+    return np.log(p) - np.log1p(-p)
 
 
 @dataclass(frozen=True)
@@ -90,7 +118,8 @@ def margin_residuals(
     """One residual per assessed cell, zero while the cell keeps a margin for fresh seeds.
 
     The fit sees one simulated sample; a fresh seed of the check book differs from it by
-    noise of standard deviation ``s = sqrt(p (1 - p) (1 / n_fit + 1 / n_check))`` (``p`` the
+    noise of standard deviation ``s = sqrt(deff p (1 - p) (1 / n_fit + 1 / n_check))`` (``deff``
+    the observed design effect of the cell, ``p`` the
     larger of the empirical and simulated proportions, ``n`` the simulated moves of the row,
     fixed at the start of the search). The residual is ``weight * max(0, (|error| + z s) /
     tolerance - share)`` with the acceptance tolerance of the check book: a cell whose error
@@ -113,14 +142,17 @@ def margin_residuals(
         n_fit = max(float(margin.fit_rows[i]), 1.0)
         n_check = n_fit * margin.check_scale
         p = np.maximum(pe, ps)
-        s = np.sqrt(p * (1.0 - p) * (1.0 / n_fit + 1.0 / n_check))
+        # accounts' moves are clustered: a fresh seed's sample differs by the design effect
+        # more than a binomial one (the observed design effect stands in for the simulated)
+        s = np.sqrt(deff[i] * p * (1.0 - p) * (1.0 / n_fit + 1.0 / n_check))
         # the acceptance tolerance of the check book (sim.calibration.criterion), carried to
         # the probability scale at the observed rate
         q = np.clip(pe, 1e-6, 1 - 1e-6)
         se_s = np.sqrt(deff[i] / (n_check * q * (1.0 - q)))
         tol = criterion.Z * np.hypot(se_o[i], se_s) * q * (1.0 - q)
         excess = (np.abs(ps - pe) + margin.z * s) / tol - margin.share
-        out.extend(np.where(ok[i], margin.weight * np.clip(excess, 0.0, MARGIN_CAP), 0.0))
+        keep = ok[i] & ~UNREACHABLE[i]
+        out.extend(np.where(keep, margin.weight * np.clip(excess, 0.0, MARGIN_CAP), 0.0))
     return np.asarray(out, dtype=float)
 
 
@@ -174,6 +206,9 @@ class FitResult:
     check_accounts: int | None = None
     #: fitted parameters the search left at a bound (``path (lower bound v)``)
     parameters_at_bounds: list[str] = field(default_factory=list)
+    #: rows the data show with fewer moves than ``min_row_count``: left out of the objective
+    #: and the verdict, never fitted (state -> moves)
+    rows_not_fitted: dict[str, int] = field(default_factory=dict)
 
     def failing_cells(self) -> list[str]:
         """Cells outside the criterion on any fresh seed (``from->to``, seed order): for the
@@ -208,6 +243,12 @@ class FitResult:
         )
         if self.parameters_at_bounds:
             lines.append("Parameters at a bound: " + ", ".join(self.parameters_at_bounds) + ".")
+        if self.rows_not_fitted:
+            lines.append(
+                f"Rows never fitted (< {self.min_row_count} moves): "
+                + ", ".join(f"{s} ({n:,} moves)" for s, n in self.rows_not_fitted.items())
+                + "."
+            )
         return [f"# {line}" for line in lines]
 
     def cells(self) -> list[dict]:
@@ -270,6 +311,7 @@ class FitResult:
             "holdout_failing_cells": self.failing_cells(),
             "check_accounts": self.check_accounts,
             "parameters_at_bounds": self.parameters_at_bounds,
+            "rows_not_fitted": self.rows_not_fitted,
             "criterion": criterion.DESCRIPTION,
             "objective_history": self.history,
         }

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sim.calibration import criterion
 from sim.calibration.states import STATE_INDEX
 from sim.calibration.transitions import TransitionEstimate
 from sim.scenario import Scenario
@@ -111,6 +112,10 @@ LIBRARY: dict[str, Parameter] = {
         Parameter("recovery.agency.success", 0.02, 1.0),  # charged_off -> paid_off
         Parameter("recovery.agency.lag_days_mean", 10.0, 720.0, log=True),  # 91-120 -> paid_off
         Parameter("behaviour.intensity_willingness", 0.0, 3.0),  # selection into late stages
+        # payment arrangements that re-age late accounts: 31-60.. -> current
+        Parameter("behaviour.reage_share", 0.0, 0.95),
+        # current accounts written off at once (bankruptcy): current -> charged_off
+        Parameter("behaviour.write_off_monthly", 1e-6, 0.05, log=True),
     )
 }
 
@@ -207,7 +212,44 @@ def select_parameters(
     ):
         names += ["recovery.agency.success", "recovery.agency.lag_days_mean"]
         fixed["behaviour.recovery_settlement"] = 1.0
+    # the rare moves, only where the data can falsify them (assessable cells): re-ageing of
+    # accounts two or more behind, write-offs of current accounts
+    ok = criterion.assessable(empirical, min_row_count)
+    if any(ok[STATE_INDEX[s], STATE_INDEX["current"]] for s in ("31-60", "61-90", "91-120")):
+        names.append("reage_share")
+    if ok[STATE_INDEX["current"], STATE_INDEX["charged_off"]]:
+        names.append("write_off_monthly")
     return tuple(LIBRARY[n] for n in names), fixed
+
+
+#: The cells that identify a parameter: fitting it needs at least one of them assessable
+#: (:func:`sim.calibration.criterion.assessable`), else the data cannot place it.
+IDENTIFIED_BY: dict[str, tuple[tuple[str, str], ...]] = {
+    "behaviour.miss_intercept": (("current", "1-30"),),
+    "behaviour.prepayment_monthly": (("current", "paid_off"),),
+    "behaviour.delinquent_instalment_pay": (("1-30", "1-30"), ("1-30", "31-60")),
+    "behaviour.delinquent_instalment_pay_late": (("31-60", "31-60"), ("31-60", "61-90")),
+    "behaviour.reage_share": (("31-60", "current"), ("61-90", "current"), ("91-120", "current")),
+    "behaviour.write_off_monthly": (("current", "charged_off"),),
+    "behaviour.settlement_share": tuple(
+        (s, "paid_off") for s in ("1-30", "31-60", "61-90", "91-120")
+    ),
+    "recovery.agency.success": (("charged_off", "paid_off"), ("charged_off", "charged_off")),
+}
+
+
+def unidentified(
+    empirical: TransitionEstimate, params: Sequence[Parameter], min_row_count: int = 200
+) -> list[str]:
+    """The parameters of ``params`` with an :data:`IDENTIFIED_BY` entry none of whose cells is
+    assessable in ``empirical``, as ``path (cells)``: the data cannot identify them."""
+    ok = criterion.assessable(empirical, min_row_count)
+    out = []
+    for p in params:
+        cells = IDENTIFIED_BY.get(p.path)
+        if cells and not any(ok[STATE_INDEX[a], STATE_INDEX[b]] for a, b in cells):
+            out.append(f"{p.path} ({', '.join(f'{a}->{b}' for a, b in cells)})")
+    return out
 
 
 def starting_values(empirical: TransitionEstimate, params: Sequence[Parameter]) -> dict[str, float]:
@@ -263,5 +305,7 @@ def starting_values(empirical: TransitionEstimate, params: Sequence[Parameter]) 
         "recovery.agency.success": 0.4,
         "recovery.agency.lag_days_mean": 20.0,
         "behaviour.intensity_willingness": 0.5,
+        "behaviour.reage_share": 0.1,
+        "behaviour.write_off_monthly": max(_p(e, "current", "charged_off") * 30 / 29, 1e-5),
     }
     return {p.path: guess.get(p.path, 0.5 * (p.lower + p.upper)) for p in params}

@@ -10,6 +10,8 @@ from numba import njit
 from sim.borrower import due_date as due_rules
 from sim.borrower import hardship as hardship_rules
 from sim.borrower import payment_shock as shock_rules
+from sim.borrower import reageing as reageing_rules
+from sim.borrower import write_off as write_off_rules
 from sim.borrower.params import day_offsets
 from sim.constants import Status
 from sim.jit import ACCOUNT_HELPER as _ACCOUNT_HELPER
@@ -17,11 +19,12 @@ from sim.jit import AHEAD as _AHEAD
 from sim.jit import JIT as _JIT
 from sim.jit import dpd as _dpd
 from sim.jit import numpy_sum, prefetch
-from sim.kernels.ledger import close_one, fall_due_one, pay_one, settle_one
+from sim.kernels.ledger import close_one, fall_due_one, pay_one, reage_one, settle_one
 
 _OPEN = int(Status.OPEN)
 _PAID_OFF = int(Status.PAID_OFF)
 _CHARGED_OFF = int(Status.CHARGED_OFF)
+_WRITE_OFF_AGE = write_off_rules.WRITE_OFF_AGE
 
 
 @njit(**_ACCOUNT_HELPER)
@@ -146,10 +149,13 @@ def due_date_work(idx, day, key, prm, cumulative, borrower, loan):
     :mod:`sim.borrower.hardship` and :mod:`sim.borrower.due_date`): hardship is brought up to
     date, a medical shock may start it, the noisy hardship signal is drawn and DTI drifts; the
     instalment falls due (:func:`fall_due`); a current account pays everything owed unless it
-    misses (and may prepay the loan, :func:`settle_loans`); a delinquent account may pay its
-    fees and the instalment falling due, staying as many instalments behind (DPD then dates
-    from this due date); every account still in arrears is charged the late fee; a new miss
-    starts an episode without contact; payers that owe nothing more are closed. ``prm`` is the
+    misses (and may prepay the loan, :func:`settle_loans`) or is written off
+    (:mod:`sim.borrower.write_off`: it misses, its DPD dated past any charge-off DPD); a
+    delinquent account may pay its fees and the instalment falling due, staying as many
+    instalments behind (DPD then dates from this due date), or, two or more behind, with the
+    interest in arrears be re-aged (:mod:`sim.borrower.reageing`, :func:`reage_one`); every
+    account still in arrears is charged the late fee; a new miss starts an episode without
+    contact; payers that owe nothing more are closed. ``prm`` is the
     run's behaviour record (:func:`sim.borrower.params.behaviour_record`); ``borrower`` holds
     the arrays ``(status, hardship, hardship_day, hardship_hazard, hardship_seen, dti,
     willingness, restructured, fees_due, principal_repaid, episode_contacted,
@@ -191,7 +197,7 @@ def due_date_work(idx, day, key, prm, cumulative, borrower, loan):
         capacity_payment,
     ) = borrower
     _, sched_balance, _, remaining, level_payment, _, arrears_interest, arrears_principal = loan[:8]
-    last_instalment, _, missed = loan[8:]
+    last_instalment, last_due_day, missed = loan[8:]
     late_fee = prm[0].late_fee
     n = idx.size
     cash = np.empty(n)
@@ -238,7 +244,10 @@ def due_date_work(idx, day, key, prm, cumulative, borrower, loan):
         if was_current:
             # the payment shock: this instalment against what the borrower was underwritten for
             p_miss = shock_rules.shocked_miss(prm, p_miss, last_instalment[i], capacity_payment[i])
-            pays = due_rules.pays_instalment(off, i, p_miss)
+            gone = write_off_rules.written_off(prm, off, i)  # charged off next morning
+            if gone:
+                last_due_day[i] = day - _WRITE_OFF_AGE
+            pays = not gone and due_rules.pays_instalment(off, i, p_miss)
             if pays:
                 owed = fees_due[i] + arrears_interest[i] + arrears_principal[i]
                 cash[n_pay], principal[n_pay], _, dust = pay_one(
@@ -259,10 +268,12 @@ def due_date_work(idx, day, key, prm, cumulative, borrower, loan):
                     n_prepaid += 1
                 n_pay += 1
         elif due_rules.pays_arrears_instalment(prm, off, i, behind):
+            # a payment arrangement: fees, interest in arrears and the instalment, re-aged
+            reaged = remaining[i] > 0 and reageing_rules.reages(prm, off, i, behind)
             dq_acc[n_dq] = i
             dq_cash[n_dq], dq_principal[n_dq], _, dust = pay_one(
                 i,
-                fees_due[i] + last_instalment[i],
+                fees_due[i] + last_instalment[i] + (arrears_interest[i] if reaged else 0.0),
                 fees_due,
                 arrears_interest,
                 arrears_principal,
@@ -272,6 +283,8 @@ def due_date_work(idx, day, key, prm, cumulative, borrower, loan):
             )
             residue += dust
             n_dq += 1
+            if reaged:
+                reage_one(i, loan)
             if missed[i] > behind:  # older instalments larger than this one
                 missed[i] = behind
         if missed[i] > 0:

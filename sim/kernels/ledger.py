@@ -183,6 +183,40 @@ def pay(
 
 
 @njit(**_ACCOUNT_HELPER)
+def reage_one(i, loan):
+    """Re-age account ``i`` (:mod:`sim.borrower.reageing`; its fees and interest in arrears
+    paid): the principal in arrears is added to the scheduled balance and the instalment
+    recomputed over the instalments left at the loan's rate (annuity: the level payment;
+    equal principal: the balance over the instalments left; interest only: unchanged). It owes
+    nothing overdue then; the principal identity is unchanged (arrears move to the balance).
+    ``loan`` holds the arrays ``LOAN_ARRAYS``; the account must have an instalment left."""
+    method, sched_balance, rate_m, remaining, level_payment, level_principal = loan[:6]
+    arrears_interest, arrears_principal, _, _, missed = loan[6:]
+    sched_balance[i] += arrears_principal[i]
+    arrears_principal[i] = 0.0
+    arrears_interest[i] = 0.0  # paid before the re-ageing: at most rounding dust is left
+    missed[i] = 0
+    periods = np.float64(_maximum(np.int64(remaining[i]), 1))
+    bal = sched_balance[i]
+    if method[i] == 0:
+        r = rate_m[i]
+        if r > 0:
+            growth = np.power(1.0 + r, periods)
+            level_payment[i] = bal * r * growth / (growth - 1.0)
+        else:
+            level_payment[i] = bal / periods
+    elif method[i] == 1:
+        level_principal[i] = bal / periods
+
+
+@njit(**_JIT)
+def reage_loans(idx, loan):
+    """:func:`reage_one` for each account of ``idx``."""
+    for k in range(idx.size):
+        reage_one(idx[k], loan)
+
+
+@njit(**_ACCOUNT_HELPER)
 def close_one(
     i,
     remaining,
