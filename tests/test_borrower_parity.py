@@ -243,6 +243,10 @@ DESCRIPTIVE = {
     "name": "the scenario's name, for reports",
     "description": "free text for reports",
     "currency": "the unit of every amount, for tables and reports",
+    "calibration": "provenance (illustrative, fitted or anchored), for headers and reports",
+    "dynamics": "calibration provenance: the panel the dynamics are fitted on",
+    "response": "calibration provenance: the trials the response is anchored on",
+    "fit": "calibration provenance: the fit report",
     "scale_with_accounts": "applied when the scenario is loaded (Scenario.with_overrides scales "
     "staff capacity with the account count); the engines read the scaled capacity",
 }
