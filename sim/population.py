@@ -193,6 +193,7 @@ def generate(scenario: Scenario, seed: int | None = None) -> Portfolio:
         missed_reminder=np.zeros(n, bool),
         churned=np.zeros(n, bool),
         complaints=np.zeros(n, np.int16),
+        last_reminded=never(),
         arm=np.zeros(n, np.int8),
     )
     # Number accounts by due day: the accounts due on one day are then one contiguous block,

@@ -122,7 +122,8 @@ RECORD_LAYOUT: tuple[tuple[str, str, tuple[int, ...]], ...] = (
     ("dti_opening", "f8", ()),
     ("resilience", "f8", ()),
     ("lifetime_value", "f8", ()),
-    ("_pad4", "V8", ()),
+    ("last_reminded", "i4", ()),
+    ("_pad4", "V4", ()),
 )
 
 
@@ -193,6 +194,7 @@ class Portfolio:
     missed_reminder: np.ndarray  # bool: last pre-due reminder did not reach the borrower
     churned: np.ndarray  # bool
     complaints: np.ndarray  # int16
+    last_reminded: np.ndarray  # int32: day of the last contact that reached it while current
     arm: np.ndarray = field(default=None)  # int8 champion/challenger arm, set by the engine
     # per-account totals kept only for champion/challenger runs (per-arm KPIs)
     cash_collected: np.ndarray | None = None

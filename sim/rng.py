@@ -67,6 +67,9 @@ class Stream(IntEnum):
     CATCH_UP = 25
     REST = 26
     MEDICAL_SHOCK = 27
+    # response model (sim.borrower.response); drawn only when their parameter is on
+    FORGETFUL = 28
+    PROMISE_WAIT = 29
 
 
 def _mix(z: np.ndarray) -> np.ndarray:

@@ -9,6 +9,7 @@ from numba import njit
 
 from sim.borrower import due_date as due_rules
 from sim.borrower import hardship as hardship_rules
+from sim.borrower import response as response_rules
 from sim.borrower.params import day_offsets
 from sim.constants import Status
 from sim.jit import ACCOUNT_HELPER as _ACCOUNT_HELPER
@@ -151,7 +152,8 @@ def due_date_work(idx, day, key, prm, cumulative, borrower, loan):
     starts an episode without contact; payers that owe nothing more are closed. ``prm`` is the
     run's behaviour record (:func:`sim.borrower.params.behaviour_record`); ``borrower`` holds
     the arrays ``(status, hardship, hardship_day, hardship_hazard, hardship_seen, dti,
-    willingness, restructured, fees_due, principal_repaid, episode_contacted)``, ``loan`` those
+    willingness, restructured, fees_due, principal_repaid, episode_contacted, last_reminded)``,
+    ``loan`` those
     of ``sim.ledger.loan_arrays``.
 
     Returns
@@ -186,6 +188,7 @@ def due_date_work(idx, day, key, prm, cumulative, borrower, loan):
         fees_due,
         principal_repaid,
         episode_contacted,
+        last_reminded,
     ) = borrower
     _, sched_balance, _, remaining, level_payment, _, arrears_interest, arrears_principal = loan[:8]
     last_instalment, _, missed = loan[8:]
@@ -233,6 +236,10 @@ def due_date_work(idx, day, key, prm, cumulative, borrower, loan):
         fall_due_one(i, day, loan)
         pays = False
         if was_current:
+            # a reminder that reached a forgetful borrower able to pay prevents some misses
+            p_miss = response_rules.reminded_miss_probability(
+                prm, off, i, p_miss, hard, last_reminded, day
+            )
             pays = due_rules.pays_instalment(off, i, p_miss)
             if pays:
                 owed = fees_due[i] + arrears_interest[i] + arrears_principal[i]
