@@ -38,22 +38,25 @@ def test_a_reminder_prevents_only_a_forgetful_able_borrowers_misses():
     prm = _prm(forgetful_share=0.4, reminder_recall=0.75, reminder_window_days=7)
     off = day_offsets(KEY, 40)
     last = np.full(N, 36, np.int32)  # reached 4 days before the due date (day 40)
-    forgetful = [response.forgetful(prm, off, i) for i in range(N)]
+    # at the willingness centre the chance is the share; less willing borrowers forget more
+    forgetful = [response.forgetful(prm, off, i, 1.5) for i in range(N)]
     assert _share_ok(sum(forgetful), N, 0.4)
+    low_w = sum(response.forgetful(prm, off, i, 0.0) for i in range(N))
+    assert _share_ok(low_w, N, 2 * 0.4 / (1 + math.exp(-1.5)))
     for i in range(50):
-        p = response.reminded_miss_probability(prm, off, i, 0.2, False, last, 40)
+        p = response.reminded_miss_probability(prm, off, i, 0.2, False, 1.5, last, 40)
         assert p == pytest.approx(0.2 * 0.25 if forgetful[i] else 0.2)
         # in hardship (cannot pay): no effect, forgetful or not
-        assert response.reminded_miss_probability(prm, off, i, 0.2, True, last, 40) == 0.2
+        assert response.reminded_miss_probability(prm, off, i, 0.2, True, 1.5, last, 40) == 0.2
     # a reminder older than the window does nothing
     stale = np.full(N, 32, np.int32)
     assert all(
-        response.reminded_miss_probability(prm, off, i, 0.2, False, stale, 40) == 0.2
+        response.reminded_miss_probability(prm, off, i, 0.2, False, 1.5, stale, 40) == 0.2
         for i in range(50)
     )
     # the trait is fixed per account and run: the same on another day
     off2 = day_offsets(KEY, 70)
-    assert [response.forgetful(prm, off2, i) for i in range(200)] == forgetful[:200]
+    assert [response.forgetful(prm, off2, i, 1.5) for i in range(200)] == forgetful[:200]
 
 
 def test_off_the_reminder_rule_returns_the_miss_chance_unchanged():
@@ -61,7 +64,7 @@ def test_off_the_reminder_rule_returns_the_miss_chance_unchanged():
     off = day_offsets(KEY, 40)
     last = np.full(10, 39, np.int32)
     assert all(
-        response.reminded_miss_probability(prm, off, i, 0.3, False, last, 40) == 0.3
+        response.reminded_miss_probability(prm, off, i, 0.3, False, 1.5, last, 40) == 0.3
         for i in range(10)
     )
 

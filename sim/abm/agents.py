@@ -169,7 +169,7 @@ class BorrowerAgent(mesa.Agent):
         if was_current:
             if m.rules.reminders:
                 p_miss = response_rules.reminded_miss_probability(
-                    m.prm, m.off, i, p_miss, hard, p.last_reminded, day
+                    m.prm, m.off, i, p_miss, hard, self.willingness, p.last_reminded, day
                 )
             pays = due_rules.pays_instalment(m.off, i, p_miss) or not m.rules.due_date_payment
             if pays:

@@ -17,26 +17,33 @@ from numba import njit
 from sim.borrower.params import RUN_KEY
 from sim.borrower.promises import keep_chance
 from sim.borrower.repayment import excitation_now
-from sim.jit import RULE
+from sim.constants import WILLINGNESS_CENTRE
+from sim.jit import RULE, minimum, sigmoid
 from sim.rng import Stream, stream_offset, uniform_at
 
 _FORGETFUL = int(Stream.FORGETFUL)
 _PROMISE_WAIT = int(Stream.PROMISE_WAIT)
 _PROMISE_KEEP = int(Stream.PROMISE_KEEP)
+_W_CENTRE = float(WILLINGNESS_CENTRE)
 
 
 @njit(**RULE)
-def forgetful(prm, off, i):
-    """Is borrower ``i`` forgetful? A fixed trait of the book: ``u < forgetful_share`` with one
-    draw per account and run (stream ``FORGETFUL`` dated day 0, whatever the day)."""
+def forgetful(prm, off, i, willingness):
+    """Is borrower ``i`` forgetful? A fixed trait of the book: ``u < min(1, 2 forgetful_share
+    sigmoid(1.5 - w))`` with one draw per account and run (stream ``FORGETFUL`` dated day 0,
+    whatever the day). Forgetfulness goes with low willingness (less organised borrowers pay
+    late more often); over a book centred on ``w = 1.5`` the share is about
+    ``forgetful_share``."""
     share = prm[0].forgetful_share
     if share <= 0.0:
         return False
-    return uniform_at(stream_offset(off[RUN_KEY], np.int64(_FORGETFUL), np.int64(0)), i) < share
+    chance = minimum(2.0 * share * sigmoid(_W_CENTRE - willingness), 1.0)
+    u = uniform_at(stream_offset(off[RUN_KEY], np.int64(_FORGETFUL), np.int64(0)), i)
+    return u < chance
 
 
 @njit(**RULE)
-def reminded_miss_probability(prm, off, i, p_miss, in_hardship, last_reminded, day):
+def reminded_miss_probability(prm, off, i, p_miss, in_hardship, willingness, last_reminded, day):
     """The miss chance at a due date after reminders: ``p_miss (1 - reminder_recall)`` for a
     forgetful borrower (:func:`forgetful`) out of hardship whom a contact reached within
     ``reminder_window_days`` before today (``last_reminded``: the book's array, read only when
@@ -47,7 +54,7 @@ def reminded_miss_probability(prm, off, i, p_miss, in_hardship, last_reminded, d
         return p_miss
     if day - last_reminded[i] > b.reminder_window_days:
         return p_miss
-    if not forgetful(prm, off, i):
+    if not forgetful(prm, off, i, willingness):
         return p_miss
     return p_miss * (1.0 - b.reminder_recall)
 

@@ -197,7 +197,8 @@ def fit_response(
     ``evaluate`` (the trial library and portfolio levels on fixed seeds) lands on the
     published figures: bounded least squares on the unit cube of the ranges, forward
     differences of ``diff_step`` (the objective is a step function of the parameters under
-    common random numbers, so the steps must be large enough to move whole accounts).
+    common random numbers, so the steps must be large enough to move whole accounts; a step is
+    about ``diff_step`` of the parameter's range).
 
     Parameters
     ----------
@@ -250,13 +251,15 @@ def fit_response(
                 log(f"[{len(history)}] cost {cost:.3f} within {history[-1]['within']}: {shown}")
         return cache[key]
 
-    def residuals(u: np.ndarray) -> np.ndarray:
-        return np.array([t.residual for t in run(np.clip(u, 0.0, 1.0))])
+    # scipy's forward-difference step is relative to x: search on x = 1 + u (x in [1, 2]) so
+    # that every parameter steps by about diff_step of its range, wherever it sits
+    def residuals(x: np.ndarray) -> np.ndarray:
+        return np.array([t.residual for t in run(np.clip(x - 1.0, 0.0, 1.0))])
 
     result = least_squares(
         residuals,
-        u0,
-        bounds=(0.0, 1.0),
+        u0 + 1.0,
+        bounds=(1.0, 2.0),
         diff_step=diff_step,
         max_nfev=max(1, max_evaluations // (len(params) + 1)),
         x_scale=1.0,

@@ -238,7 +238,7 @@ def due_date_work(idx, day, key, prm, cumulative, borrower, loan):
         if was_current:
             # a reminder that reached a forgetful borrower able to pay prevents some misses
             p_miss = response_rules.reminded_miss_probability(
-                prm, off, i, p_miss, hard, last_reminded, day
+                prm, off, i, p_miss, hard, willingness[i], last_reminded, day
             )
             pays = due_rules.pays_instalment(off, i, p_miss)
             if pays:
