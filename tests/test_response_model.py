@@ -118,8 +118,9 @@ def test_a_plan_relieves_hardships_term_of_the_miss_logit():
     assert response.hardship_weight(prm, False, True) == 0.0
 
 
-def test_the_ranges_table_names_schema_fields_and_keeps_each_off_value_outside_or_at_the_edge():
-    sc = load_scenario(ROOT / "scenarios" / "small.yaml", accounts=100, days=10)
+@pytest.mark.parametrize("scenario", ["baseline", "recession"])
+def test_the_ranges_table_names_schema_fields_and_holds_the_shipped_values(scenario):
+    sc = load_scenario(ROOT / "scenarios" / f"{scenario}.yaml", accounts=100, days=10)
     data = sc.model_dump()
     for path, r in response_ranges().items():
         node = data
@@ -128,6 +129,7 @@ def test_the_ranges_table_names_schema_fields_and_keeps_each_off_value_outside_o
             node = node[k]
         assert r.low < r.high, path
         assert r.meaning and r.anchored_on, path
+        assert r.low <= node <= r.high, f"{scenario}: {path} = {node} outside {r.low}-{r.high}"
 
 
 # --------------------------------------------------------------------------- both engines
