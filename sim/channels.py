@@ -25,6 +25,10 @@ class Channel(IntEnum):
     RESTRUCTURE_OFFER = 7
 
 
+#: Channels on which a right-party contact is a conversation with a collector (the automated
+#: ones, SMS, e-mail, IVR, letters, notices, are not, unless promises are made on them).
+CONVERSATION_CHANNELS: tuple[int, ...] = (int(Channel.CALL), int(Channel.VISIT))
+
 CHANNEL_NAMES: tuple[str, ...] = tuple(c.name.lower() for c in Channel)
 N_CHANNELS = len(CHANNEL_NAMES)
 

@@ -31,7 +31,7 @@ from sim import kernels
 from sim.actions import ActionRequests
 from sim.borrower.params import channel_records
 from sim.breach_kernels import record_and_count_breaches
-from sim.channels import CHANNEL_NAMES, N_CHANNELS, Channel, Reachability
+from sim.channels import CHANNEL_NAMES, CONVERSATION_CHANNELS, N_CHANNELS, Channel, Reachability
 from sim.compliance import ComplianceProfile, call_channel_mask
 from sim.dispatch_kernels import (
     DUPLICATES,
@@ -63,6 +63,11 @@ class ChannelTable:
         self.is_call = call_channel_mask(sc.channels)
         # a telephone conversation: a call on which promises are made (Reg F's quiet period)
         self.talks = self.is_call & (self.promise_rate > 0)
+        # a right-party contact that is a conversation with a person (a collector's call or
+        # visit, or any channel on which promises are made), not an automated message
+        self.conversation = np.isin(np.arange(N_CHANNELS), CONVERSATION_CHANNELS) | (
+            self.promise_rate > 0
+        )
         self.third_party = np.array([s.third_party for s in specs])
         self.capacity = np.full(N_CHANNELS, np.inf)
         self.capacity[Channel.CALL] = sc.staff.call_attempts_per_day
@@ -89,6 +94,7 @@ class ChannelTable:
             self.effect,
             self.promise_rate,
             self.irritation,
+            self.conversation,
         )
 
 

@@ -90,15 +90,16 @@ def take_up_restructuring(
     offers: np.ndarray,
     events: EventLog | None = None,
 ) -> None:
-    """Delinquent borrowers reached by a restructuring offer (``offers``: accounts, possibly
-    repeated) take it up or not (hardship makes it likelier); a take-up cures the account on a
-    hardship plan (``ledger.restructure``) and drops its pending promise. The cures go to
-    ``events`` when an observer wants them."""
+    """Borrowers reached by a restructuring offer (``offers``: accounts, possibly repeated)
+    take it up or not (:func:`sim.borrower.restructuring.takes_up`: hardship makes it likelier;
+    a current borrower only in hardship); a take-up puts the loan on a hardship plan
+    (``ledger.restructure``: a delinquent account is cured) and drops its pending promise.
+    The cures go to ``events`` when an observer wants them."""
     # deduplicated here, in numpy: numba's np.unique would compile a sort for this one call
     offered = np.unique(kernels.as_ids(offers))
     if events is not None and events.cures:
         offered_delinquent = offered[p.missed[offered] > 0]
-    n, waived, self_cures = kernels.take_up_offers(
+    n, waived, cures, self_cures = kernels.take_up_offers(
         offered,
         day,
         np.uint64(key),
@@ -110,7 +111,7 @@ def take_up_restructuring(
         ledger.restructuring_arrays(p),
     )
     if n:
-        rec.add(day, restructures=n, concessions=waived, cures=n)
+        rec.add(day, restructures=n, concessions=waived, cures=cures)
         rec.add(day, self_cures=self_cures)
         if events is not None and events.cures:
             events.add("cures", offered_delinquent[p.missed[offered_delinquent] == 0])
@@ -208,6 +209,7 @@ class _Run:
                 p.principal_repaid,
                 p.episode_contacted,
                 p.capacity_payment,
+                p.last_reminded,
             ),
             ledger.loan_arrays(p),
         )
@@ -376,6 +378,7 @@ class _Run:
                 p.arrears_interest,
                 p.arrears_principal,
                 p.last_instalment,
+                p.last_reminded,
                 slots,
             ),
         )

@@ -198,6 +198,7 @@ def generate(scenario: Scenario, seed: int | None = None) -> Portfolio:
         missed_reminder=np.zeros(n, bool),
         churned=np.zeros(n, bool),
         complaints=np.zeros(n, np.int16),
+        last_reminded=never(),
         arm=np.zeros(n, np.int8),
     )
     econ = scenario.economics

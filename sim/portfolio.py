@@ -123,7 +123,10 @@ RECORD_LAYOUT: tuple[tuple[str, str, tuple[int, ...]], ...] = (
     ("dti_opening", "f8", ()),
     ("resilience", "f8", ()),
     ("lifetime_value", "f8", ()),
-    ("capacity_payment", "f8", ()),
+    # the borrower's payment capacity (sim.borrower.payment_shock): a ratio's denominator,
+    # float32 is ample and keeps the record at four cache lines
+    ("capacity_payment", "f4", ()),
+    ("last_reminded", "i4", ()),
 )
 
 
@@ -196,6 +199,7 @@ class Portfolio:
     missed_reminder: np.ndarray  # bool: last pre-due reminder did not reach the borrower
     churned: np.ndarray  # bool
     complaints: np.ndarray  # int16
+    last_reminded: np.ndarray  # int32: day of the last contact that reached it while current
     arm: np.ndarray = field(default=None)  # int8 champion/challenger arm, set by the engine
     # per-account totals kept only for champion/challenger runs (per-arm KPIs)
     cash_collected: np.ndarray | None = None

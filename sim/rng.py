@@ -69,6 +69,9 @@ class Stream(IntEnum):
     MEDICAL_SHOCK = 27
     REAGE = 28
     WRITE_OFF = 29
+    # response model (sim.borrower.response); drawn only when their parameter is on
+    FORGETFUL = 30
+    PROMISE_WAIT = 31
 
 
 def _mix(z: np.ndarray) -> np.ndarray:

@@ -302,6 +302,48 @@ class Behaviour(_Spec):
         "(the annuity payment of the loan's original terms): the odds are multiplied by "
         "(instalment / capacity) ** miss_payment_shock",
     )
+    # response model (sim/borrower/response.py; docs/behaviour.md "Response to contact"); each
+    # is off at its default and the engine then runs exactly as without it
+    forgetful_share: float = Field(
+        default=0.0,
+        ge=0,
+        le=1,
+        description="share of borrowers who forget due dates (a fixed trait per account): only "
+        "their misses out of hardship can be prevented by a reminder",
+    )
+    reminder_recall: float = Field(
+        default=0.0,
+        ge=0,
+        le=1,
+        description="share of a forgetful borrower's misses out of hardship that a contact "
+        "reaching the borrower within reminder_window_days before the due date prevents",
+    )
+    reminder_window_days: int = Field(
+        default=7,
+        ge=1,
+        le=30,
+        description="days before a due date within which a contact that reached a current "
+        "borrower counts as a reminder",
+    )
+    contact_saturation: float = Field(
+        default=0.0,
+        ge=0,
+        description="0: off; else a contact adds its excitation jump times S / (S + E), E the "
+        "excitation already there: diminishing returns to repeated contact",
+    )
+    promise_dpd_scale: float | None = Field(
+        default=None,
+        gt=0,
+        description="None: off; else the chance a promise is kept is times exp(-dpd / scale) "
+        "(dpd when it falls due): promises weaken with DPD",
+    )
+    promise_displacement: float = Field(
+        default=0.0,
+        ge=0,
+        le=1,
+        description="chance per day that a borrower with a promise pending makes no payment of "
+        "its own but waits for the promised day: a promise displaces payments it would have made",
+    )
 
     @model_validator(mode="after")
     def _markov(self) -> Behaviour:
@@ -417,6 +459,20 @@ class Restructuring(_Spec):
     take_up: float = Field(default=0.45, ge=0, le=1)
     take_up_no_hardship: float = Field(default=0.08, ge=0, le=1)
     extension_months: int = Field(default=12, ge=0, le=120)
+    take_up_current: float = Field(
+        default=0.0,
+        ge=0,
+        le=1,
+        description="chance that a current borrower in hardship reached by an offer takes it up "
+        "(an early-warning plan before any miss); 0: offers to current accounts are ignored",
+    )
+    plan_relief: float = Field(
+        default=0.0,
+        ge=0,
+        le=1,
+        description="share of hardship's term in the miss logit that a plan removes while the "
+        "borrower is in hardship (an affordable instalment); 0: a plan does not change it",
+    )
 
 
 class StaffCapacity(_Spec):

@@ -132,7 +132,16 @@ BEHAVIOUR_SWEEP: dict[str, tuple[dict, object, str]] = {
     "medical_shock_monthly": ({}, 0.2, "standard"),
     "medical_shock_miss_push": ({"medical_shock_monthly": 0.2}, 2.0, "standard"),
     "miss_payment_shock": ({}, 1.0, "standard"),
+    # response model (sim.borrower.response)
+    "forgetful_share": ({"reminder_recall": 0.9}, 0.8, "early_warning"),
+    "reminder_recall": ({"forgetful_share": 0.8}, 0.9, "early_warning"),
+    "reminder_window_days": ({"forgetful_share": 0.8, "reminder_recall": 0.9}, 1, "early_warning"),
+    "contact_saturation": ({}, 0.02, "aggressive"),
+    "promise_dpd_scale": ({}, 10.0, "aggressive"),
+    "promise_displacement": ({}, 0.9, "aggressive"),
     # restructuring (scenario.restructuring)
+    "take_up_current": ({}, 0.9, "early_warning"),
+    "plan_relief": ({"take_up_current": 0.9}, 0.9, "early_warning"),
     "take_up": ({}, 0.95, "early_warning"),
     "take_up_no_hardship": ({}, 0.7, "early_warning"),
     "extension_months": ({"take_up_no_hardship": 0.9}, 48, "early_warning"),
@@ -165,6 +174,11 @@ SWEEP_BOOK = {
     "take_up": {"accounts": 800, "days": 90},
     "take_up_no_hardship": {"accounts": 800, "days": 90},
     "extension_months": {"accounts": 800, "days": 90},
+    "forgetful_share": {"accounts": 800, "days": 90},
+    "reminder_recall": {"accounts": 800, "days": 90},
+    "reminder_window_days": {"accounts": 800, "days": 90},
+    "take_up_current": {"accounts": 800, "days": 90},
+    "plan_relief": {"accounts": 800, "days": 120},
     "staff_limited": {"staffing": True},  # only a staffing plan makes it bite
     "third_party": {"compliance": "cn"},  # a profile that forbids third-party contact
 }

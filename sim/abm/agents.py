@@ -17,7 +17,9 @@ The rules, in the order of a day (docs/behaviour.md):
 * :meth:`BorrowerAgent.answer` -- an attempt reaches (or misses) the borrower; a right-party
   contact excites repayment and may end in a promise;
 * :meth:`BorrowerAgent.feel_irritation` -- contacts irritate; complaints and churn;
-* :meth:`BorrowerAgent.repayment` -- promises fall due; the self-exciting repayment intensity;
+* :meth:`BorrowerAgent.contacted` -- the day's contacts excite repayment (diminishing returns);
+* :meth:`BorrowerAgent.repayment` -- promises fall due (weaker with DPD); a pending promise
+  displaces the borrower's own payments; the self-exciting repayment intensity;
 * :meth:`BorrowerAgent.after_payment` -- a payment excites further payments.
 
 Each rule can be switched off with a flag in :class:`Rules` (for tests showing that a rule
@@ -42,6 +44,7 @@ from sim.borrower import promises as promise_rules
 from sim.borrower import reageing as reageing_rules
 from sim.borrower import repayment as repayment_rules
 from sim.borrower import write_off as write_off_rules
+from sim.borrower import response as response_rules
 from sim.constants import MONTH_DAYS, NEVER, Status
 from sim.rng import Stream
 
@@ -56,6 +59,12 @@ class Rules:
     promises: bool = True
     irritation: bool = True
     self_excitation: bool = True  # each payment raises the repayment intensity
+    # the response model (sim.borrower.response); each acts only when its parameter is on
+    reminders: bool = True  # a reminder prevents a forgetful borrower's miss
+    diminishing_returns: bool = True  # contact_saturation
+    promise_weakening: bool = True  # promise_dpd_scale
+    promise_displacement: bool = True  # promise_displacement
+    current_offers: bool = True  # restructuring offers to current borrowers (take_up_current)
 
 
 def _one(i: int) -> np.ndarray:
@@ -164,6 +173,10 @@ class BorrowerAgent(mesa.Agent):
             p_miss = shock_rules.shocked_miss(
                 m.prm, p_miss, float(p.last_instalment[i]), float(p.capacity_payment[i])
             )
+            if m.rules.reminders:
+                p_miss = response_rules.reminded_miss_probability(
+                    m.prm, m.off, i, p_miss, hard, self.willingness, p.last_reminded, day
+                )
             gone = write_off_rules.written_off(m.prm, m.off, i)  # charged off next morning
             if gone:
                 p.last_due_day[i] = day - write_off_rules.WRITE_OFF_AGE
@@ -227,10 +240,12 @@ class BorrowerAgent(mesa.Agent):
         )
         if self.missed <= 0:
             p.missed_reminder[i] = not rpc  # a pre-due reminder
+            if rpc:
+                p.last_reminded[i] = day
             return rpc, 0.0, False
         if not rpc:
             return rpc, 0.0, False
-        if ch.promise_rate[channel] > 0:  # a conversation
+        if ch.conversation[channel]:  # a conversation with a person
             p.episode_contacted[i] = True
             p.last_conversation[i] = day
         jump = 0.0
@@ -277,7 +292,10 @@ class BorrowerAgent(mesa.Agent):
             return None
         hard = self.in_hardship
         if p.promise_day[i] == day:
-            kept = promise_rules.keeps_promise(m.prm, m.off, i, hard, self.willingness)
+            if m.rules.promise_weakening:
+                kept = response_rules.keeps_promise(m.prm, m.off, i, hard, self.willingness, dpd)
+            else:
+                kept = promise_rules.keeps_promise(m.prm, m.off, i, hard, self.willingness)
             p.promise_day[i] = NEVER
             if kept:
                 return "kept", min(float(p.promise_amount[i]), self.owed()), False
@@ -285,6 +303,10 @@ class BorrowerAgent(mesa.Agent):
             p.excitation[i] *= promise_rules.BROKEN_EXCITATION_FACTOR
             return "broken", 0.0, False
         if repayment_rules.rests(m.prm, m.off, i, day, p.last_partial_day):
+            return None
+        if m.rules.promise_displacement and response_rules.waits_for_promise(
+            m.prm, m.off, i, p.promise_day[i], day
+        ):
             return None
         pays, amount, settles = repayment_rules.repayment(
             m.prm,
@@ -299,6 +321,18 @@ class BorrowerAgent(mesa.Agent):
             p.last_instalment,
         )
         return ("pay", amount, settles) if pays else None
+
+    def contacted(self, day: int, jump: float) -> None:
+        """Today's contacts add ``jump`` to the excitation, with diminishing returns
+        (:func:`sim.borrower.response.contact_excite`)."""
+        i, p, m = self.account, self.p, self.model
+        if m.rules.diminishing_returns:
+            p.excitation[i] = response_rules.contact_excite(
+                m.prm, m.tables, p.excitation[i], p.excitation_day[i], day, jump
+            )
+            p.excitation_day[i] = day
+        else:
+            self.excite(day, jump)
 
     def after_payment(self, cured: bool, day: int) -> None:
         """A payment: partial payers are flagged; every payment excites further payments."""

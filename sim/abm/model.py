@@ -302,8 +302,10 @@ class CollectionsModel(mesa.Model):
                 promises += promised
                 if c == Channel.RESTRUCTURE_OFFER:
                     offers.append(i)
+            elif rpc and c == Channel.RESTRUCTURE_OFFER and self.rules.current_offers:
+                offers.append(i)  # an early-warning offer to a current borrower
         for i, jump in jumps.items():
-            self.borrowers[i].excite(day, jump)
+            self.borrowers[i].contacted(day, jump)
         if rpc_log is not None:
             self.events.add("contacts", acc, chan, np.array(rpc_log, bool))
         rec.add_by_channel(day, "attempts", attempts)

@@ -7,6 +7,7 @@ import math
 import numpy as np
 from numba import njit
 
+from sim.borrower.response import hardship_weight
 from sim.constants import DTI_CENTRE, WILLINGNESS_CENTRE
 from sim.jit import JIT, RULE, minimum, sigmoid
 from sim.rng import Stream, uniform_at
@@ -36,9 +37,14 @@ def miss_logit(prm, willingness, hardship, dti, restructured):
 @njit(**RULE)
 def miss_probability(prm, willingness, in_hardship, dti, restructured, shocked):
     """Chance to miss the instalment: ``sigmoid(miss_logit)``, the logit raised by
-    ``medical_shock_miss_push`` after a medical shock today."""
+    ``medical_shock_miss_push`` after a medical shock today; hardship's term weighted by
+    :func:`sim.borrower.response.hardship_weight` (a plan may relieve it)."""
     logit = miss_logit(
-        prm, willingness, 1.0 if in_hardship else 0.0, dti, 1.0 if restructured else 0.0
+        prm,
+        willingness,
+        hardship_weight(prm, in_hardship, restructured),
+        dti,
+        1.0 if restructured else 0.0,
     )
     if shocked:
         logit += prm[0].medical_shock_miss_push

@@ -61,10 +61,19 @@ BEHAVIOUR_FIELDS: tuple[str, ...] = (
     "irritation_half_life_days",
     "complaint_rate",
     "churn_rate",
+    # response model (sim.borrower.response)
+    "forgetful_share",
+    "reminder_recall",
+    "reminder_window_days",
+    "contact_saturation",
+    "promise_dpd_scale",  # 0: off
+    "promise_displacement",
     # restructuring (scenario.restructuring)
     "take_up",
     "take_up_no_hardship",
     "extension_months",
+    "take_up_current",
+    "plan_relief",
 )
 BEHAVIOUR = np.dtype([(name, "f8") for name in BEHAVIOUR_FIELDS])
 #: ``None`` in the scenario (off) becomes this value in the record.
@@ -72,8 +81,15 @@ _OFF_AS = {
     "delinquent_instalment_pay_late": -1.0,
     "full_payment_dpd_scale": 0.0,
     "settlement_dpd_scale": 0.0,
+    "promise_dpd_scale": 0.0,
 }
-_RESTRUCTURING = ("take_up", "take_up_no_hardship", "extension_months")
+_RESTRUCTURING = (
+    "take_up",
+    "take_up_no_hardship",
+    "extension_months",
+    "take_up_current",
+    "plan_relief",
+)
 
 #: One record per channel code.
 CHANNEL = np.dtype(
@@ -85,6 +101,7 @@ CHANNEL = np.dtype(
         ("effect", "f8"),
         ("promise_rate", "f8"),
         ("irritation", "f8"),
+        ("conversation", "?"),  # a right-party contact on it is a conversation with a person
     ]
 )
 
@@ -115,9 +132,12 @@ def behaviour_record(scenario) -> np.ndarray:
     return out
 
 
-def channel_records(reach, trait, cost_attempt, cost_contact, effect, promise_rate, irritation):
+def channel_records(
+    reach, trait, cost_attempt, cost_contact, effect, promise_rate, irritation, conversation
+):
     """One :data:`CHANNEL` record per channel code, from the channel table's arrays."""
     out = np.zeros(len(reach), CHANNEL)
+    out["conversation"] = conversation
     out["reach"], out["trait"] = reach, trait
     out["cost_attempt"], out["cost_contact"] = cost_attempt, cost_contact
     out["effect"], out["promise_rate"], out["irritation"] = effect, promise_rate, irritation

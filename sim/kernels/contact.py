@@ -11,7 +11,7 @@ from numba import njit
 from sim.borrower import contact as contact_rules
 from sim.borrower import irritation as irritation_rules
 from sim.borrower import promises as promise_rules
-from sim.borrower import repayment as repayment_rules
+from sim.borrower import response as response_rules
 from sim.borrower import restructuring as restructuring_rules
 from sim.borrower.params import day_offsets
 from sim.constants import NEVER, Status
@@ -37,16 +37,20 @@ def contact_outcomes(
     the arrays ``(last_contact, reach, missed, last_due_day, missed_reminder,
     episode_contacted, last_conversation, sensitivity, excitation, excitation_day, willingness,
     promise_day, promise_amount, fees_due, arrears_interest, arrears_principal,
-    last_instalment, slots)``. The rules are :mod:`sim.borrower.contact` and
+    last_instalment, last_reminded, slots)``. The rules are :mod:`sim.borrower.contact` and
     :mod:`sim.borrower.promises`:
 
     * every attempt is stamped in ``last_contact`` and reaches the right party or not
       (:func:`~sim.borrower.contact.right_party_contact`);
-    * a pre-due reminder (current account) records whether it missed the borrower;
-    * a right-party contact with a delinquent borrower: on channels where promises are made it
-      is a conversation (``episode_contacted``, ``last_conversation``); it raises the
-      excitation (:func:`~sim.borrower.contact.contact_jump`, summed per account in request
-      order, then added to the decayed excitation); it may end in a promise (one per account
+    * a pre-due reminder (current account) records whether it missed the borrower, and the day
+      it reached it (``last_reminded``); a restructuring offer that reaches a current borrower
+      is an early-warning offer (in ``offers``);
+    * a right-party contact with a delinquent borrower: on conversation channels (a person:
+      call, visit, or a channel where promises are made) it is a conversation
+      (``episode_contacted``, ``last_conversation``); it raises the excitation
+      (:func:`~sim.borrower.contact.contact_jump`, summed per account in request order, then
+      added to the decayed excitation with diminishing returns,
+      :func:`~sim.borrower.response.contact_excite`); it may end in a promise (one per account
       and day).
 
     Returns
@@ -55,14 +59,14 @@ def contact_outcomes(
     cost : ndarray of float, one per channel code
         Attempt cost plus contact cost on right-party contacts, summed in request order.
     offers : ndarray of int64
-        Delinquent accounts reached by a restructuring offer (may repeat; request order).
+        Accounts reached by a restructuring offer (may repeat; request order).
     promises : int
         Promises made.
     """
     last_contact, reach, missed, last_due_day, missed_reminder, episode_contacted = book[:6]
     last_conversation, sensitivity, excitation, excitation_day, willingness = book[6:11]
     promise_day, promise_amount, fees_due, arrears_interest, arrears_principal = book[11:16]
-    last_instalment, slots = book[16:]
+    last_instalment, last_reminded, slots = book[16:]
     n_channels = chan.size
     attempts = np.zeros(n_channels, np.int64)
     rpcs = np.zeros(n_channels, np.int64)
@@ -95,11 +99,16 @@ def contact_outcomes(
         cost[c] += ch.cost_attempt + (ch.cost_contact if rpc else 0.0)
         if missed[i] <= 0:
             missed_reminder[i] = not rpc  # pre-due reminder: the last one of the day counts
+            if rpc:
+                last_reminded[i] = day
+                if c == restructure_code:  # an early-warning offer
+                    offers[n_offers] = i
+                    n_offers += 1
             continue
         if not rpc:
             continue
         # a right-party contact with a delinquent borrower
-        if ch.promise_rate > 0:
+        if ch.conversation:
             episode_contacted[i] = True
             last_conversation[i] = day
         s, n_conv = _group_of(i, slots, conv_acc, n_conv)
@@ -121,7 +130,7 @@ def contact_outcomes(
             prefetch(excitation, conv_acc[g + _AHEAD])
         i = conv_acc[g]
         slots[i] = 0
-        excitation[i] = repayment_rules.excite(
+        excitation[i] = response_rules.contact_excite(
             prm, tables, excitation[i], excitation_day[i], day, jump[g]
         )
         excitation_day[i] = day
@@ -216,16 +225,23 @@ def take_up_offers(
     restructured : int
     waived : float
         Interest and fees waived (summed as ``numpy.sum`` sums them).
+    cures : int
+        Restructured accounts that were in arrears (a plan cures them; a current account's
+        early-warning plan is no cure).
     self_cures : int
-        Restructured accounts never reached during the episode (a cure without contact).
+        Cured accounts never reached during the episode (a cure without contact).
     """
     yes = restructuring_take_up(offers, day, key, prm, hardship, missed)
     if yes.size == 0:
-        return 0, 0.0, 0
-    waived = restructure_loans(yes, np.int64(prm[0].extension_months), *loan)
+        return 0, 0.0, 0, 0
+    cures = 0
     self_cures = 0
     for i in yes:
+        if missed[i] > 0:
+            cures += 1
+            if not episode_contacted[i]:
+                self_cures += 1
+    waived = restructure_loans(yes, np.int64(prm[0].extension_months), *loan)
+    for i in yes:
         promise_day[i] = NEVER
-        if not episode_contacted[i]:
-            self_cures += 1
-    return yes.size, numpy_sum(waived), self_cures
+    return yes.size, numpy_sum(waived), cures, self_cures

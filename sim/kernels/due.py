@@ -12,6 +12,7 @@ from sim.borrower import hardship as hardship_rules
 from sim.borrower import payment_shock as shock_rules
 from sim.borrower import reageing as reageing_rules
 from sim.borrower import write_off as write_off_rules
+from sim.borrower import response as response_rules
 from sim.borrower.params import day_offsets
 from sim.constants import Status
 from sim.jit import ACCOUNT_HELPER as _ACCOUNT_HELPER
@@ -159,7 +160,7 @@ def due_date_work(idx, day, key, prm, cumulative, borrower, loan):
     run's behaviour record (:func:`sim.borrower.params.behaviour_record`); ``borrower`` holds
     the arrays ``(status, hardship, hardship_day, hardship_hazard, hardship_seen, dti,
     willingness, restructured, fees_due, principal_repaid, episode_contacted,
-    capacity_payment)``, ``loan`` those
+    capacity_payment, last_reminded)``, ``loan`` those
     of ``sim.ledger.loan_arrays``.
 
     Returns
@@ -195,6 +196,7 @@ def due_date_work(idx, day, key, prm, cumulative, borrower, loan):
         principal_repaid,
         episode_contacted,
         capacity_payment,
+        last_reminded,
     ) = borrower
     _, sched_balance, _, remaining, level_payment, _, arrears_interest, arrears_principal = loan[:8]
     last_instalment, last_due_day, missed = loan[8:]
@@ -244,6 +246,10 @@ def due_date_work(idx, day, key, prm, cumulative, borrower, loan):
         if was_current:
             # the payment shock: this instalment against what the borrower was underwritten for
             p_miss = shock_rules.shocked_miss(prm, p_miss, last_instalment[i], capacity_payment[i])
+            # a reminder that reached a forgetful borrower able to pay prevents some misses
+            p_miss = response_rules.reminded_miss_probability(
+                prm, off, i, p_miss, hard, willingness[i], last_reminded, day
+            )
             gone = write_off_rules.written_off(prm, off, i)  # charged off next morning
             if gone:
                 last_due_day[i] = day - _WRITE_OFF_AGE

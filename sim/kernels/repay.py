@@ -8,6 +8,7 @@ from numba import njit
 
 from sim.borrower import promises as promise_rules
 from sim.borrower import repayment as repayment_rules
+from sim.borrower import response as response_rules
 from sim.borrower.params import day_offsets
 from sim.constants import NEVER, Status
 from sim.jit import AHEAD as _AHEAD
@@ -39,10 +40,11 @@ def repayment_draws(idx, dpd, day, key, prm, tables, book):
     ``book`` holds ``(missed, promise_day, promise_amount, promises_broken, hardship,
     willingness, excitation, excitation_day, fees_due, arrears_interest, arrears_principal,
     last_instalment, last_partial_day)``. Promises falling due today are kept or broken
-    (:func:`sim.borrower.promises.keeps_promise`): a kept one pays up to the promised amount, a
-    broken one scales the excitation down. An account that rests after a partial payment
-    (:func:`sim.borrower.repayment.rests`) pays nothing more; every other account pays or not
-    by :func:`sim.borrower.repayment.repayment`.
+    (:func:`sim.borrower.response.keeps_promise`, weaker with DPD): a kept one pays up to the
+    promised amount, a broken one scales the excitation down. An account that rests after a
+    partial payment (:func:`sim.borrower.repayment.rests`) or waits for its pending promise
+    (:func:`sim.borrower.response.waits_for_promise`) pays nothing more; every other account
+    pays or not by :func:`sim.borrower.repayment.repayment`.
 
     Returns
     -------
@@ -75,7 +77,7 @@ def repayment_draws(idx, dpd, day, key, prm, tables, book):
             continue
         hard = hardship[i]
         if promise_day[i] == day:
-            if promise_rules.keeps_promise(prm, off, i, hard, willingness[i]):
+            if response_rules.keeps_promise(prm, off, i, hard, willingness[i], dpd[k]):
                 owed = fees_due[i] + arrears_interest[i] + arrears_principal[i]
                 kept_acc[n_kept] = i
                 kept_amt[n_kept] = _minimum(promise_amount[i], owed)
@@ -87,6 +89,8 @@ def repayment_draws(idx, dpd, day, key, prm, tables, book):
             promise_day[i] = NEVER
             continue
         if repayment_rules.rests(prm, off, i, day, last_partial_day):
+            continue
+        if response_rules.waits_for_promise(prm, off, i, promise_day[i], day):
             continue
         exc = repayment_rules.excitation_now(prm, tables, excitation[i], excitation_day[i], day)
         owed = fees_due[i] + arrears_interest[i] + arrears_principal[i]
