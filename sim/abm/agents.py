@@ -43,8 +43,8 @@ from sim.borrower import payment_shock as shock_rules
 from sim.borrower import promises as promise_rules
 from sim.borrower import reageing as reageing_rules
 from sim.borrower import repayment as repayment_rules
-from sim.borrower import write_off as write_off_rules
 from sim.borrower import response as response_rules
+from sim.borrower import write_off as write_off_rules
 from sim.constants import MONTH_DAYS, NEVER, Status
 from sim.rng import Stream
 

@@ -11,8 +11,8 @@ from sim.borrower import due_date as due_rules
 from sim.borrower import hardship as hardship_rules
 from sim.borrower import payment_shock as shock_rules
 from sim.borrower import reageing as reageing_rules
-from sim.borrower import write_off as write_off_rules
 from sim.borrower import response as response_rules
+from sim.borrower import write_off as write_off_rules
 from sim.borrower.params import day_offsets
 from sim.constants import Status
 from sim.jit import ACCOUNT_HELPER as _ACCOUNT_HELPER
