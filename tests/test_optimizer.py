@@ -38,6 +38,7 @@ from optimizer.space import SpaceError, load_space, space_from_dict
 from optimizer.verify import KPIS, verification_seeds, verify
 from postloan.experiments.executors import make_executor
 from sim.scenario import load_scenario
+from sim.statistics import holm
 from strategies.registry import load_strategy_file, resolve
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -387,6 +388,10 @@ def test_verify_pairs_fresh_seeds_and_decomposes_net_recovery(tiny):
     # aggressive costs more than standard on every seed: the verdict says so
     assert t.loc["cost", "ci_low"] > 0 and not v.no_higher_cost
     assert "does NOT beat" in v.verdict()
+    # the verdict's three claims are Holm-adjusted together: never below the raw p-values
+    fam = ["net_value", "cost", "churned"]
+    assert np.allclose(t.loc[fam, "p_holm"], holm(t.loc[fam, "p_value"].to_numpy()))
+    assert (t.loc[fam, "p_holm"] >= t.loc[fam, "p_value"] - 1e-12).all()
     assert v.summary()["replications"] == 3
     with pytest.raises(ValueError, match="at least 2 seeds"):
         verify(tiny, resolve("aggressive"), resolve("standard"), seeds[:1])
