@@ -79,7 +79,9 @@ def staffing_sweep(out: Path, work: Path, accounts: int | None, pages: bool) -> 
     """Collected cash, cost and net recovery of the baseline by head count."""
     size = ["--accounts", str(accounts)] if accounts else []
     agents = ",".join(map(str, AGENTS))
-    _cli("staffing", "sweep", BASELINE, "--agents", agents, *size, "--out", work / "sweep")
+    # two shared seeds per level give the intervals; the marginal table is left to the CLI
+    reps = ["--replications", "2", "--no-marginal"]
+    _cli("staffing", "sweep", BASELINE, "--agents", agents, *reps, *size, "--out", work / "sweep")
     df = pd.read_csv(work / "sweep" / "sweep.csv")
     people = df.round(
         {
@@ -91,6 +93,7 @@ def staffing_sweep(out: Path, work: Path, accounts: int | None, pages: bool) -> 
     )
     money = ["staff_cost", "collected", "cost", "net_recovery", "charge_off_amount"]
     people[money] = df[money].round().astype("int64")
+    people["churned"] = df["churned"].round(1)
     people["marginal_collected_per_agent"] = (
         df["marginal_collected_per_agent"].round().astype("Int64")
     )

@@ -50,6 +50,7 @@ import numpy as np
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from sim.book_staffing import book_staffing, with_book_staffing
 from sim.channels import CHANNEL_NAMES
 from sim.scenario import Scenario, StaffingSpec
 from sim.user_input import Problem, UserInputError, problems_from_validation, read_yaml_mapping
@@ -227,7 +228,9 @@ class Space:
         if not self.has_staffing:
             return scenario.staffing
         x = self.clip(x)
-        teams = (scenario.staffing or StaffingSpec()).model_dump()
+        # teams without a lever keep the plan sized to the book (sim.book_staffing), not the
+        # default plan of a 100,000-account book
+        teams = book_staffing(scenario).model_dump()
         for lv, v in zip(self.spec.levers, x, strict=True):
             if lv.kind == "staffing":
                 teams[lv.team] = int(v)
@@ -239,6 +242,14 @@ class Space:
             return scenario
         plan = self.staffing(scenario, x)
         return Scenario.model_validate({**scenario.model_dump(), "staffing": plan.model_dump()})
+
+    def reference_scenario(self, scenario: Scenario) -> Scenario:
+        """The scenario the reference strategy runs on: with the plan sized to the book when
+        the space sizes teams, so that the reference pays staff by the day as the candidates
+        do (one cost basis), otherwise the scenario as given."""
+        if not self.has_staffing:
+            return scenario
+        return with_book_staffing(scenario)
 
     def grid(self, levels: int = 5) -> np.ndarray:
         """Every combination: integer levers at every value (if fewer than ``levels``... all

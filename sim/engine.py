@@ -665,6 +665,7 @@ def simulate(
         compliance=compliance,
         wall_seconds=wall,
         staffing=run.ch.staffing,
+        callbacks=run.ch.callbacks,
         keep_portfolio=keep_portfolio,
         contact_log=log,
     )

@@ -222,7 +222,8 @@ def register(app: typer.Typer) -> None:
             else:
                 best_strategy, best_sc, front = _run_allocation(sp, sc, out, ex, seeds, console)
             if check_seeds:
-                v = _verify(out, console, sc, best_sc, best_strategy, ref, seeds, ex)
+                ref_sc = sp.reference_scenario(sc)  # one cost basis (docs/optimiser.md)
+                v = _verify(out, console, ref_sc, best_sc, best_strategy, ref, seeds, ex)
                 extra = _verification_html(v)
         front_df, levers, title = front
         _chart(front_df, levers, out / "pareto.html", title, extra)
@@ -261,7 +262,7 @@ def _run_search(sp, sc, out, ex, generations, population, resume, console, ref, 
     # the compromise: the best net recovery at no more than the reference's cost (and churn)
     # on the search seeds
     seeds = replication_seeds(sc, sp.spec.replications)
-    tasks = [EvalTask(sc, ref, s) for s in seeds]
+    tasks = [EvalTask(sp.reference_scenario(sc), ref, s) for s in seeds]
     runs = [r for _, r in ex.imap_unordered(evaluate_task, tasks)]
     ref_cost = float(np.mean([r["cost"] for r in runs]))
     ref_churn = float(np.mean([r["churned"] for r in runs]))
