@@ -9,6 +9,7 @@ import pytest
 
 from optimizer.space import space_from_dict
 from sim.book_staffing import book_staffing, team_sizes, with_book_staffing
+from sim.channels import Channel
 from sim.dispatch import ChannelTable, attempts_per_callback
 from sim.engine import simulate
 from sim.scenario import Scenario, StaffingSpec, load_scenario
@@ -49,14 +50,15 @@ def test_delinquency_scales_the_teams_and_a_named_plan_is_kept():
 def test_callbacks_take_outbound_capacity():
     sc = with_book_staffing(load_scenario(BASELINE, accounts=4_000))
     ch = ChannelTable(sc)
-    full = ch.capacity[0].copy()
+    full = float(ch.capacity[Channel.CALL])
+    assert np.isfinite(full) and full > 0
     calls = ch.answer_callbacks(100.0)  # 100 SMS and letters reached borrowers today
     assert calls == pytest.approx(4.0)  # default rate 0.04
     per = attempts_per_callback(sc.staffing)
     assert 1.5 < per < 3.0  # a 4-minute inbound call against a ~100 s outbound attempt
-    assert ch.capacity[0] == pytest.approx(full - 4.0 * per)
+    assert ch.capacity[Channel.CALL] == pytest.approx(full - 4.0 * per)
     ch.answer_callbacks(0.0)  # the next day without call-backs: capacity restored
-    assert ch.capacity[0] == pytest.approx(full)
+    assert ch.capacity[Channel.CALL] == pytest.approx(full)
     plain = ChannelTable(load_scenario(BASELINE, accounts=4_000))
     assert plain.answer_callbacks(100.0) == 0.0  # per-attempt costing: no team to load
 
