@@ -244,10 +244,13 @@ class Space:
         return Scenario.model_validate({**scenario.model_dump(), "staffing": plan.model_dump()})
 
     def reference_scenario(self, scenario: Scenario) -> Scenario:
-        """The scenario the reference strategy runs on: with the plan sized to the book when
-        the space sizes teams, so that the reference pays staff by the day as the candidates
-        do (one cost basis), otherwise the scenario as given."""
-        if not self.has_staffing:
+        """The scenario the reference strategy runs on.
+
+        When the space sizes teams (staffing levers, or ``allocation.teams``) the reference
+        runs with the plan sized to the book, so that it pays staff by the day as the
+        candidates do (one cost basis); otherwise the scenario as given.
+        """
+        if not (self.has_staffing or self.spec.allocation.teams):
             return scenario
         return with_book_staffing(scenario)
 
