@@ -16,7 +16,7 @@ times the book's plan), so that the responses are not cut by today's head count.
 from __future__ import annotations
 
 from optimizer.allocation import TeamEconomics
-from sim.book_staffing import book_staffing
+from sim.book_staffing import ENGINE_ONLY, book_staffing
 from sim.dispatch import staffing_capacity
 from sim.operations import StaffingPlan
 from sim.scenario import Scenario, StaffingSpec
@@ -77,7 +77,7 @@ def chosen_staffing(scenario: Scenario, call_agents: int, field_agents: int) -> 
 def _scaled(plan: StaffingSpec, total: int) -> StaffingSpec:
     """``plan`` scaled to ``total`` agents with the same mix (largest remainder)."""
     fields = plan.model_dump()  # from book_staffing: the inbound rate is set
-    kept = {k: fields.pop(k) for k in ("replications", "callback_rate")}
+    kept = {k: fields.pop(k) for k in ENGINE_ONLY}
     scaled = StaffingPlan(**fields).with_total_agents(total)
     teams = {t: getattr(scaled, t) for t in ("early_stage", "late_stage", "field", "legal")}
     return StaffingSpec(**{**fields, **teams, **kept})

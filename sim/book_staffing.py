@@ -31,6 +31,8 @@ REFERENCE_ACCOUNTS = 100_000
 REFERENCE_DELINQUENT_SHARE = 0.036
 #: Agents per team of the reference book (``StaffingSpec``'s defaults).
 REFERENCE_TEAMS = {team: StaffingSpec.model_fields[team].default for team in TEAM_NAMES}
+#: Fields of ``StaffingSpec`` the engine reads and the operations model does not.
+ENGINE_ONLY = ("replications", "callback_rate", "training_cost_per_agent_day")
 #: Smallest team a book gets (see the module docstring for why).
 MIN_TEAMS = {"early_stage": 1, "late_stage": 1, "field": 1, "legal": 0}
 #: Inbound calls per account in arrears per day (assumption: one call every 15 days).
@@ -100,6 +102,7 @@ def with_book_staffing(scenario: Scenario) -> Scenario:
 
 
 __all__ = [
+    "ENGINE_ONLY",
     "INBOUND_CALLS_PER_DELINQUENT_DAY",
     "MIN_TEAMS",
     "REFERENCE_ACCOUNTS",

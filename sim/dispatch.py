@@ -29,7 +29,7 @@ import numpy as np
 from sim import compliance as rules
 from sim import kernels
 from sim.actions import ActionRequests
-from sim.book_staffing import resolved_inbound
+from sim.book_staffing import ENGINE_ONLY, resolved_inbound
 from sim.borrower.params import channel_records
 from sim.breach_kernels import record_and_count_breaches
 from sim.channels import CHANNEL_NAMES, N_CHANNELS, Channel, Reachability
@@ -43,6 +43,7 @@ from sim.dispatch_kernels import (
 )
 from sim.kpis import DailyRecorder
 from sim.operations import DailyCapacity, StaffingPlan, daily_capacity
+from sim.operations.training import STANDARD_LEVEL, TrainingProgramme
 from sim.portfolio import Portfolio
 from sim.scenario import Scenario
 
@@ -70,6 +71,8 @@ class ChannelTable:
         self.capacity[Channel.VISIT] = sc.staff.visits_per_day
         self.staffing = None
         self.callbacks = 0.0  # inbound call-backs answered over the run (staffing plans only)
+        self.training: TrainingProgramme | None = None
+        self.staff_cost_per_day = 0.0
         self._callback_rate = 0.0
         self._attempts_per_callback = 0.0
         if sc.staffing is not None:
@@ -82,9 +85,29 @@ class ChannelTable:
             self._call_capacity = self.staffing.call_attempts_per_day
             self._callback_rate = spec.callback_rate
             self._attempts_per_callback = attempts_per_callback(spec)
+            self.training = TrainingProgramme(spec.training, spec.training_cost_per_agent_day)
+            agents = spec.early_stage + spec.late_stage + spec.field + spec.legal
+            self.staff_cost_per_day = self.staffing.staff_cost_per_day + (
+                agents * self.training.extra_cost_per_agent_day()
+            )
+            # agent conversations: the channels whose promises the team's skill moves
+            self._trained = np.array([sc.channels[n].staff_limited for n in CHANNEL_NAMES]) & (
+                self.promise_rate > 0
+            )
             staffed = np.array([sc.channels[n].staff_limited for n in CHANNEL_NAMES])
             self.cost_attempt = np.where(staffed, 0.0, self.cost_attempt)
             self.cost_contact = np.where(staffed, 0.0, self.cost_contact)
+
+    def promise_rates(self, day: int) -> np.ndarray | None:
+        """Today's promise rate per channel when the team's training moves it (agent calls and
+        visits times :meth:`TrainingProgramme.promise_factor`); None when it does not (no
+        staffing plan, or the standard level)."""
+        if self.training is None or self.training.level == STANDARD_LEVEL:
+            return None
+        factor = self.training.promise_factor(day)
+        return np.where(
+            self._trained, np.minimum(self.promise_rate * factor, 1.0), self.promise_rate
+        )
 
     def answer_callbacks(self, reached_by_sms_and_letter: float) -> float:
         """Tomorrow's call capacity after the call-backs today's SMS and letters provoke.
@@ -121,8 +144,9 @@ def staffing_capacity(spec) -> DailyCapacity:
     """Daily capacity and staff cost of a staffing plan whose inbound rate is set (DES, cached
     per plan; :func:`sim.book_staffing.resolved_inbound` sets an open rate from the book)."""
     fields = spec.model_dump()
-    replications = fields.pop("replications")
-    fields.pop("callback_rate")
+    replications = fields["replications"]
+    for name in ENGINE_ONLY:  # read by the engine, not by the operations model
+        fields.pop(name)
     if fields["inbound_calls_per_hour"] is None:
         raise ValueError("the staffing plan's inbound rate is not set (resolve it from the book)")
     return daily_capacity(StaffingPlan(**fields), replications=replications)

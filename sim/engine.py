@@ -323,6 +323,9 @@ class _Run:
         att = serve(self.strategy.decide(view), p, ch, prof, day, self.key, rec, self.strategy.name)
         if att is None:
             return
+        trained = ch.promise_rates(day)  # the team's training moves agent promise rates
+        if trained is not None:
+            self.chan["promise_rate"] = trained
         acc, chan = att.account, att.channel
         rpc_of = rules.reach_draws(p, day, self.key, ch.reach, ch.reach_trait)
         if self.contact_log is not None:

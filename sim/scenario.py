@@ -480,6 +480,11 @@ class StaffingSpec(_Spec):
     inbound_aht_s: float = Field(default=240.0, gt=0)
     inbound_patience_s: float | None = Field(default=180.0, gt=0)
     target_s: float = Field(default=20.0, gt=0)
+    training_cost_per_agent_day: float = Field(
+        default=6.0,
+        ge=0,
+        description="extra USD per agent-day of full training over the standard level 0.5",
+    )
     callback_rate: float = Field(
         default=0.04,
         ge=0,

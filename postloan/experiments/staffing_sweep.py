@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sim.book_staffing import book_staffing, resolved_inbound
+from sim.book_staffing import ENGINE_ONLY, book_staffing, resolved_inbound
 from sim.dispatch import staffing_capacity
 from sim.engine import simulate
 from sim.operations import StaffingPlan
@@ -51,7 +51,7 @@ def plan_for(scenario: Scenario, total_agents: int) -> StaffingSpec:
     ``total_agents`` with the same team mix."""
     spec = book_staffing(scenario)
     fields = spec.model_dump()
-    kept = {k: fields.pop(k) for k in ("replications", "callback_rate")}
+    kept = {k: fields.pop(k) for k in ENGINE_ONLY}
     scaled = StaffingPlan(**fields).with_total_agents(total_agents)
     teams = {t: getattr(scaled, t) for t in TEAM_NAMES}
     return StaffingSpec(**{**fields, **teams, **kept})
