@@ -65,7 +65,8 @@ def team_sizes(accounts: int, share: float) -> dict[str, int]:
 
 def inbound_calls_per_hour(accounts: int, share: float, open_hours: float) -> float:
     """Borrowers calling in per hour of an ``open_hours`` line (before call-backs)."""
-    return accounts * share * INBOUND_CALLS_PER_DELINQUENT_DAY / open_hours
+    # rounded so that plans written to YAML read cleanly (1.2, not 1.2000000000000002)
+    return round(accounts * share * INBOUND_CALLS_PER_DELINQUENT_DAY / open_hours, 6)
 
 
 def line_hours(spec: StaffingSpec) -> float:
