@@ -35,7 +35,11 @@ Lever kinds:
     other channel's. Continuous.
 ``staffing``
     Agents in ``team`` (early_stage, late_stage, field, legal) of the scenario's staffing plan
-    (the default plan when the scenario has none). Integer.
+    (the plan sized to the book when the scenario has none, :mod:`sim.book_staffing`). Integer.
+``training``
+    Training level of the staffing plan, within [0, 1] (costs per agent-day, raises promise
+    rates with diminishing returns after a ramp-up: :mod:`sim.operations.training`).
+    Continuous.
 
 Errors name the file and the field.
 """
@@ -70,7 +74,7 @@ class LeverSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     name: str = Field(min_length=1)
-    kind: Literal["every_days", "start_day", "channel_mix", "staffing"]
+    kind: Literal["every_days", "start_day", "channel_mix", "staffing", "training"]
     low: float
     high: float
     channel: str | None = None
@@ -107,6 +111,8 @@ class LeverSpec(BaseModel):
                 raise ValueError(f"a staffing lever needs 'team', one of {', '.join(TEAMS)}")
             if self.low < 0:
                 raise ValueError("team sizes cannot be negative")
+        if self.kind == "training" and not 0 <= self.low <= self.high <= 1:
+            raise ValueError("training bounds must lie in [0, 1]")
         return self
 
     @property
@@ -191,7 +197,8 @@ class Space:
 
     @property
     def has_staffing(self) -> bool:
-        return any(lv.kind == "staffing" for lv in self.spec.levers)
+        """Whether the space edits the staffing plan (team sizes or training)."""
+        return any(lv.kind in ("staffing", "training") for lv in self.spec.levers)
 
     def clip(self, x) -> np.ndarray:
         """Into bounds, integer levers rounded, shares to 0.01 (so equal plans compare equal)."""
@@ -234,6 +241,8 @@ class Space:
         for lv, v in zip(self.spec.levers, x, strict=True):
             if lv.kind == "staffing":
                 teams[lv.team] = int(v)
+            elif lv.kind == "training":
+                teams["training"] = float(v)
         return StaffingSpec(**teams)
 
     def scenario(self, scenario: Scenario, x) -> Scenario:

@@ -60,3 +60,19 @@ def test_training_reaches_the_engine_and_is_paid_for():
     pay = {lv: s["cost_by_channel"]["staff"] for lv, s in runs.items()}
     assert pay[1.0] - pay[0.5] == pytest.approx(agents * days * 6.0)
     assert pay[0.5] - pay[0.0] == pytest.approx(agents * days * 6.0)
+
+
+def test_training_is_a_lever_of_the_decision_space():
+    from optimizer.space import SpaceError, space_from_dict
+
+    sc = load_scenario(BASELINE, accounts=4_000, days=30)
+    lever = {"name": "training", "kind": "training", "low": 0.0, "high": 1.0}
+    sp = space_from_dict({"name": "t", "base_strategy": "standard", "levers": [lever]}, "t.yaml")
+    assert sp.has_staffing and not sp.integer[0]
+    plan = sp.staffing(sc, [0.8])
+    assert plan.training == pytest.approx(0.8) and plan.early_stage == 1  # sized to the book
+    assert sp.scenario(sc, [0.8]).staffing.training == pytest.approx(0.8)
+    assert sp.reference_scenario(sc).staffing.training == pytest.approx(0.5)
+    bad = {**lever, "high": 1.5}
+    with pytest.raises(SpaceError, match=r"t.yaml: lever 1.*training bounds must lie in \[0, 1\]"):
+        space_from_dict({"name": "t", "base_strategy": "standard", "levers": [bad]}, "t.yaml")
