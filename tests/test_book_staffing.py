@@ -91,3 +91,18 @@ def test_space_sizes_unlevered_teams_to_the_book_and_costs_the_reference_alike()
     # the reference pays its agents by the day, as the candidates do: no per-attempt call cost
     assert s["cost_by_channel"]["call"] == 0.0
     assert s["cost_by_channel"]["staff"] == pytest.approx(30 * 3 * 8 * 60 * 0.25)
+
+
+def test_callbacks_cut_the_calls_made_when_capacity_binds():
+    """More call-backs per SMS and letter: the early-stage team dials less (capacity binds on a
+    20,000-account book with the 4,000-account plan)."""
+    sc = load_scenario(BASELINE, accounts=20_000, days=45)
+    small = book_staffing(load_scenario(BASELINE, accounts=4_000))
+    made = {}
+    for rate in (0.0, 0.5):
+        plan = small.model_copy(update={"callback_rate": rate})
+        run = Scenario.model_validate({**sc.model_dump(), "staffing": plan.model_dump()})
+        s = simulate(run, resolve("standard"), 5, check=False).summary
+        assert s["unserved"]["call"] > 0  # capacity binds
+        made[rate] = s["contacts"]["call"]
+    assert made[0.5] < 0.97 * made[0.0]
