@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from postloan.experiments.staffing_sweep import plan_for, staffing_sweep
+from sim.book_staffing import resolved_inbound
 from sim.engine import simulate
 from sim.scenario import Scenario, ScenarioError, StaffingSpec, load_scenario
 from strategies.registry import resolve
@@ -54,6 +55,15 @@ def test_sweep_rows_and_plan_scaling(book):
         assert (df[f"{k}_low"] <= df[k]).all() and (df[k] <= df[f"{k}_high"]).all()
     assert res.runs.groupby("agents")["seed"].apply(list).tolist() == [res.seeds, res.seeds]
     assert df[["utilisation", "inbound_service_level"]].notna().all().all()
+    # the service level is measured with the call-backs the runs provoked on top of the book's
+    # demand (sim.book_staffing): more calls, a service level no better
+    base = plan_for(book, 3)
+    book_rate = resolved_inbound(base, book).inbound_calls_per_hour
+    assert (df["inbound_calls_per_hour"] > book_rate).all()
+    slack = 3 * df["inbound_service_level_se"] + 0.02
+    assert (
+        df["inbound_service_level"] <= df["inbound_service_level_without_callbacks"] + slack
+    ).all()
 
 
 def test_sweep_capacity_binds_then_stops(book):

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sim.book_staffing import ENGINE_ONLY, book_staffing, resolved_inbound
+from sim.book_staffing import ENGINE_ONLY, book_staffing, line_hours, resolved_inbound
 from sim.dispatch import staffing_capacity
 from sim.engine import simulate
 from sim.operations import StaffingPlan
@@ -70,7 +70,9 @@ class SweepResult:
     ----------
     levels : DataFrame
         One row per head count: team sizes, the DES figures (calls and visits per day,
-        utilisation, inbound service level, each with its standard error), per KPI the mean and
+        utilisation, each with its standard error; the inbound service level with the book's
+        demand plus the mean call-backs of the runs, ``inbound_calls_per_hour``, and without
+        them), per KPI the mean and
         its 95 % interval (``<kpi>``, ``<kpi>_low``, ``<kpi>_high``), and the paired net value
         gained per agent from the previous level (``marginal_net_value_per_agent`` and its
         interval).
@@ -172,8 +174,16 @@ def staffing_sweep(
         for name in ("call_attempts_per_day", "visits_per_day", "utilisation"):
             row[name] = getattr(cap, name)
             row[f"{name}_se"] = cap.standard_errors[name]
-        row["inbound_service_level"] = cap.inbound_service_level
-        row["inbound_service_level_se"] = cap.standard_errors["inbound_service_level"]
+        # the service level the line gives once the call-backs the strategy provoked are
+        # added to the book's demand (the engine answers them from outbound time)
+        base = resolved_inbound(plan, scenario)
+        per_hour = frame["callbacks"].mean() / scenario.days / line_hours(base)
+        rate = round(base.inbound_calls_per_hour + per_hour, 6)
+        with_cb = staffing_capacity(base.model_copy(update={"inbound_calls_per_hour": rate}))
+        row["inbound_calls_per_hour"] = rate
+        row["inbound_service_level"] = with_cb.inbound_service_level
+        row["inbound_service_level_se"] = with_cb.standard_errors["inbound_service_level"]
+        row["inbound_service_level_without_callbacks"] = cap.inbound_service_level
         for k in (*KPIS, "unserved_calls", "callbacks"):
             iv = mean_interval(frame[k].to_numpy())
             row[k], row[f"{k}_low"], row[f"{k}_high"] = iv.mean, iv.low, iv.high
