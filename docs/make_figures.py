@@ -80,10 +80,12 @@ def _signed(x: float) -> str:
 
 # ---------------------------------------------------------------------------- figures
 def staffing_sweep(out: Path, work: Path, accounts: int | None, pages: bool) -> None:
-    """Collected cash, cost and net recovery of the baseline by head count."""
+    """Collected cash, cost and net value of the baseline by head count, with intervals."""
     size = ["--accounts", str(accounts)] if accounts else []
     agents = ",".join(map(str, AGENTS))
-    _cli("staffing", "sweep", BASELINE, "--agents", agents, *size, "--out", work / "sweep")
+    # two shared seeds per level give the intervals; the marginal table is left to the CLI
+    reps = ["--replications", "2", "--no-marginal"]
+    _cli("staffing", "sweep", BASELINE, "--agents", agents, *reps, *size, "--out", work / "sweep")
     df = pd.read_csv(work / "sweep" / "sweep.csv")
     people = df.round(
         {
@@ -93,30 +95,36 @@ def staffing_sweep(out: Path, work: Path, accounts: int | None, pages: bool) -> 
             "inbound_service_level": 4,
         }
     )
-    money = ["staff_cost", "collected", "cost", "net_recovery", "charge_off_amount"]
+    money = ["staff_cost", "collected", "cost", "net_recovery", "net_value", "charge_off_amount"]
     people[money] = df[money].round().astype("int64")
+    people["churned"] = df["churned"].round(1)
     people["marginal_collected_per_agent"] = (
         df["marginal_collected_per_agent"].round().astype("Int64")
     )
     people.to_csv(out / "staffing_sweep.csv", index=False)
     _sweep_png(df, out / "staffing_sweep.png")
-    best = df.loc[df["net_recovery"].idxmax()]
+    best = df.loc[df["net_value"].idxmax()]
     rows = [
-        "| agents | calls a day | collected | cost (staff) | net recovery | churned |",
-        "|---:|---:|---:|---:|---:|---:|",
+        "| agents | calls a day | service level | collected [95 % CI] | cost (staff) | "
+        "net value [95 % CI] | churned |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in df.itertuples():
         mark = "**" if r.agents == best["agents"] else ""
         rows.append(
-            f"| {r.agents} | {r.call_attempts_per_day:,.0f} | {_money(r.collected)} | "
-            f"{_money(r.cost)} ({_money(r.staff_cost)}) | {mark}{_money(r.net_recovery)}{mark} | "
-            f"{r.churned:,} |"
+            f"| {r.agents} | {r.call_attempts_per_day:,.0f} | {r.inbound_service_level:.0%} | "
+            f"{_money(r.collected)} [{_money(r.collected_low)}, {_money(r.collected_high)}] | "
+            f"{_money(r.cost)} ({_money(r.staff_cost)}) | {mark}{_money(r.net_value)}{mark} "
+            f"[{_money(r.net_value_low)}, {_money(r.net_value_high)}] | {r.churned:,.0f} |"
         )
     text = "\n".join(rows) + "\n\n"
+    edge = best["agents"] in (df["agents"].min(), df["agents"].max())
     text += (
-        f"Net recovery peaks at {int(best['agents'])} agents "
-        f"([figure](docs/figures/staffing_sweep.png), "
-        f"[numbers](docs/figures/staffing_sweep.csv)).\n"
+        f"Net value peaks at {int(best['agents'])} agents"
+        + (" (the edge of the grid: the optimum may lie outside it)" if edge else "")
+        + "; means and 95 % intervals over 2 shared seeds "
+        "([figure](docs/figures/staffing_sweep.png), "
+        "[numbers](docs/figures/staffing_sweep.csv)).\n"
     )
     (out / "staffing_sweep.md").write_text(text, encoding="utf-8")
     if pages:
@@ -130,14 +138,19 @@ def _sweep_png(df: pd.DataFrame, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
-    for col, label in (("collected", "collected"), ("net_recovery", "net recovery")):
-        ax.plot(df["agents"], df[col] / 1e6, marker="o", label=label)
+    for col, label in (("collected", "collected"), ("net_value", "net value")):
+        err = [(df[col] - df[f"{col}_low"]) / 1e6, (df[f"{col}_high"] - df[col]) / 1e6]
+        ax.errorbar(df["agents"], df[col] / 1e6, yerr=err, marker="o", capsize=3, label=label)
     ax.plot(df["agents"], df["cost"] / 1e6, marker="o", label="cost (staff included)")
-    best = df.loc[df["net_recovery"].idxmax()]
+    best = df.loc[df["net_value"].idxmax()]
     ax.axvline(float(best["agents"]), linestyle=":", color="grey")
+    sl = ax.twinx()
+    sl.plot(df["agents"], df["inbound_service_level"], "k--", marker=".", label="service level")
+    sl.set_ylim(0, 1.05)
+    sl.set_ylabel("inbound service level")
     ax.set_xlabel("agents (default team mix)")
     ax.set_ylabel("USD million over the horizon")
-    ax.set_title("baseline under standard: staffing sweep")
+    ax.set_title("baseline under standard: staffing sweep (95 % CI, 2 shared seeds)")
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, metadata={"Software": None})  # no version stamp: stable bytes

@@ -35,7 +35,11 @@ Lever kinds:
     other channel's. Continuous.
 ``staffing``
     Agents in ``team`` (early_stage, late_stage, field, legal) of the scenario's staffing plan
-    (the default plan when the scenario has none). Integer.
+    (the plan sized to the book when the scenario has none, :mod:`sim.book_staffing`). Integer.
+``training``
+    Training level of the staffing plan, within [0, 1] (costs per agent-day, raises promise
+    rates with diminishing returns after a ramp-up: :mod:`sim.operations.training`).
+    Continuous.
 
 Errors name the file and the field.
 """
@@ -50,6 +54,7 @@ import numpy as np
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from sim.book_staffing import book_staffing, with_book_staffing
 from sim.channels import CHANNEL_NAMES
 from sim.scenario import Scenario, StaffingSpec
 from sim.user_input import Problem, UserInputError, problems_from_validation, read_yaml_mapping
@@ -69,7 +74,7 @@ class LeverSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     name: str = Field(min_length=1)
-    kind: Literal["every_days", "start_day", "channel_mix", "staffing"]
+    kind: Literal["every_days", "start_day", "channel_mix", "staffing", "training"]
     low: float
     high: float
     channel: str | None = None
@@ -106,6 +111,8 @@ class LeverSpec(BaseModel):
                 raise ValueError(f"a staffing lever needs 'team', one of {', '.join(TEAMS)}")
             if self.low < 0:
                 raise ValueError("team sizes cannot be negative")
+        if self.kind == "training" and not 0 <= self.low <= self.high <= 1:
+            raise ValueError("training bounds must lie in [0, 1]")
         return self
 
     @property
@@ -190,7 +197,8 @@ class Space:
 
     @property
     def has_staffing(self) -> bool:
-        return any(lv.kind == "staffing" for lv in self.spec.levers)
+        """Whether the space edits the staffing plan (team sizes or training)."""
+        return any(lv.kind in ("staffing", "training") for lv in self.spec.levers)
 
     def clip(self, x) -> np.ndarray:
         """Into bounds, integer levers rounded, shares to 0.01 (so equal plans compare equal)."""
@@ -227,10 +235,14 @@ class Space:
         if not self.has_staffing:
             return scenario.staffing
         x = self.clip(x)
-        teams = (scenario.staffing or StaffingSpec()).model_dump()
+        # teams without a lever keep the plan sized to the book (sim.book_staffing), not the
+        # default plan of a 100,000-account book
+        teams = book_staffing(scenario).model_dump()
         for lv, v in zip(self.spec.levers, x, strict=True):
             if lv.kind == "staffing":
                 teams[lv.team] = int(v)
+            elif lv.kind == "training":
+                teams["training"] = float(v)
         return StaffingSpec(**teams)
 
     def scenario(self, scenario: Scenario, x) -> Scenario:
@@ -239,6 +251,17 @@ class Space:
             return scenario
         plan = self.staffing(scenario, x)
         return Scenario.model_validate({**scenario.model_dump(), "staffing": plan.model_dump()})
+
+    def reference_scenario(self, scenario: Scenario) -> Scenario:
+        """The scenario the reference strategy runs on.
+
+        When the space sizes teams (staffing levers, or ``allocation.teams``) the reference
+        runs with the plan sized to the book, so that it pays staff by the day as the
+        candidates do (one cost basis); otherwise the scenario as given.
+        """
+        if not (self.has_staffing or self.spec.allocation.teams):
+            return scenario
+        return with_book_staffing(scenario)
 
     def grid(self, levels: int = 5) -> np.ndarray:
         """Every combination: integer levers at every value (if fewer than ``levels``... all

@@ -39,8 +39,7 @@ from optimizer.search import EvalTask
 from sim.engine import simulate
 from sim.outcomes import direction
 from sim.scenario import Scenario
-from sim.statistics import Verdict, paired_difference
-from sim.statistics import verdict as judge
+from sim.statistics import holm, paired_difference
 
 #: KPIs of the verification table, in order.
 KPIS = (
@@ -59,6 +58,11 @@ KPIS = (
     "compliance_breaches",
     "scheduled_cash",
 )
+#: The claims the verdict makes at once (KPI, the direction that is a win): a policy "beats the
+#: reference" only if all hold, so their p-values are adjusted together (Holm), which keeps the
+#: chance of any false claim in the verdict at most 5 % (the family-wise error rate).
+VERDICT_FAMILY = (("net_value", "higher"), ("cost", "lower"), ("churned", "lower"))
+_FAMILY_NAMES = tuple(k for k, _ in VERDICT_FAMILY)
 #: Offset of the verification seeds from the search seeds (a prime; see verification_seeds).
 FRESH_OFFSET = 104729
 
@@ -126,52 +130,48 @@ class Verification:
         """The paired 95 % interval of the cost difference lies at or below 0."""
         return bool(self.table.loc["cost", "ci_high"] <= 0)
 
-    def judged(self, kpi: str) -> Verdict:
-        """The verdict on one KPI's paired difference (:func:`sim.statistics.verdict`)."""
-        r = self.table.loc[kpi]
-        return judge(
-            self.candidate,
-            self.reference,
-            kpi,
-            float(r["diff"]),
-            float(r["ci_low"]),
-            float(r["ci_high"]),
-            len(self.seeds),
-            direction(kpi),
-            fmt=lambda x: f"{x:+,.0f}",
-        )
+    @property
+    def significant(self) -> dict[str, bool]:
+        """Per claim of :data:`VERDICT_FAMILY`: the difference lies in its good direction and
+        its Holm-adjusted p-value is at most 5 %."""
+        out = {}
+        for kpi, good in VERDICT_FAMILY:
+            row = self.table.loc[kpi]
+            side = row["diff"] > 0 if good == "higher" else row["diff"] < 0
+            out[kpi] = bool(side and row["p_holm"] <= 0.05)
+        return out
 
     def verdict(self) -> str:
+        """The comparison in words: each decision KPI with its interval read correctly (above,
+        below or including 0) and its Holm-adjusted p-value, then the verdict."""
         v = self.table.loc["net_value"]
         n = self.table.loc["net_recovery"]
-        c = self.table.loc["cost"]
-        ch = self.table.loc["churned"]
         parts = [
-            f"{self.candidate} vs {self.reference}, {len(self.seeds)} fresh seeds, paired:",
-            f"net value {v['diff']:+,.0f} ({v['uplift']:+.2%}), 95% CI "
-            f"[{v['ci_low']:+,.0f}, {v['ci_high']:+,.0f}]: {self.judged('net_value').word}",
-            f"net recovery {n['diff']:+,.0f} ({n['uplift']:+.2%}), 95% CI "
-            f"[{n['ci_low']:+,.0f}, {n['ci_high']:+,.0f}]: {self.judged('net_recovery').word}",
-            f"cost {c['diff']:+,.0f} ({c['uplift']:+.2%}), 95% CI "
-            f"[{c['ci_low']:+,.0f}, {c['ci_high']:+,.0f}]: {self.judged('cost').word}",
-            f"churned {ch['diff']:+,.0f}, 95% CI [{ch['ci_low']:+,.0f}, {ch['ci_high']:+,.0f}]: "
-            f"{self.judged('churned').word}",
+            f"{self.candidate} vs {self.reference}, {len(self.seeds)} fresh seeds, paired "
+            f"(95% t-intervals; p adjusted by Holm over {', '.join(_FAMILY_NAMES)}):",
+            _line("net value", v, uplift=True),
+            _line("net recovery", n, uplift=True),
+            _line("cost", self.table.loc["cost"], uplift=True),
+            _line("churned", self.table.loc["churned"], uplift=False),
         ]
         if "uplift_vs_effect" in self.table and np.isfinite(n["uplift_vs_effect"]):
             parts.append(
                 f"= {n['uplift_vs_effect']:+.1%} of the net recovery {self.reference} adds over "
                 "no contact"
             )
-        ok = self.beats_on_net_value and self.no_higher_cost
-        parts.append(
-            "verdict: "
-            + (
-                "beats the reference on net value at no higher cost"
-                if ok
-                else "does NOT beat the reference on net value at no higher cost"
+        sig = self.significant
+        cost_worse = self.table.loc["cost", "diff"] > 0 and self.table.loc["cost", "p_holm"] <= 0.05
+        if sig["net_value"] and not cost_worse:
+            text = "beats the reference on net value at no higher cost"
+            if sig["cost"]:
+                text += " (and at a lower cost)"
+        elif sig["net_value"]:
+            text = "higher net value than the reference, but at a higher cost"
+        else:
+            text = (
+                "does NOT beat the reference on net value (not shown at the 5 % family-wise level)"
             )
-        )
-        return "\n".join(parts)
+        return "\n".join([*parts, "verdict: " + text])
 
     def summary(self) -> dict:
         return {
@@ -183,8 +183,42 @@ class Verification:
             "beats_on_net_recovery": self.beats_on_net_recovery,
             "no_higher_cost": self.no_higher_cost,
             "cost_surely_not_higher": self.cost_surely_not_higher,
+            "significant_holm": self.significant,
+            "verdict": self.verdict(),
             "kpis": {k: {c: _plain(v) for c, v in row.items()} for k, row in self.table.iterrows()},
         }
+
+
+def with_holm(table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` with ``p_holm``: the p-values of the :data:`VERDICT_FAMILY` KPIs adjusted
+    together by Holm's method (NaN for the other KPIs, which the verdict does not claim)."""
+    family = [k for k, _ in VERDICT_FAMILY]
+    table = table.copy()
+    table["p_holm"] = math.nan
+    table.loc[family, "p_holm"] = holm(table.loc[family, "p_value"].to_numpy())
+    return table
+
+
+def interval_reading(low: float, high: float) -> str:
+    """Where a 95 % interval lies relative to 0: ``above 0``, ``below 0`` or ``includes 0``
+    (``no interval`` when a bound is not finite)."""
+    if not (math.isfinite(low) and math.isfinite(high)):
+        return "no interval"
+    if low > 0:
+        return "above 0"
+    if high < 0:
+        return "below 0"
+    return "includes 0"
+
+
+def _line(label: str, row, *, uplift: bool) -> str:
+    """One verdict line: difference, relative change, interval and how to read it, p (Holm)."""
+    rel = f" ({row['uplift']:+.2%})" if uplift and np.isfinite(row["uplift"]) else ""
+    p = f", p(Holm) {row['p_holm']:.3g}" if np.isfinite(row.get("p_holm", math.nan)) else ""
+    return (
+        f"{label} {row['diff']:+,.0f}{rel}, 95% CI [{row['ci_low']:+,.0f}, {row['ci_high']:+,.0f}]"
+        f" ({interval_reading(row['ci_low'], row['ci_high'])}{p})"
+    )
 
 
 def _plain(v):
@@ -257,7 +291,7 @@ def verify(
             row["no_contact"] = z
             row["uplift_vs_effect"] = m / abs(effect) if effect else math.nan
         out.append(row)
-    table = pd.DataFrame(out).set_index("kpi")
+    table = with_holm(pd.DataFrame(out).set_index("kpi"))
     return Verification(
         table,
         runs,

@@ -358,7 +358,18 @@ def warm_commands(folder: Path) -> None:
     )
     run_postloan("experiment", spec, "-j", "2", "--out", out, "--json")
     run_postloan(
-        "staffing", "sweep", small, "--agents", "2,6", *size, "--out", folder / "sweep", "--json"
+        "staffing",
+        "sweep",
+        small,
+        "--agents",
+        "2,6",
+        "--replications",
+        "2",
+        "--no-marginal",
+        *size,
+        "--out",
+        folder / "sweep",
+        "--json",
     )
     run_postloan("stress", small, *size, "--json")
     run_postloan(

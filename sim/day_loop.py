@@ -346,7 +346,10 @@ class DayLoop:
             (ev.cures,) = self.events.take("cures", 1)
             self._fire("on_cure", day, ev.cures)
         if e.ch.staffing is not None:
-            e.rec.add(day, cost_staff=e.ch.staffing.staff_cost_per_day)
+            e.rec.add(day, cost_staff=e.ch.staff_cost_per_day)  # pay and training
+            # SMS and letters that reached borrowers bring call-backs tomorrow (sim.book_staffing)
+            reached = e.rec.flows["rpc_sms"][day] + e.rec.flows["rpc_letter"][day]
+            e.ch.answer_callbacks(reached)
         cash, cost = e.recovery.collect(day)
         e.rec.add(day, collected_recovery=cash, cost_recovery=cost)
         if e.recovery.settling:

@@ -29,6 +29,7 @@ import numpy as np
 from sim import compliance as rules
 from sim import kernels
 from sim.actions import ActionRequests
+from sim.book_staffing import ENGINE_ONLY, resolved_inbound
 from sim.borrower.params import channel_records
 from sim.breach_kernels import record_and_count_breaches
 from sim.channels import CHANNEL_NAMES, CONVERSATION_CHANNELS, N_CHANNELS, Channel, Reachability
@@ -42,6 +43,7 @@ from sim.dispatch_kernels import (
 )
 from sim.kpis import DailyRecorder
 from sim.operations import DailyCapacity, StaffingPlan, daily_capacity
+from sim.operations.training import STANDARD_LEVEL, TrainingProgramme
 from sim.portfolio import Portfolio
 from sim.scenario import Scenario
 
@@ -73,15 +75,61 @@ class ChannelTable:
         self.capacity[Channel.CALL] = sc.staff.call_attempts_per_day
         self.capacity[Channel.VISIT] = sc.staff.visits_per_day
         self.staffing = None
+        self.callbacks = 0.0  # inbound call-backs answered over the run (staffing plans only)
+        self.training: TrainingProgramme | None = None
+        self.staff_cost_per_day = 0.0
+        self._callback_rate = 0.0
+        self._attempts_per_callback = 0.0
         if sc.staffing is not None:
             # the operations model (SimPy) turns the staffing plan into daily capacity and a
             # daily staff cost; agent labour is then paid per day, not per attempt
-            self.staffing = staffing_capacity(sc.staffing)
+            spec = resolved_inbound(sc.staffing, sc)
+            self.staffing = staffing_capacity(spec)
             self.capacity[Channel.CALL] = self.staffing.call_attempts_per_day
             self.capacity[Channel.VISIT] = self.staffing.visits_per_day
+            self._call_capacity = self.staffing.call_attempts_per_day
+            self._callback_rate = spec.callback_rate
+            self._attempts_per_callback = attempts_per_callback(spec)
+            self.training = TrainingProgramme(spec.training, spec.training_cost_per_agent_day)
+            agents = spec.early_stage + spec.late_stage + spec.field + spec.legal
+            self.staff_cost_per_day = self.staffing.staff_cost_per_day + (
+                agents * self.training.extra_cost_per_agent_day()
+            )
+            # agent conversations: the channels whose promises the team's skill moves
+            self._trained = np.array([sc.channels[n].staff_limited for n in CHANNEL_NAMES]) & (
+                self.promise_rate > 0
+            )
             staffed = np.array([sc.channels[n].staff_limited for n in CHANNEL_NAMES])
             self.cost_attempt = np.where(staffed, 0.0, self.cost_attempt)
             self.cost_contact = np.where(staffed, 0.0, self.cost_contact)
+
+    def promise_rates(self, day: int) -> np.ndarray | None:
+        """Today's promise rate per channel when the team's training moves it (agent calls and
+        visits times :meth:`TrainingProgramme.promise_factor`); None when it does not (no
+        staffing plan, or the standard level)."""
+        if self.training is None or self.training.level == STANDARD_LEVEL:
+            return None
+        factor = self.training.promise_factor(day)
+        return np.where(
+            self._trained, np.minimum(self.promise_rate * factor, 1.0), self.promise_rate
+        )
+
+    def answer_callbacks(self, reached_by_sms_and_letter: float) -> float:
+        """Tomorrow's call capacity after the call-backs today's SMS and letters provoke.
+
+        Each call-back is an inbound call the early-stage team answers instead of dialling:
+        it costs :func:`attempts_per_callback` outbound attempts of tomorrow's capacity (no
+        staffing plan: nothing, the per-attempt costing has no team to load). Returns the
+        call-backs.
+        """
+        if self.staffing is None:
+            return 0.0
+        calls = self._callback_rate * float(reached_by_sms_and_letter)
+        self.callbacks += calls
+        self.capacity[Channel.CALL] = max(
+            0.0, self._call_capacity - calls * self._attempts_per_callback
+        )
+        return calls
 
     def records(self) -> np.ndarray:
         """The channels as the borrower rules read them (one record per channel code,
@@ -99,10 +147,32 @@ class ChannelTable:
 
 
 def staffing_capacity(spec) -> DailyCapacity:
-    """Daily capacity and staff cost of a scenario's staffing plan (DES, cached per plan)."""
+    """Daily capacity and staff cost of a staffing plan whose inbound rate is set (DES, cached
+    per plan; :func:`sim.book_staffing.resolved_inbound` sets an open rate from the book)."""
     fields = spec.model_dump()
-    replications = fields.pop("replications")
+    replications = fields["replications"]
+    for name in ENGINE_ONLY:  # read by the engine, not by the operations model
+        fields.pop(name)
+    if fields["inbound_calls_per_hour"] is None:
+        raise ValueError("the staffing plan's inbound rate is not set (resolve it from the book)")
     return daily_capacity(StaffingPlan(**fields), replications=replications)
+
+
+def attempts_per_callback(spec) -> float:
+    """Outbound attempts one inbound call-back displaces: its handle time over the expected
+    agent time of an attempt (dial, no answer, wrong party or right-party talk and wrap-up,
+    at the plan's training level; :class:`sim.operations.model.CallProfile`)."""
+    from sim.operations.model import CallProfile, TrainingEffect
+
+    c, factor = CallProfile(), TrainingEffect().handle_factor(spec.training)
+    no_answer = 1.0 - c.rpc_rate - c.wrong_party_rate
+    attempt_s = (
+        c.dial_mean_s
+        + no_answer * c.no_answer_wrap_s
+        + c.wrong_party_rate * (c.wrong_party_talk_mean_s + c.wrong_party_wrap_s)
+        + c.rpc_rate * factor * (0.5 * (c.talk_min_s + c.talk_max_s) + c.wrap_mean_s)
+    )
+    return spec.inbound_aht_s * factor / attempt_s
 
 
 def serve(
@@ -219,4 +289,4 @@ def _limits(profile: ComplianceProfile) -> tuple[int, ...]:
     return (int(start), int(end), *(-1 if x is None else int(x) for x in limits))
 
 
-__all__ = ["ChannelTable", "serve", "staffing_capacity"]
+__all__ = ["ChannelTable", "attempts_per_callback", "serve", "staffing_capacity"]

@@ -326,6 +326,9 @@ class _Run:
         att = serve(self.strategy.decide(view), p, ch, prof, day, self.key, rec, self.strategy.name)
         if att is None:
             return
+        trained = ch.promise_rates(day)  # the team's training moves agent promise rates
+        if trained is not None:
+            self.chan["promise_rate"] = trained
         acc, chan = att.account, att.channel
         rpc_of = rules.reach_draws(p, day, self.key, ch.reach, ch.reach_trait)
         if self.contact_log is not None:
@@ -669,6 +672,7 @@ def simulate(
         compliance=compliance,
         wall_seconds=wall,
         staffing=run.ch.staffing,
+        callbacks=run.ch.callbacks,
         keep_portfolio=keep_portfolio,
         contact_log=log,
     )

@@ -50,6 +50,7 @@ def assemble(
     compliance: ComplianceProfile,
     wall_seconds: float,
     staffing=None,
+    callbacks: float = 0.0,
     engine: str | None = None,
     keep_portfolio: bool = False,
     contact_log: pd.DataFrame | None = None,
@@ -63,6 +64,8 @@ def assemble(
         ``initial_delinquent`` and ``arms``).
     staffing : sim.capacity staff capacity, optional
         Written to the summary's ``staffing`` when given.
+    callbacks : float, default 0
+        Inbound call-backs after SMS and letters over the run (``staffing.inbound_callbacks``).
     engine : str, optional
         Written to the summary's ``engine`` when given (the Mesa model: ``"abm"``).
     """
@@ -90,6 +93,7 @@ def assemble(
             "utilisation": staffing.utilisation,
             "inbound_service_level": staffing.inbound_service_level,
             "inbound_abandon_rate": staffing.inbound_abandon_rate,
+            "inbound_callbacks": float(callbacks),
         }
     if engine is not None:
         summary["engine"] = engine

@@ -502,10 +502,25 @@ class StaffingSpec(_Spec):
     shrinkage: float = Field(default=0.30, ge=0, lt=1)
     training: float = Field(default=0.5, ge=0, le=1)
     labour_cost_per_min: float = Field(default=0.25, ge=0)
-    inbound_calls_per_hour: float = Field(default=30.0, ge=0)
+    inbound_calls_per_hour: float | None = Field(
+        default=None,
+        ge=0,
+        description="borrowers calling in per hour; null: from the book (sim.book_staffing)",
+    )
     inbound_aht_s: float = Field(default=240.0, gt=0)
     inbound_patience_s: float | None = Field(default=180.0, gt=0)
     target_s: float = Field(default=20.0, gt=0)
+    training_cost_per_agent_day: float = Field(
+        default=6.0,
+        ge=0,
+        description="extra USD per agent-day of full training over the standard level 0.5",
+    )
+    callback_rate: float = Field(
+        default=0.04,
+        ge=0,
+        le=1,
+        description="inbound call-backs per SMS or letter that reached the borrower (next day)",
+    )
     replications: int = Field(default=3, ge=1, le=100, description="DES replications")
 
 

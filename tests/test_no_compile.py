@@ -103,7 +103,8 @@ COMMANDS = {
                   "--out", "{out}/calibrated.yaml"],
     "optimize": ["optimize", SMALL, "--space", SPACE, "--generations", "1", "--population", "4",
                  "--check-seeds", "2", *SIZE, "--out", "{out}/optimize"],
-    "staffing-sweep": ["staffing", "sweep", SMALL, "--agents", "3,8", *SIZE, "--json"],
+    "staffing-sweep": ["staffing", "sweep", SMALL, "--agents", "3,8", "--replications", "2",
+                       "--no-marginal", *SIZE, "--json"],
 }  # fmt: skip
 
 

@@ -38,6 +38,7 @@ from optimizer.space import SpaceError, load_space, space_from_dict
 from optimizer.verify import KPIS, verification_seeds, verify
 from postloan.experiments.executors import make_executor
 from sim.scenario import load_scenario
+from sim.statistics import holm
 from strategies.registry import load_strategy_file, resolve
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -387,6 +388,10 @@ def test_verify_pairs_fresh_seeds_and_decomposes_net_recovery(tiny):
     # aggressive costs more than standard on every seed: the verdict says so
     assert t.loc["cost", "ci_low"] > 0 and not v.no_higher_cost
     assert "does NOT beat" in v.verdict()
+    # the verdict's three claims are Holm-adjusted together: never below the raw p-values
+    fam = ["net_value", "cost", "churned"]
+    assert np.allclose(t.loc[fam, "p_holm"], holm(t.loc[fam, "p_value"].to_numpy()))
+    assert (t.loc[fam, "p_holm"] >= t.loc[fam, "p_value"] - 1e-12).all()
     assert v.summary()["replications"] == 3
     with pytest.raises(ValueError, match="at least 2 seeds"):
         verify(tiny, resolve("aggressive"), resolve("standard"), seeds[:1])
@@ -479,6 +484,49 @@ def test_cli_allocation_writes_closed_loop_and_verification(tmp_path):
     )
     assert (out / "verification.csv").exists() and (out / "response_table.csv").exists()
     assert load_strategy_file(out / "best_compromise.yaml").rules
+
+
+def test_cli_allocation_sizes_teams_from_the_book(tmp_path):
+    """allocation.teams: the model gets this book's team economics, sizes the teams within
+    max_agents, and the plan runs (and is verified) with the teams it chose."""
+    from postloan.cli import app
+
+    alloc = {"treatments": ["none", "standard", "aggressive"], "teams": True, "max_agents": 6}
+    space = tmp_path / "space.yaml"
+    space.write_text(yaml.safe_dump({**TWO_LEVERS, "allocation": alloc}))
+    out = tmp_path / "alloc"
+    args = ["optimize", str(ROOT / "scenarios" / "small.yaml"), "--space", str(space)]
+    args += ["--method", "allocation", "--accounts", "600", "--days", "40"]
+    args += ["--check-seeds", "2", "--out", str(out)]
+    r = CliRunner().invoke(app, args)
+    assert r.exit_code == 0, r.output
+    assert "teams: " in r.output and "pay per agent over 40 days" in r.output
+    chosen = load_scenario(out / "best_compromise_scenario.yaml").staffing
+    assert chosen is not None and chosen.early_stage >= 1
+    agents = chosen.early_stage + chosen.late_stage + chosen.legal + chosen.field
+    assert agents <= 6 + 2  # the model's cap, plus at most an inbound and a dialling agent
+    ver = pd.read_csv(out / "verification_runs.csv")
+    assert set(ver.arm) == {"candidate", "reference", "no_contact"}
+
+
+def test_team_economics_follow_the_book():
+    from optimizer.team_economics import chosen_staffing, response_scenario, team_economics
+
+    small = load_scenario(ROOT / "scenarios" / "baseline.yaml", accounts=4_000, days=30)
+    big = load_scenario(ROOT / "scenarios" / "baseline.yaml", accounts=100_000, days=30)
+    t_small, t_big = team_economics(small, 50), team_economics(big, 50)
+    # a day's pay: 8 h x 60 min x 0.25 USD, times the horizon
+    assert t_small.cost_per_agent == t_big.cost_per_agent == pytest.approx(30 * 120.0)
+    assert t_small.max_agents == 50
+    # an agent makes on the order of a hundred-odd attempts a day on either book
+    assert 50 * 30 < t_big.calls_per_agent < 400 * 30
+    ample = response_scenario(big, 200).staffing
+    assert ample.early_stage + ample.late_stage + ample.field + ample.legal == 4 * 28
+    plan = chosen_staffing(big, 10, 3)
+    assert (plan.early_stage + plan.late_stage + plan.legal, plan.field) == (10, 3)
+    one = chosen_staffing(small, 1, 0)
+    assert (one.early_stage, one.late_stage) == (1, 1)  # someone answers, someone dials
+    assert chosen_staffing(small, 0, 0).late_stage == 0
 
 
 def test_best_compromise_within_cost_and_churn():

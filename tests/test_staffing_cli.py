@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import typer
@@ -104,3 +105,23 @@ def test_help_everywhere(args: list[str]) -> None:
     result = invoke(*args)
     assert result.exit_code == 0, result.output
     assert "Usage" in result.output
+
+
+def test_sweep_cli_intervals_service_level_and_edge_warning(tmp_path) -> None:
+    small = str(Path(__file__).resolve().parents[1] / "scenarios" / "small.yaml")
+    size = ["--accounts", "1500", "--days", "30", "--replications", "2"]
+    out = tmp_path / "sweep"
+    result = invoke("sweep", small, "--agents", "1,2", *size, "--out", str(out), "--json")
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert [r["agents"] for r in doc["levels"]] == [1, 2]
+    row = doc["levels"][0]
+    assert row["collected_low"] <= row["collected"] <= row["collected_high"]
+    assert 0 <= row["inbound_service_level"] <= 1 and 0 < row["utilisation"] <= 1
+    assert doc["best_agents"] in (1, 2) and "the optimum may lie outside" in doc["warning"]
+    assert [m["team"] for m in doc["marginal"]] == ["early_stage", "late_stage", "field", "legal"]
+    html = (out / "sweep.html").read_text()
+    assert "service level" in html and "utilisation" in html and "warning" in html
+    assert {p.name for p in out.iterdir()} >= {"sweep.csv", "sweep_marginal.csv", "sweep_runs.csv"}
+    bad = invoke("sweep", small, "--agents", "1,2", "--replications", "1", "--json")
+    assert bad.exit_code == 2 and "--replications" in bad.output

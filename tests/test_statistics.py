@@ -123,27 +123,6 @@ def test_verdict_an_interval_below_zero_is_significant():
     assert verdict("x", "y", "k", 1.0, math.nan, math.nan, 1, "higher").significant is None
 
 
-def test_verification_text_says_worse_for_a_negative_interval():
-    import pandas as pd
-
-    from optimizer.verify import Verification
-
-    table = pd.DataFrame(
-        {
-            "diff": [-150.0, -20.0],
-            "ci_low": [-200.0, -30.0],
-            "ci_high": [-100.0, -10.0],
-            "uplift": [-0.01, -0.02],
-        },
-        index=pd.Index(["net_recovery", "cost"], name="kpi"),
-    )
-    v = Verification(table, pd.DataFrame(), [1, 2, 3], "cand", "ref")
-    text = v.verdict()
-    assert "includes 0" not in text and "contains 0" not in text
-    assert "[-200, -100]: worse" in text and "[-30, -10]: better" in text
-    assert not v.beats_on_net_recovery and "does NOT beat" in text
-
-
 def test_objective_is_a_registry_lookup(monkeypatch):
     monkeypatch.delitem(OUTCOMES, "net_value", raising=False)
     assert outcomes.objective() == "net_recovery"  # until net_value is registered

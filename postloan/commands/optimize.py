@@ -226,7 +226,8 @@ def register(app: typer.Typer) -> None:
             else:
                 best_strategy, best_sc, front = _run_allocation(sp, sc, out, ex, seeds, console)
             if check_seeds:
-                v = _verify(out, console, sc, best_sc, best_strategy, ref, seeds, ex)
+                ref_sc = sp.reference_scenario(sc)  # one cost basis (docs/optimiser.md)
+                v = _verify(out, console, ref_sc, best_sc, best_strategy, ref, seeds, ex)
                 extra = _verification_html(v)
         front_df, levers, title = front
         _chart(front_df, levers, out / "pareto.html", title, extra)
@@ -265,7 +266,7 @@ def _run_search(sp, sc, out, ex, generations, population, resume, console, ref, 
     # the compromise: the best net recovery at no more than the reference's cost (and churn)
     # on the search seeds
     seeds = replication_seeds(sc, sp.spec.replications)
-    tasks = [EvalTask(sc, ref, s) for s in seeds]
+    tasks = [EvalTask(sp.reference_scenario(sc), ref, s) for s in seeds]
     runs = [r for _, r in ex.imap_unordered(evaluate_task, tasks)]
     ref_cost = float(np.mean([r["cost"] for r in runs]))
     ref_churn = float(np.mean([r["churned"] for r in runs]))
@@ -315,6 +316,7 @@ def _run_allocation(sp, sc, out, ex, check, console):
     from optimizer.closed_loop import SegmentPlan, closed_loop, plan_strategy
     from optimizer.search import replication_seeds
     from optimizer.space import strategy_yaml
+    from optimizer.team_economics import chosen_staffing, response_scenario, team_economics
     from strategies.registry import resolve
 
     names = sp.spec.allocation.treatments
@@ -322,14 +324,34 @@ def _run_allocation(sp, sc, out, ex, check, console):
     if sp.spec.allocation.recovery == "base":  # one recovery policy: see with_recovery
         treatments = with_recovery(treatments, sp.base)
     seeds = replication_seeds(sc, sp.spec.replications)
+    alloc = sp.spec.allocation
+    teams, resp_sc = None, sc
+    if alloc.teams:  # team economics of this book (optimizer.team_economics)
+        teams = team_economics(sc, alloc.max_agents)
+        resp_sc = response_scenario(sc, alloc.max_agents)
+        err.print(
+            f"teams: {teams.calls_per_agent:,.0f} calls or {teams.visits_per_agent:,.0f} visits "
+            f"and {teams.cost_per_agent:,.0f} pay per agent over {sc.days} days, "
+            f"at most {teams.max_agents} agents"
+        )
     err.print(f"response table: {len(names)} treatments x {len(seeds)} seeds ...")
-    resp = estimate_responses(sc, treatments, seeds, ex, contacts=False)
+    resp = estimate_responses(resp_sc, treatments, seeds, ex, contacts=teams is not None)
     write_text(out / "response_table.csv", resp.table.to_csv(index=False))
     budget = sp.spec.constraints.budget
     churn_cap = sp.spec.constraints.churn_cap
-    chosen = choose_plan(resp, budget=budget, churn_cap=churn_cap)
+    chosen = choose_plan(resp, budget=budget, churn_cap=churn_cap, teams=teams)
     if chosen["status"] != "optimal":
         raise fail(f"the allocation model is {chosen['status']}: loosen the budget or churn cap")
+    best_sc, staffing = sc, None
+    if teams is not None:
+        r0 = chosen["solve"]
+        staffing = chosen_staffing(sc, r0["call_agents"], r0["field_agents"])
+        best_sc = sc.model_validate({**sc.model_dump(), "staffing": staffing.model_dump()})
+        write_text(out / "best_compromise_scenario.yaml", best_sc.to_yaml())
+        console.print(
+            f"teams chosen: {r0['call_agents']} call agents, {r0['field_agents']} field agents "
+            f"(staffing: {staffing.model_dump()})"
+        )
     model, table = chosen["model"], resp.select
     cost = table.accounts * table.cost
     lo = float(cost.groupby(table.segment).min().sum())
@@ -357,7 +379,9 @@ def _run_allocation(sp, sc, out, ex, check, console):
         coded[c] = coded[c].map({n: i for i, n in enumerate(names)})
     plan, r = chosen["plan"], chosen["solve"]
     if check:
-        loop = closed_loop(sc, resp.predict, plan, treatments, check, executor=ex, contacts=False)
+        loop = closed_loop(
+            sc, resp.predict, plan, treatments, check, staffing, executor=ex, contacts=False
+        )
         loop.insert(2, "in_sample", [chosen["in_sample"][k] for k in loop["kpi"]])
         write_text(out / "predicted_vs_simulated.csv", loop.to_csv(index=False))
         console.print(
@@ -380,6 +404,6 @@ def _run_allocation(sp, sc, out, ex, check, console):
     write_text(out / "best_compromise.yaml", strategy_yaml(strat, header))
     return (
         SegmentPlan(plan, treatments, name="best_compromise"),
-        sc,
+        best_sc,
         (coded, ["budget", *segs[:12]], f"{sc.name} allocation"),
     )

@@ -327,13 +327,24 @@ def sweep(
     ),
     strategy: str = typer.Option("standard", "--strategy", help="Strategy name or YAML file"),
     seed: int | None = typer.Option(None, "--seed", help="Seed (default: the scenario's)"),
+    replications: int = typer.Option(
+        3, "--replications", help="Seeds per level, shared by all levels (>= 2)"
+    ),
+    marginal: bool = typer.Option(
+        True, "--marginal/--no-marginal", help="Also try one more agent per team at the best"
+    ),
     accounts: int | None = typer.Option(None, "--accounts", help="Override the account count"),
     days: int | None = typer.Option(None, "--days", help="Override the horizon in days"),
-    out: str | None = typer.Option(None, "--out", help="Write sweep.csv and sweep.html here"),
+    out: str | None = typer.Option(
+        None, "--out", help="Write sweep.csv, sweep_marginal.csv, sweep_runs.csv, sweep.html"
+    ),
     as_json: bool = JsonOption,
 ) -> None:
-    """Run a book at several staffing levels: collected cash, cost and net recovery by head
-    count (the team mix of the scenario's plan, or the default plan, scaled)."""
+    """Run a book at several staffing levels on shared seeds: collected cash, cost and net value
+    with 95 % intervals, service level and utilisation by head count, the marginal value of one
+    more agent per team, and a warning when the best level is at the edge of the grid (the team
+    mix of the scenario's plan, or the default plan sized to the book, scaled)."""
+    import json
     from pathlib import Path
 
     from postloan.experiments.staffing_sweep import staffing_sweep, sweep_chart
@@ -347,6 +358,8 @@ def sweep(
         _bad("--agents", agents, "comma-separated whole numbers, e.g. 5,10,20")
     if not totals or totals[0] < 1 or totals[-1] > 5000:
         _bad("--agents", agents, "head counts between 1 and 5000")
+    if not 2 <= replications <= 100:
+        _bad("--replications", str(replications), "a whole number from 2 to 100")
     check_seed(seed)
     if out is not None:
         from postloan.storage.paths import check_out_dir
@@ -354,31 +367,82 @@ def sweep(
         check_out_dir(out)  # before the sweep, not after it
     sc = load_scenario(scenario, accounts=accounts, days=days)
     strat = resolve(strategy)
+    total_runs = replications * (len(totals) + (4 if marginal else 0))
     with Console(stderr=True).status("sweeping") as status:
-        df = staffing_sweep(
-            sc, strat, totals, seed, lambda n: status.update(f"level {n}/{len(totals)}")
+        res = staffing_sweep(
+            sc,
+            strat,
+            totals,
+            seed,
+            lambda n: status.update(f"run {n}/{total_runs}"),
+            replications=replications,
+            marginal=marginal,
         )
+    df = res.levels
     if out is not None:
         folder = Path(out)
         folder.mkdir(parents=True, exist_ok=True)
         write_text(folder / "sweep.csv", df.to_csv(index=False))
-        sweep_chart(df, folder / "sweep.html", f"{sc.name}: staffing sweep ({strat.name})")
+        write_text(folder / "sweep_marginal.csv", res.marginal.to_csv(index=False))
+        write_text(folder / "sweep_runs.csv", res.runs.to_csv(index=False))
+        sweep_chart(res, folder / "sweep.html", f"{sc.name}: staffing sweep ({strat.name})")
     if as_json:
-        typer.echo(df.to_json(orient="records"))
+        doc = {
+            "levels": json.loads(df.to_json(orient="records")),
+            "marginal": json.loads(res.marginal.to_json(orient="records")),
+            "best_agents": res.best_agents,
+            "warning": res.warning,
+            "seeds": res.seeds,
+        }
+        typer.echo(json.dumps(doc))
         return
-    t = Table(title=f"{sc.name} x {strat.name}: staffing sweep")
-    for c in ("agents", "calls/day", "utilisation", "staff cost", "collected", "net recovery"):
+    title = f"{sc.name} x {strat.name}: staffing sweep, {replications} shared seeds (95% CI)"
+    t = Table(title=title)
+    cols = ("agents", "calls/day", "util.", "service lvl", "staff cost", "collected [95% CI]")
+    for c in (*cols, "net value [95% CI]", "+net value/agent"):
         t.add_column(c, justify="right")
     for r in df.itertuples():
         t.add_row(
             str(r.agents),
             f"{r.call_attempts_per_day:,.0f}",
             f"{r.utilisation:.0%}",
+            f"{r.inbound_service_level:.0%}",
             f"{r.staff_cost:,.0f}",
-            f"{r.collected:,.0f}",
-            f"{r.net_recovery:,.0f}",
+            f"{r.collected:,.0f} [{r.collected_low:,.0f}, {r.collected_high:,.0f}]",
+            f"{r.net_value:,.0f} [{r.net_value_low:,.0f}, {r.net_value_high:,.0f}]",
+            _marginal_cell(r),
         )
-    Console().print(t)
+    console = Console()
+    console = Console(width=max(console.width, 150))  # intervals need the room
+    console.print(t)
+    console.print(f"best net value: {res.best_agents} agents")
+    if not res.marginal.empty:
+        m = Table(title=f"one more agent per team at {res.best_agents} agents (paired, 95% CI)")
+        for c in ("team", "agents", "net value per agent", "collected per agent"):
+            m.add_column(c, justify="right")
+        for r in res.marginal.itertuples():
+            m.add_row(
+                r.team,
+                str(r.agents_in_team),
+                _ci(r.net_value_per_agent, r.net_value_low, r.net_value_high),
+                _ci(r.collected_per_agent, r.collected_low, r.collected_high),
+            )
+        console.print(m)
+    if res.warning:
+        Console(stderr=True).print(f"[yellow]warning:[/yellow] {res.warning}")
+
+
+def _ci(value: float, low: float, high: float) -> str:
+    return f"{value:+,.0f} [{low:+,.0f}, {high:+,.0f}]"
+
+
+def _marginal_cell(r) -> str:
+    """Net value per added agent from the previous level, with its paired interval."""
+    v = r.marginal_net_value_per_agent
+    if v != v:  # NaN: the first level
+        return ""
+    lo, hi = r.marginal_net_value_per_agent_low, r.marginal_net_value_per_agent_high
+    return f"{v:+,.0f} [{lo:+,.0f}, {hi:+,.0f}]"
 
 
 # the group's own form (``postloan staffing --calls-per-hour ...``) is its callback
