@@ -118,7 +118,7 @@ class Verification:
     @property
     def beats_on_net_recovery(self) -> bool:
         """The paired 95 % interval of the net recovery difference lies above 0."""
-        return self.judged("net_recovery").word == "better"
+        return bool(self.table.loc["net_recovery", "ci_low"] > 0)
 
     @property
     def no_higher_cost(self) -> bool:
