@@ -258,7 +258,7 @@ def test_make_figures_on_a_small_book(tmp_path):
     assert list(width.challenger) == figures.CHALLENGERS
     assert (width.width_ratio > 0).all()
     assert (tmp_path / "comparison_report.png").read_bytes()[:4] == b"\x89PNG"
-    assert "on net recovery" in (tmp_path / "comparison_report.md").read_text()
+    assert "on net value" in (tmp_path / "comparison_report.md").read_text()
     assert {p: p.read_text() for p in before} == before
 
 

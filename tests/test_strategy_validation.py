@@ -130,7 +130,7 @@ def test_warnings_for_rules_that_never_fire_or_shadow(tmp_path):
         "rule 3: is shadowed by rule 1",
         "rule 5: is shadowed by rule 4",
         "rule 6, field 'dpd': starts at 130 DPD, but accounts are charged off at 120 DPD "
-        "(the default, baseline, recession, small)",
+        "(the default, baseline, recession, severe_recession, small)",
         "rule 8: contradicts rule 7: the same accounts on the same channel (ivr) with "
         "different settings (every_days 2 vs 1, attempts_per_day 1 vs 2)",
         "recovery rule 2: is shadowed by recovery rule 1",
