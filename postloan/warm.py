@@ -58,6 +58,10 @@ def sources_hash() -> str:
     """The digest of the sources that hold compiled code in :data:`KERNEL_PACKAGES`, as the
     cache locator computes it (:func:`sim.jit.digest_compiled_sources`): an edit that cannot
     change a kernel (a docstring-only module, the CLI) no longer forces a full recompile."""
+    from sim.jit import COMPILED_PACKAGES, PROJECT_ROOT, compiled_sources_digest
+
+    if (ROOT, KERNEL_PACKAGES) == (PROJECT_ROOT, COMPILED_PACKAGES):
+        return compiled_sources_digest()  # the locator's own, computed once per process
     from sim.jit import digest_compiled_sources
 
     return digest_compiled_sources(ROOT, KERNEL_PACKAGES)
