@@ -137,7 +137,9 @@ class _Run:
         self.rec = DailyRecorder(sc.days)
         self.recovery = RecoveryBook(horizon=sc.days)
         self.events = EventLog()  # the kinds observers want (set by the DayLoop)
-        self.departures = Departures(sc.economics.funding_rate_annual)
+        self.departures = Departures(
+            sc.economics.funding_rate_annual, sc.behaviour.prepayment_monthly
+        )
         p = self.p
         order, bounds, self.delinquent, self.outstanding = kernels.book_at_start(
             p.due_day, p.missed, p.opening_principal, MONTH_DAYS

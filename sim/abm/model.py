@@ -105,7 +105,9 @@ class CollectionsModel(mesa.Model):
         self.rec = DailyRecorder(scenario.days)
         self.recovery = RecoveryBook(horizon=scenario.days)
         self.events = EventLog()  # the kinds observers want (set by the DayLoop)
-        self.departures = Departures(scenario.economics.funding_rate_annual)
+        self.departures = Departures(
+            scenario.economics.funding_rate_annual, scenario.behaviour.prepayment_monthly
+        )
         self.day = 0
         # the borrower rules' parameters, built once per run, and the day's stream offsets
         self.prm = behaviour_record(scenario)
