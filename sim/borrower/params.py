@@ -4,15 +4,19 @@ The rules take numpy structured arrays, not argument lists or jitclasses (numba'
 does not work with jitclass arguments): :func:`behaviour_record` (one record: the behaviour and
 restructuring parameters), :func:`channel_records` (one record per channel),
 :func:`decay_tables` (the exponential decay factors the rules read, tabulated once) and
-:func:`day_offsets` (the day's counter offset of every random stream).
+:func:`day_offsets` (the day's counter offset of every random stream). The kernels hand the
+behaviour record to the rules as a value (:func:`behaviour_values`), which the rules read the
+same way.
 """
 
 from __future__ import annotations
 
 import math
+from collections import namedtuple
 
 import numpy as np
-from numba import njit
+from numba import njit, types
+from numba.extending import intrinsic
 
 from sim.jit import DECAY_DAYS, JIT
 from sim.rng import Stream, stream_offset
@@ -63,6 +67,8 @@ BEHAVIOUR_FIELDS: tuple[str, ...] = (
     "extension_months",
 )
 BEHAVIOUR = np.dtype([(name, "f8") for name in BEHAVIOUR_FIELDS])
+#: The behaviour record as a value: a named tuple of its fields (:func:`behaviour_values`).
+BehaviourValues = namedtuple("BehaviourValues", BEHAVIOUR_FIELDS)
 #: ``None`` in the scenario (off) becomes this value in the record.
 _OFF_AS = {
     "delinquent_instalment_pay_late": -1.0,
@@ -109,6 +115,37 @@ def behaviour_record(scenario) -> np.ndarray:
         value = getattr(r if name in _RESTRUCTURING else b, name)
         out[name] = _OFF_AS[name] if value is None else float(value)
     return out
+
+
+@intrinsic
+def _record_values(typingctx, rec):
+    """The fields of a :data:`BEHAVIOUR` record loaded into a :class:`BehaviourValues`."""
+    if not isinstance(rec, types.Record) or tuple(n for n, _ in rec.members) != BEHAVIOUR_FIELDS:
+        return None
+    ret = types.BaseTuple.from_types([t for _, t in rec.members], BehaviourValues)
+
+    def codegen(context, builder, signature, args):
+        recty = signature.args[0]
+        values = [
+            context.get_getattr(recty, name)(context, builder, recty, args[0], name)
+            for name in BEHAVIOUR_FIELDS
+        ]
+        return context.make_tuple(builder, signature.return_type, values)
+
+    return ret(rec), codegen
+
+
+@njit(inline="always")
+def behaviour_values(prm):
+    """The behaviour record ``prm`` (:func:`behaviour_record`) as a value the rules read the
+    same way (``prm[0].name``): a 1-tuple of a :class:`BehaviourValues`.
+
+    Kernels call it once, before their loop over accounts, and pass the result to the rules.
+    Read from the record, each parameter is a load from memory that the loop must repeat
+    after every store to the book (LLVM cannot tell the arrays apart); a value stays in a
+    register, and what the rules compute from parameters alone (``1 / hardship_spell_days``)
+    is computed once per call instead of once per account."""
+    return (_record_values(prm[0]),)
 
 
 def channel_records(reach, trait, cost_attempt, cost_contact, effect, promise_rate, irritation):

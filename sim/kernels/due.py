@@ -9,7 +9,7 @@ from numba import njit
 
 from sim.borrower import due_date as due_rules
 from sim.borrower import hardship as hardship_rules
-from sim.borrower.params import day_offsets
+from sim.borrower.params import behaviour_values, day_offsets
 from sim.constants import Status
 from sim.jit import ACCOUNT_HELPER as _ACCOUNT_HELPER
 from sim.jit import AHEAD as _AHEAD
@@ -97,6 +97,7 @@ def delinquent_morning(
     n_co = 0
     onsets = 0
     off = day_offsets(key, day)
+    prm = behaviour_values(prm)  # the parameters as values (see behaviour_values)
     for k in range(n):
         if k + _AHEAD < n:
             j = idx[k + _AHEAD]
@@ -205,6 +206,7 @@ def due_date_work(idx, day, key, prm, cumulative, borrower, loan):
     closed = 0
     residue = 0.0
     off = day_offsets(key, day)
+    prm = behaviour_values(prm)  # the parameters as values (see behaviour_values)
     for k in range(n):
         if k + _AHEAD < n:
             # four of the record's cache lines are read here (see RECORD_LAYOUT)
