@@ -5,18 +5,19 @@ does not work with jitclass arguments): :func:`behaviour_record` (one record: th
 restructuring parameters), :func:`channel_records` (one record per channel),
 :func:`decay_tables` (the exponential decay factors the rules read, tabulated once) and
 :func:`day_offsets` (the day's counter offset of every random stream). The kernels hand the
-behaviour record to the rules as a value (:func:`behaviour_values`), which the rules read the
-same way.
+rules a private copy of the behaviour record (:func:`behaviour_values`).
 """
 
 from __future__ import annotations
 
 import math
-from collections import namedtuple
 
 import numpy as np
+from llvmlite import ir
 from numba import njit, types
+from numba.core import cgutils
 from numba.extending import intrinsic
+from numba.np.arrayobj import populate_array
 
 from sim.jit import DECAY_DAYS, JIT
 from sim.rng import Stream, stream_offset
@@ -67,8 +68,6 @@ BEHAVIOUR_FIELDS: tuple[str, ...] = (
     "extension_months",
 )
 BEHAVIOUR = np.dtype([(name, "f8") for name in BEHAVIOUR_FIELDS])
-#: The behaviour record as a value: a named tuple of its fields (:func:`behaviour_values`).
-BehaviourValues = namedtuple("BehaviourValues", BEHAVIOUR_FIELDS)
 #: ``None`` in the scenario (off) becomes this value in the record.
 _OFF_AS = {
     "delinquent_instalment_pay_late": -1.0,
@@ -118,34 +117,48 @@ def behaviour_record(scenario) -> np.ndarray:
 
 
 @intrinsic
-def _record_values(typingctx, rec):
-    """The fields of a :data:`BEHAVIOUR` record loaded into a :class:`BehaviourValues`."""
-    if not isinstance(rec, types.Record) or tuple(n for n, _ in rec.members) != BEHAVIOUR_FIELDS:
+def behaviour_values(typingctx, prm):
+    """The behaviour record ``prm`` (:func:`behaviour_record`) copied into the calling
+    kernel's stack frame: an array of the same type (the rules read it the same way and
+    compile once for both), whose one record lives in memory no book array can share.
+
+    Kernels call it once, before their loop over accounts, and pass the copy to the rules.
+    Read from the run's record, each parameter is a load from memory that the loop must
+    repeat after every store to the book (LLVM cannot tell the arrays apart); read from the
+    private copy, LLVM keeps the parameters in registers, and what the rules compute from
+    parameters alone (``1 / hardship_spell_days``) is computed once per call instead of once
+    per account. An intrinsic, so the copy is made in the caller's frame: the returned array
+    is valid only inside the kernel that made it (never return or store it).
+    """
+    if not (isinstance(prm, types.Array) and prm.ndim == 1 and isinstance(prm.dtype, types.Record)):
         return None
-    ret = types.BaseTuple.from_types([t for _, t in rec.members], BehaviourValues)
 
     def codegen(context, builder, signature, args):
-        recty = signature.args[0]
-        values = [
-            context.get_getattr(recty, name)(context, builder, recty, args[0], name)
-            for name in BEHAVIOUR_FIELDS
-        ]
-        return context.make_tuple(builder, signature.return_type, values)
+        aryty = signature.args[0]
+        src = context.make_array(aryty)(context, builder, args[0])
+        size = aryty.dtype.size
+        byte_ptr = ir.IntType(8).as_pointer()
+        buf = cgutils.alloca_once(builder, ir.ArrayType(ir.IntType(8), size))
+        cgutils.raw_memcpy(
+            builder,
+            builder.bitcast(buf, byte_ptr),
+            builder.bitcast(src.data, byte_ptr),
+            context.get_constant(types.intp, 1),
+            size,
+        )
+        out = context.make_array(aryty)(context, builder)
+        intp = context.get_constant
+        populate_array(
+            out,
+            data=builder.bitcast(buf, src.data.type),
+            shape=cgutils.pack_array(builder, [intp(types.intp, 1)]),
+            strides=cgutils.pack_array(builder, [intp(types.intp, size)]),
+            itemsize=intp(types.intp, size),
+            meminfo=None,
+        )
+        return out._getvalue()
 
-    return ret(rec), codegen
-
-
-@njit(inline="always")
-def behaviour_values(prm):
-    """The behaviour record ``prm`` (:func:`behaviour_record`) as a value the rules read the
-    same way (``prm[0].name``): a 1-tuple of a :class:`BehaviourValues`.
-
-    Kernels call it once, before their loop over accounts, and pass the result to the rules.
-    Read from the record, each parameter is a load from memory that the loop must repeat
-    after every store to the book (LLVM cannot tell the arrays apart); a value stays in a
-    register, and what the rules compute from parameters alone (``1 / hardship_spell_days``)
-    is computed once per call instead of once per account."""
-    return (_record_values(prm[0]),)
+    return prm(prm), codegen
 
 
 def channel_records(reach, trait, cost_attempt, cost_contact, effect, promise_rate, irritation):

@@ -68,7 +68,7 @@ def contact_outcomes(
     rpcs = np.zeros(n_channels, np.int64)
     cost = np.zeros(n_channels)
     off = day_offsets(key, day)
-    prm = behaviour_values(prm)  # the parameters as values (see behaviour_values)
+    prm = behaviour_values(prm)  # a private copy (see behaviour_values)
     n = account.size
     for k in range(n):
         if k + _AHEAD < n:
@@ -154,7 +154,7 @@ def irritation_and_churn(account, channel, day, key, prm, tables, chan, book):
         s, n_acc = _group_of(i, slots, uniq, n_acc)
         amount[s - 1] += chan[channel[k]].irritation
     off = day_offsets(key, day)
-    prm = behaviour_values(prm)  # the parameters as values (see behaviour_values)
+    prm = behaviour_values(prm)  # a private copy (see behaviour_values)
     churners = np.empty(n_acc, np.int64)
     n_churn = 0
     n_complaints = 0

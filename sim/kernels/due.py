@@ -97,7 +97,7 @@ def delinquent_morning(
     n_co = 0
     onsets = 0
     off = day_offsets(key, day)
-    prm = behaviour_values(prm)  # the parameters as values (see behaviour_values)
+    prm = behaviour_values(prm)  # a private copy (see behaviour_values)
     for k in range(n):
         if k + _AHEAD < n:
             j = idx[k + _AHEAD]
@@ -206,7 +206,7 @@ def due_date_work(idx, day, key, prm, cumulative, borrower, loan):
     closed = 0
     residue = 0.0
     off = day_offsets(key, day)
-    prm = behaviour_values(prm)  # the parameters as values (see behaviour_values)
+    prm = behaviour_values(prm)  # a private copy (see behaviour_values)
     for k in range(n):
         if k + _AHEAD < n:
             # four of the record's cache lines are read here (see RECORD_LAYOUT)

@@ -24,7 +24,7 @@ _CHARGED_OFF = int(Status.CHARGED_OFF)
 @njit(**_JIT)
 def excite(idx, jump, day, prm, tables, excitation, excitation_day):
     """Decay the excitation of ``idx`` to today and add ``jump`` (aligned with ``idx``)."""
-    prm = behaviour_values(prm)  # the parameters as values (see behaviour_values)
+    prm = behaviour_values(prm)  # a private copy (see behaviour_values)
     for k in range(idx.size):
         i = idx[k]
         excitation[i] = repayment_rules.excite(
@@ -68,7 +68,7 @@ def repayment_draws(idx, dpd, day, key, prm, tables, book):
     n_broken = 0
     n_pay = 0
     off = day_offsets(key, day)
-    prm = behaviour_values(prm)  # the parameters as values (see behaviour_values)
+    prm = behaviour_values(prm)  # a private copy (see behaviour_values)
     for k in range(n):
         if k + _AHEAD < n:
             prefetch(missed, idx[k + _AHEAD])
@@ -131,7 +131,7 @@ def after_payments(
     self_cures = 0
     n = who.size
     jump = prm[0].payment_excitation
-    prm = behaviour_values(prm)  # the parameters as values (see behaviour_values)
+    prm = behaviour_values(prm)  # a private copy (see behaviour_values)
     for k in range(n):
         if k + _AHEAD < n:
             prefetch(excitation, who[k + _AHEAD])
