@@ -109,8 +109,11 @@ JIT = {"cache": True, "nogil": True, "error_model": "numpy"}
 #: kernel), and LLVM still inlines them into the loop.
 ACCOUNT_HELPER = {"_nrt": False, "nogil": True, "error_model": "numpy"}
 #: Options of a borrower rule (:mod:`sim.borrower`): an account helper (above) that is also
-#: cached, because the Mesa agents call the rules from Python one account at a time.
-RULE = {"cache": True, **ACCOUNT_HELPER}
+#: cached, because the Mesa agents call the rules from Python one account at a time, and
+#: always inlined into the kernel's loop (LLVM's ``alwaysinline``): left to LLVM's size
+#: threshold, a large rule such as ``repayment`` stays a call per account that passes every
+#: array argument's fields (some forty values) through the stack.
+RULE = {"cache": True, "forceinline": True, **ACCOUNT_HELPER}
 #: How many accounts ahead the loops prefetch (covers a DRAM miss at a few ns per account).
 AHEAD = 12
 #: How many accounts ahead a scan of the whole book prefetches.

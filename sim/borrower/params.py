@@ -4,7 +4,8 @@ The rules take numpy structured arrays, not argument lists or jitclasses (numba'
 does not work with jitclass arguments): :func:`behaviour_record` (one record: the behaviour and
 restructuring parameters), :func:`channel_records` (one record per channel),
 :func:`decay_tables` (the exponential decay factors the rules read, tabulated once) and
-:func:`day_offsets` (the day's counter offset of every random stream).
+:func:`day_offsets` (the day's counter offset of every random stream). The kernels hand the
+rules a private copy of the behaviour record (:func:`behaviour_values`).
 """
 
 from __future__ import annotations
@@ -12,7 +13,11 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+from llvmlite import ir
+from numba import njit, types
+from numba.core import cgutils
+from numba.extending import intrinsic
+from numba.np.arrayobj import populate_array
 
 from sim.jit import DECAY_DAYS, JIT
 from sim.rng import Stream, stream_offset
@@ -130,6 +135,51 @@ def behaviour_record(scenario) -> np.ndarray:
         value = getattr(r if name in _RESTRUCTURING else b, name)
         out[name] = _OFF_AS[name] if value is None else float(value)
     return out
+
+
+@intrinsic
+def behaviour_values(typingctx, prm):
+    """The behaviour record ``prm`` (:func:`behaviour_record`) copied into the calling
+    kernel's stack frame: an array of the same type (the rules read it the same way and
+    compile once for both), whose one record lives in memory no book array can share.
+
+    Kernels call it once, before their loop over accounts, and pass the copy to the rules.
+    Read from the run's record, each parameter is a load from memory that the loop must
+    repeat after every store to the book (LLVM cannot tell the arrays apart); read from the
+    private copy, LLVM keeps the parameters in registers, and what the rules compute from
+    parameters alone (``1 / hardship_spell_days``) is computed once per call instead of once
+    per account. An intrinsic, so the copy is made in the caller's frame: the returned array
+    is valid only inside the kernel that made it (never return or store it).
+    """
+    if not (isinstance(prm, types.Array) and prm.ndim == 1 and isinstance(prm.dtype, types.Record)):
+        return None
+
+    def codegen(context, builder, signature, args):
+        aryty = signature.args[0]
+        src = context.make_array(aryty)(context, builder, args[0])
+        size = aryty.dtype.size
+        byte_ptr = ir.IntType(8).as_pointer()
+        buf = cgutils.alloca_once(builder, ir.ArrayType(ir.IntType(8), size))
+        cgutils.raw_memcpy(
+            builder,
+            builder.bitcast(buf, byte_ptr),
+            builder.bitcast(src.data, byte_ptr),
+            context.get_constant(types.intp, 1),
+            size,
+        )
+        out = context.make_array(aryty)(context, builder)
+        intp = context.get_constant
+        populate_array(
+            out,
+            data=builder.bitcast(buf, src.data.type),
+            shape=cgutils.pack_array(builder, [intp(types.intp, 1)]),
+            strides=cgutils.pack_array(builder, [intp(types.intp, size)]),
+            itemsize=intp(types.intp, size),
+            meminfo=None,
+        )
+        return out._getvalue()
+
+    return prm(prm), codegen
 
 
 def channel_records(

@@ -13,7 +13,7 @@ from sim.borrower import irritation as irritation_rules
 from sim.borrower import promises as promise_rules
 from sim.borrower import response as response_rules
 from sim.borrower import restructuring as restructuring_rules
-from sim.borrower.params import day_offsets
+from sim.borrower.params import behaviour_values, day_offsets
 from sim.constants import NEVER, Status
 from sim.jit import AHEAD as _AHEAD
 from sim.jit import JIT as _JIT
@@ -72,6 +72,7 @@ def contact_outcomes(
     rpcs = np.zeros(n_channels, np.int64)
     cost = np.zeros(n_channels)
     off = day_offsets(key, day)
+    prm = behaviour_values(prm)  # a private copy (see behaviour_values)
     n = account.size
     for k in range(n):
         if k + _AHEAD < n:
@@ -162,6 +163,7 @@ def irritation_and_churn(account, channel, day, key, prm, tables, chan, book):
         s, n_acc = _group_of(i, slots, uniq, n_acc)
         amount[s - 1] += chan[channel[k]].irritation
     off = day_offsets(key, day)
+    prm = behaviour_values(prm)  # a private copy (see behaviour_values)
     churners = np.empty(n_acc, np.int64)
     n_churn = 0
     n_complaints = 0

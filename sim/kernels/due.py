@@ -13,7 +13,7 @@ from sim.borrower import payment_shock as shock_rules
 from sim.borrower import reageing as reageing_rules
 from sim.borrower import response as response_rules
 from sim.borrower import write_off as write_off_rules
-from sim.borrower.params import day_offsets
+from sim.borrower.params import behaviour_values, day_offsets
 from sim.constants import Status
 from sim.jit import ACCOUNT_HELPER as _ACCOUNT_HELPER
 from sim.jit import AHEAD as _AHEAD
@@ -102,6 +102,7 @@ def delinquent_morning(
     n_co = 0
     onsets = 0
     off = day_offsets(key, day)
+    prm = behaviour_values(prm)  # a private copy (see behaviour_values)
     for k in range(n):
         if k + _AHEAD < n:
             j = idx[k + _AHEAD]
@@ -216,6 +217,7 @@ def due_date_work(idx, day, key, prm, cumulative, borrower, loan):
     closed = 0
     residue = 0.0
     off = day_offsets(key, day)
+    prm = behaviour_values(prm)  # a private copy (see behaviour_values)
     for k in range(n):
         if k + _AHEAD < n:
             # four of the record's cache lines are read here (see RECORD_LAYOUT)

@@ -9,7 +9,7 @@ from numba import njit
 from sim.borrower import promises as promise_rules
 from sim.borrower import repayment as repayment_rules
 from sim.borrower import response as response_rules
-from sim.borrower.params import day_offsets
+from sim.borrower.params import behaviour_values, day_offsets
 from sim.constants import NEVER, Status
 from sim.jit import AHEAD as _AHEAD
 from sim.jit import JIT as _JIT
@@ -25,6 +25,7 @@ _CHARGED_OFF = int(Status.CHARGED_OFF)
 @njit(**_JIT)
 def excite(idx, jump, day, prm, tables, excitation, excitation_day):
     """Decay the excitation of ``idx`` to today and add ``jump`` (aligned with ``idx``)."""
+    prm = behaviour_values(prm)  # a private copy (see behaviour_values)
     for k in range(idx.size):
         i = idx[k]
         excitation[i] = repayment_rules.excite(
@@ -69,6 +70,7 @@ def repayment_draws(idx, dpd, day, key, prm, tables, book):
     n_broken = 0
     n_pay = 0
     off = day_offsets(key, day)
+    prm = behaviour_values(prm)  # a private copy (see behaviour_values)
     for k in range(n):
         if k + _AHEAD < n:
             prefetch(missed, idx[k + _AHEAD])
@@ -133,6 +135,7 @@ def after_payments(
     self_cures = 0
     n = who.size
     jump = prm[0].payment_excitation
+    prm = behaviour_values(prm)  # a private copy (see behaviour_values)
     for k in range(n):
         if k + _AHEAD < n:
             prefetch(excitation, who[k + _AHEAD])
