@@ -172,6 +172,12 @@ def test_out_on_a_read_only_file_system_fails_before_the_simulation(
     assert tree(ro) == []
 
 
+def _default_ctrl_c() -> None:
+    """In the child, Ctrl-C as a terminal delivers it: a suite started in the background of a
+    shell without job control inherits SIGINT ignored, and so would the command under test."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _messages(stderr: str) -> list[str]:
     """The lines a command printed on stderr, less the notice of a compile (kernels compiled
     after a source change, before the interrupt: announced, not an error)."""
@@ -189,6 +195,7 @@ def test_ctrl_c_during_run_exits_130_in_one_line_and_writes_nothing(tmp_path):
         [sys.executable, "-c", "from postloan.cli import main; main()", "run", str(SMALL),
          "--engine", "abm", "--accounts", "50000", "--days", "3650", "--out", str(out)],
         cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=_default_ctrl_c,
     )  # fmt: skip
     # the agent model on a long horizon takes minutes: after start-up it is mid-simulation
     # (the vector engine finishes big books in seconds, and 100,000 x 3,650 trips a ledger check)
@@ -269,7 +276,7 @@ def test_ctrl_c_during_a_parallel_compare(tmp_path):
          "--strategies", "standard,none", "--replications", "20", "--accounts", "20000",
          "--days", "120", "-j", "2", "--out", str(out)],
         cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        start_new_session=True,
+        start_new_session=True, preexec_fn=_default_ctrl_c,
     )  # fmt: skip
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline and proc.poll() is None:
