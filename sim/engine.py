@@ -144,6 +144,7 @@ class _Run:
         order, bounds, self.delinquent, self.outstanding = kernels.book_at_start(
             p.due_day, p.missed, p.opening_principal, MONTH_DAYS
         )
+        self.opening_outstanding = self.outstanding
         self.due_lists = [order[bounds[d] : bounds[d + 1]] for d in range(MONTH_DAYS)]
         self.initial_delinquent = int(self.delinquent.size)
         self.n_charged_off = 0
@@ -658,7 +659,7 @@ def simulate(
     if check:
         ledger.check_invariants(p, scenario.days - 1)
         book = kernels.book_outstanding(p.sched_balance, p.arrears_principal)
-        if abs(run.outstanding - book) > 1e-6 * max(run.outstanding, 1):
+        if ledger.running_balance_drifted(run.outstanding, book, run.opening_outstanding):
             raise ledger.InvariantError("running outstanding balance drifted from the book")
     wall = time.perf_counter() - t0
     log = None
