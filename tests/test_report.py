@@ -276,16 +276,11 @@ def _render(html_path: Path, tmp: Path) -> dict:
     browser = chromium()
     probe = tmp / f"probe-{html_path.parent.name}.html"
     probe.write_text(html_path.read_text().replace("<head>", "<head>" + _PROBE, 1))
+    from postloan.reports.browser import _FLAGS  # the flags the report's own browser uses
+
     cmd = [
         browser,
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
+        *_FLAGS,
         f"--user-data-dir={tmp / 'profile'}",
         "--virtual-time-budget=15000",
         "--dump-dom",
